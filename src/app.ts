@@ -1,0 +1,39 @@
+import type { Config } from './config.ts';
+import { loadConfig } from './config.ts';
+import { openDatabase, type Database } from './db/database.ts';
+import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
+import { createLogger, type Logger } from './log.ts';
+
+// What every command needs: the validated config, a logger, the database (migrated) and the mailbox rows.
+
+export interface App {
+  config: Config;
+  log: Logger;
+  db: Database;
+  /** name → row */
+  mailboxes: Map<string, MailboxRow>;
+  /** id → row */
+  mailboxesById: Map<number, MailboxRow>;
+  close(): Promise<void>;
+}
+
+export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean }): Promise<App> {
+  const config = loadConfig(opts.config);
+  // One-shot commands print their result on stdout; their logs (stderr) default to warnings only.
+  const log = opts.log ?? createLogger({ level: process.env.LOG_LEVEL ?? config.log_level ?? (opts.quiet ? 'warn' : 'info') });
+  const db = await openDatabase(config, log, { poolMax: opts.poolMax });
+  try {
+    const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
+    return {
+      config,
+      log,
+      db,
+      mailboxes,
+      mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
+      close: () => db.close(),
+    };
+  } catch (raw) {
+    await db.close();
+    throw raw;
+  }
+}

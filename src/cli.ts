@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { registerCases } from './commands/cases.ts';
+import { registerIngest } from './commands/ingest.ts';
+import { registerMigrate } from './commands/migrate.ts';
+import { registerReprocess } from './commands/reprocess.ts';
+import { registerRun } from './commands/run.ts';
+import { MailcaseError, coerceError } from './errors.ts';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    try {
+      return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  }
+}
+
+const program = new Command('mailcase')
+  .description("mailcase: turns a project's security@ and support@ mailboxes into tracked cases in PostgreSQL")
+  .version(version())
+  .option('-c, --config <file>', 'configuration file (default: $MAILCASE_CONFIG, ./mailcase.yml, or the embedded defaults)')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerRun(program);
+registerMigrate(program);
+registerIngest(program);
+registerCases(program);
+registerReprocess(program);
+
+process.on('unhandledRejection', (raw) => {
+  process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);
+  process.exit(70);
+});
+
+try {
+  await program.parseAsync(process.argv);
+} catch (raw) {
+  if (raw instanceof CommanderError) process.exit(raw.exitCode);
+  const e = coerceError(raw);
+  const code = e instanceof MailcaseError ? ` [${e.code}]` : '';
+  process.stderr.write(`mailcase: error${code}: ${e.message.split('\n')[0]}\n`);
+  process.exit(e instanceof MailcaseError && e.code === 'MC_CASE_NOT_FOUND' ? 4 : 1);
+}

@@ -1,0 +1,214 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { MailcaseError } from './errors.ts';
+
+// The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
+// Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
+// config written for a later version fails loudly on a typo rather than silently.
+
+// Addresses like security@localhost are valid here (the embedded default uses them).
+const email = z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an e-mail address');
+
+const afterProcessing = z
+  .string()
+  .regex(/^(seen|none|move:.+)$/, 'must be "seen", "none" or "move:<folder>"')
+  .default('seen');
+
+const imapSource = z
+  .object({
+    host: z.string().min(1),
+    port: z.coerce.number().int().min(1).max(65535).default(993),
+    secure: z.boolean().default(true),
+    user: z.string().min(1),
+    password: z.string(),
+    folder: z.string().min(1).default('INBOX'),
+    poll_interval_seconds: z.coerce.number().positive().default(60),
+    idle: z.boolean().default(true),
+    tls_reject_unauthorized: z.boolean().default(true),
+  })
+  .strict();
+
+const pgpConfig = z
+  .object({
+    secret_key_file: z.union([z.string(), z.array(z.string())]).optional(),
+    passphrase: z.string().optional(),
+  })
+  .strict();
+
+const mailbox = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/i, 'letters, digits, - and _ only'),
+    address: email.optional(),
+    kind: z.enum(['security', 'support']),
+    case_prefix: z.string().regex(/^[A-Z][A-Z0-9]{0,9}$/, 'upper-case letters and digits, up to 10').optional(),
+    imap: imapSource.optional(),
+    maildir: z.string().optional(),
+    after_processing: afterProcessing,
+    pgp: pgpConfig.optional(),
+  })
+  .strict()
+  .refine((m) => (m.imap ? 1 : 0) + (m.maildir ? 1 : 0) === 1, {
+    message: 'a mailbox needs exactly one source: imap or maildir',
+  });
+
+const configSchema = z
+  .object({
+    database_url: z.string().min(1).optional(),
+    data_dir: z.string().default('./data'),
+    embedded_postgres: z
+      .object({ port: z.coerce.number().int().min(0).max(65535).default(0) })
+      .strict()
+      .default({ port: 0 }),
+    log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    mailboxes: z.array(mailbox).min(1),
+    max_message_bytes: z.coerce.number().int().positive().default(64 * 1024 * 1024),
+    processing: z
+      .object({
+        batch_size: z.coerce.number().int().min(1).max(500).default(25),
+        poll_interval_ms: z.coerce.number().int().min(50).default(1000),
+        parse_timeout_ms: z.coerce.number().int().min(100).default(30_000),
+        max_attempts: z.coerce.number().int().min(1).default(3),
+      })
+      .strict()
+      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3 }),
+    leader: z
+      .object({ retry_seconds: z.coerce.number().positive().default(5) })
+      .strict()
+      .default({ retry_seconds: 5 }),
+    maildir_poll_interval_ms: z.coerce.number().int().min(50).default(2000),
+    policy: z
+      .object({
+        ack_hours: z.coerce.number().positive().default(48),
+        assessment_business_days: z.coerce.number().int().positive().default(5),
+        resolution_days: z
+          .object({ critical: z.coerce.number().int().positive().default(30), default: z.coerce.number().int().positive().default(90) })
+          .strict()
+          .default({ critical: 30, default: 90 }),
+        business_days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+        timezone: z.string().default('UTC'),
+        holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)).default([]),
+      })
+      .strict()
+      .default({
+        ack_hours: 48,
+        assessment_business_days: 5,
+        resolution_days: { critical: 30, default: 90 },
+        business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+        timezone: 'UTC',
+        holidays: [],
+      }),
+    smtp: z.record(z.string(), z.unknown()).optional(),
+    maintainers: z
+      .array(z.object({ email, name: z.string().optional(), pgp_public_key_file: z.string().optional() }).strict())
+      .default([]),
+    trusted_authserv_id: z.string().optional(),
+    templates_dir: z.string().optional(),
+    http: z.object({ port: z.coerce.number().int().min(0).max(65535).optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.mailboxes.forEach((m, i) => {
+      if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['mailboxes', i, 'name'], message: `duplicate mailbox name "${m.name}"` });
+      seen.add(m.name);
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string };
+export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
+
+/** Replace `${NAME}` with the environment variable NAME; `${NAME:-default}` has a fallback. */
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv): string {
+  const missing: string[] = [];
+  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+    const fileVar = env[`${name}_FILE`];
+    const v = env[name] ?? (fileVar ? readFileSync(fileVar, 'utf8').trim() : undefined) ?? fallback;
+    if (v === undefined) {
+      missing.push(name);
+      return '';
+    }
+    return v;
+  });
+  if (missing.length > 0) {
+    throw new MailcaseError('MC_CONFIG_INVALID', `configuration refers to unset environment variable(s): ${missing.join(', ')}`);
+  }
+  return out;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const key = i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(top level)';
+      return `${key}: ${i.message}`;
+    })
+    .join('; ');
+}
+
+const DEFAULT_PREFIX: Record<'security' | 'support', string> = { security: 'SEC', support: 'SUP' };
+
+/** Validate a parsed document (an object) into a frozen Config. Pure apart from `${ENV}` files. */
+export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(doc ?? {});
+  if (!parsed.success) {
+    throw new MailcaseError('MC_CONFIG_INVALID', `invalid configuration in ${source}: ${formatIssues(parsed.error)}`);
+  }
+  const c = parsed.data;
+  const baseDir = source.startsWith('(') ? process.cwd() : path.dirname(path.resolve(source));
+  const dataDir = path.resolve(baseDir, c.data_dir);
+  const databaseUrl = env.DATABASE_URL || c.database_url;
+  const mailboxes: MailboxConfig[] = c.mailboxes.map((m) => ({
+    ...m,
+    case_prefix: m.case_prefix ?? DEFAULT_PREFIX[m.kind],
+    address: m.address ?? `${m.name}@localhost`,
+    maildir: m.maildir === undefined ? undefined : path.resolve(baseDir, m.maildir),
+  }));
+  const prefixes = new Set<string>();
+  for (const m of mailboxes) {
+    if (prefixes.has(m.case_prefix)) {
+      throw new MailcaseError('MC_CONFIG_INVALID', `invalid configuration in ${source}: mailboxes: two mailboxes share case_prefix ${m.case_prefix}; give each its own`);
+    }
+    prefixes.add(m.case_prefix);
+  }
+  return deepFreeze({ ...c, data_dir: dataDir, database_url: databaseUrl, mailboxes, source });
+}
+
+/** The embedded default: two local Maildir mailboxes under data_dir/mailboxes. */
+export function defaultConfigDoc(dataDir = './data'): Record<string, unknown> {
+  return {
+    data_dir: dataDir,
+    mailboxes: [
+      { name: 'security', kind: 'security', case_prefix: 'SEC', address: 'security@localhost', maildir: path.join(dataDir, 'mailboxes', 'security') },
+      { name: 'support', kind: 'support', case_prefix: 'SUP', address: 'support@localhost', maildir: path.join(dataDir, 'mailboxes', 'support') },
+    ],
+  };
+}
+
+/** Load the config: --config, else MAILCASE_CONFIG, else ./mailcase.yml if present, else embedded defaults. */
+export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const named = explicitPath ?? env.MAILCASE_CONFIG;
+  if (named !== undefined && named !== '' && !existsSync(named)) {
+    throw new MailcaseError('MC_CONFIG_NOT_FOUND', `configuration file ${named} does not exist`);
+  }
+  const file = named || (existsSync('mailcase.yml') ? 'mailcase.yml' : undefined);
+  if (!file) return buildConfig(defaultConfigDoc(env.MAILCASE_DATA_DIR ?? './data'), '(embedded defaults)', env);
+  let doc: unknown;
+  try {
+    doc = parseYaml(substituteEnv(readFileSync(file, 'utf8'), env));
+  } catch (raw) {
+    if (raw instanceof MailcaseError) throw raw;
+    const e = raw as Error;
+    throw new MailcaseError('MC_CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${e.message.split('\n')[0]}`, { cause: raw });
+  }
+  return buildConfig(doc, file, env);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,88 @@
+import { computeDeadlines, type Deadlines, type Policy } from './sla.ts';
+import { REPORT_FIELDS } from './report.ts';
+
+// The JSON a user sees for a case (`cases show REF --json`): DESIGN.md's user-facing contract. Pure.
+
+export interface CaseData {
+  ref: string;
+  mailbox: string;
+  status: string;
+  severity: string | null;
+  subject: string | null;
+  reporter_email: string | null;
+  reporter_name: string | null;
+  reporter_pgp_fingerprint: string | null;
+  report: Record<string, unknown>;
+  missing_fields: string[];
+  linked_case_ref: string | null;
+  opened_at: Date;
+  updated_at: Date;
+}
+
+export interface MessageData {
+  direction: string;
+  role: string;
+  class: string;
+  visibility: string;
+  message_id: string | null;
+  from_email: string | null;
+  from_name: string | null;
+  to_addrs: { address: string; name: string }[];
+  cc_addrs: { address: string; name: string }[];
+  subject: string | null;
+  date: Date | null;
+  created_at: Date;
+  body_text: string | null;
+  encrypted: boolean;
+  decryption: string;
+  decryption_error: string | null;
+  signature: string;
+  signer_fingerprint: string | null;
+  attachments: { filename: string | null; content_type: string; size: number; sha256: string }[];
+  delivery?: { state: string; last_error: string | null } | null;
+}
+
+function addr(email: string | null, name: string | null): string | null {
+  if (!email) return null;
+  return name ? `${name} <${email}>` : email;
+}
+
+export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date): Record<string, unknown> & { deadlines: Deadlines } {
+  const report: Record<string, unknown> = {};
+  for (const f of REPORT_FIELDS) report[f] = c.report[f] ?? null;
+  return {
+    ref: c.ref,
+    mailbox: c.mailbox,
+    status: c.status,
+    severity: c.severity,
+    subject: c.subject,
+    opened_at: c.opened_at.toISOString(),
+    updated_at: c.updated_at.toISOString(),
+    linked_case: c.linked_case_ref,
+    reporter: { email: c.reporter_email, name: c.reporter_name, pgp_fingerprint: c.reporter_pgp_fingerprint },
+    report,
+    missing_fields: c.missing_fields,
+    deadlines: computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status }, policy, now),
+    messages: messages.map((m) => ({
+      direction: m.direction,
+      role: m.role,
+      class: m.class,
+      from: addr(m.from_email, m.from_name),
+      to: m.to_addrs.map((a) => addr(a.address, a.name)),
+      cc: m.cc_addrs.map((a) => addr(a.address, a.name)),
+      subject: m.subject,
+      message_id: m.message_id,
+      date: (m.date ?? m.created_at).toISOString(),
+      visibility: m.visibility,
+      encrypted: m.encrypted,
+      decryption: m.decryption,
+      decryption_reason: m.decryption_error,
+      signature: m.signature,
+      signer_fingerprint: m.signer_fingerprint,
+      body_text: m.body_text,
+      attachments: m.attachments,
+      delivery: m.direction === 'out' ? (m.delivery?.state ?? null) : null,
+      delivery_error: m.direction === 'out' ? (m.delivery?.last_error ?? null) : null,
+    })),
+  };
+}

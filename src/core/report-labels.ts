@@ -1,0 +1,146 @@
+// The heading vocabulary of vulnerability reports: which label names which report field.
+// Labels are matched after `normaliseLabel`, so patterns are lower-case, unaccented and contain
+// only [a-z0-9 /&+-]. Each pattern is anchored and matched against a label of at most
+// ~150 characters, so none of them can backtrack badly.
+
+import { foldCase } from './report-text.ts';
+
+export type LabelField = 'type' | 'paths' | 'location' | 'configuration' | 'steps' | 'poc' | 'impact' | 'credit';
+
+/** A label that is a heading but names no report field ("Summary", "Remediation"...). */
+export const OTHER = 'other';
+export type LabelKind = LabelField | typeof OTHER;
+
+// Whole-label matches. English first, then German, French and Spanish on their own lines.
+const EXACT: Record<LabelKind, string> = {
+  type: [
+    '(?:vulnerability|vuln|issue|bug|weakness|attack|security issue|finding) ?(?:type|class|category|kind)',
+    '(?:type|class|category|kind)(?: of (?:the )?(?:issue|vulnerability|vuln|bug|weakness|attack|problem|finding))?',
+    'cwe(?: id| ids| classification)?', 'vulnerability', 'weakness', 'vulnerability name',
+    'art der (?:schwachstelle|sicherheitslucke|lucke)', 'schwachstellentyp', 'schwachstellenart', 'typ', 'art', 'kategorie', 'schwachstelle',
+    'type de (?:vulnerabilite|faille|probleme)', 'categorie', 'vulnerabilite',
+    'tipo(?: de (?:vulnerabilidad|problema|fallo))?', 'categoria', 'vulnerabilidad',
+  ].join('|'),
+  paths: [
+    '(?:affected |vulnerable |relevant |impacted )?(?:source )?(?:files?|file ?paths?|paths?|source files?|source code files?|components?|modules?)(?: affected)?',
+    'file\\(?s\\)?', 'file names?', 'filenames?',
+    '(?:betroffene )?(?:dateien|dateipfade|datei|pfade|komponenten|module)',
+    '(?:fichiers?|chemins?|composants?)(?: (?:concernes?|affectes?|vulnerables?|impactes?))?',
+    '(?:archivos?|ficheros?|rutas?|componentes?)(?: (?:afectad[oa]s?|vulnerables?))?',
+  ].join('|'),
+  location: [
+    '(?:affected |vulnerable |tested |impacted )?(?:versions?|releases?|tags?|branch(?:es)?|commits?|revisions?|urls?|endpoints?|location|software version|product version)(?: affected| tested)?',
+    'tag ?/ ?branch(?: ?/ ?commit)?', 'version ?/ ?commit', 'where',
+    '(?:betroffene )?version(?:en)?', 'fundstelle', 'ort',
+    'versions? (?:affectees?|concernees?|vulnerables?)', 'emplacement', 'localisation',
+    'versi(?:on|ones) afectadas?', 'ubicacion',
+  ].join('|'),
+  configuration: [
+    '(?:special |required |needed |specific |test |testing |system )?(?:configuration|config|setup|set up|environment|prerequisites?|pre-requisites?|preconditions?|requirements|settings)(?: required| needed)?',
+    'konfiguration', 'voraussetzungen', 'umgebung', 'einrichtung', 'testumgebung',
+    'prerequis', 'environnement', 'configuration requise',
+    'configuracion', 'requisitos(?: previos)?', 'entorno',
+  ].join('|'),
+  steps: [
+    'steps?', 'steps? to (?:reproduce|replicate|trigger|reproduction)(?: the (?:issue|vulnerability|bug|problem))?',
+    'reproduction(?: steps| instructions)?', 'how to (?:reproduce|replicate|trigger)(?: the (?:issue|vulnerability|bug))?', 'repro(?: steps)?', 'str',
+    'to reproduce', 'reproducing(?: the (?:issue|vulnerability|bug))?', 'replication steps', 'reproducibility', 'walkthrough',
+    'schritte(?: zur reproduktion| zum reproduzieren| zur nachstellung)?', 'reproduktion(?:sschritte)?', 'nachstellung', 'reproduzieren',
+    'etapes(?: (?:pour|de) reproduction| pour reproduire| de reproduction)?', 'reproduction', 'comment reproduire', 'pour reproduire',
+    'pasos(?: para (?:reproducir|reproducirlo))?', 'reproduccion', 'como reproducir',
+  ].join('|'),
+  poc: [
+    'proof[ -]of[ -]concept(?: code| exploit)?', 'poc(?: code| exploit| request)?', 'exploit(?: code| poc)?', 'payloads?', 'proof', 'exploit/poc', 'poc/exploit',
+    'machbarkeitsnachweis', 'konzeptnachweis',
+    'preuve de concept', 'charge utile', 'code d exploitation',
+    'prueba de concepto', 'carga util', 'codigo de explotacion',
+  ].join('|'),
+  impact: [
+    '(?:security |potential |business |possible )?impacts?', '(?:severity|risk) ?(?:and|&|/) ?impact', 'impact ?(?:and|&|/) ?(?:severity|risk)',
+    'consequences?', 'attack (?:scenarios?|vectors?)', 'exploitation(?: scenario)?', 'risks?',
+    'auswirkung(?:en)?', 'folgen', 'risiko', 'angriffsszenario',
+    'consequences', 'scenario d attaque', 'risques?',
+    'impacto', 'consecuencias', 'escenario de ataque', 'riesgos?',
+  ].join('|'),
+  credit: [
+    'credits?', 'credit (?:line|preference|name|as|to)', 'attribution', 'acknowledge?ments?', 'public credit',
+    'danksagung', 'nennung', 'anerkennung',
+    'remerciements', 'credit souhaite',
+    'creditos?', 'atribucion', 'agradecimientos?', 'reconocimientos?',
+  ].join('|'),
+  other: [
+    'summary', 'description', 'details', 'overview', 'title', 'tl;?dr', 'vulnerability (?:details|description|summary)',
+    'description of (?:the )?(?:issue|vulnerability|bug)', '(?:issue|bug|vulnerability) description', 'technical details', 'root cause(?: analysis)?', 'analysis',
+    'remediation', 'mitigations?', '(?:suggested |proposed |possible )?(?:fix|fixes|patch|solution)', 'recommendations?', 'workarounds?',
+    'references?', 'links', '(?:disclosure )?timeline', 'disclosure(?: policy)?', 'cvss(?: score| vector| v?3(?:\\.1)?)?', 'severity', 'cve(?: id)?',
+    'background', 'additional (?:information|info|notes|details|context)', 'contact', 'about me', 'reporter', 'researcher', 'attachments?', 'screenshots?',
+    'zusammenfassung', 'beschreibung', 'behebung', 'losung', 'empfehlung', 'referenzen', 'schweregrad',
+    'resume', 'correction', 'recommandations?', 'gravite',
+    'resumen', 'descripcion', 'solucion', 'mitigacion', 'recomendacion(?:es)?', 'referencias', 'gravedad', 'severidad',
+  ].join('|'),
+};
+
+// Long template questions (GitHub's SECURITY.md template, HackerOne and friends); matched as
+// prefixes, because each project words the tail differently.
+const TEMPLATE: Partial<Record<LabelKind, string>> = {
+  type: 'type of (?:the )?(?:issue|vulnerability|bug)\\b|what (?:kind|type) of (?:issue|vulnerability)',
+  paths: '(?:full )?paths? (?:of|to) (?:the )?(?:affected )?(?:source )?files?|source files? (?:related|affected|involved)|(?:affected|vulnerable) (?:source )?files? ',
+  location: '(?:the )?location of (?:the )?(?:affected |vulnerable )?(?:source )?code|(?:which|what) versions?|tag ?/ ?branch',
+  configuration: '(?:any )?special configuration|configuration required|(?:any )?(?:special )?(?:setup|prerequisites|requirements) (?:required|needed)',
+  steps: 'step[ -]by[ -]step|steps? to reproduce|how (?:can|do|to) (?:we|i|you|one) reproduce|instructions to reproduce|reproduction steps',
+  poc: 'proof[ -]of[ -]concept|(?:poc|exploit) code',
+  impact: 'impact of (?:the )?(?:issue|vulnerability|bug)|(?:what is|describe) the impact|how (?:an|could an|can an|might an) attacker|potential impact',
+  credit: 'how (?:should|would|do|can|may) (?:we|you) (?:like to be )?(?:credit|acknowledge|attribute|thank|name)|how (?:would|do) you (?:like|want|wish|prefer) to be (?:credited|acknowledged|named)|would you like (?:to be )?(?:credit|credited|acknowledged)|do you want (?:to be )?(?:credit|credited)',
+};
+
+function compile(source: string, prefix: boolean): RegExp {
+  return new RegExp(prefix ? `^(?:${source})` : `^(?:${source})$`);
+}
+
+const KINDS = Object.keys(EXACT) as LabelKind[];
+const EXACT_RE = new Map<LabelKind, RegExp>(KINDS.map((k) => [k, compile(EXACT[k], false)]));
+const TEMPLATE_RE = new Map<LabelKind, RegExp>(
+  KINDS.flatMap((k): [LabelKind, RegExp][] => {
+    const source = TEMPLATE[k];
+    return source === undefined ? [] : [[k, compile(source, true)]];
+  }),
+);
+
+/** Label words that are too generic to open a multi-line section when they carry a value inline. */
+const SINGLE_LINE_FIELDS: ReadonlySet<LabelKind> = new Set<LabelKind>(['type', 'location', 'paths']);
+
+export function isSingleLineField(kind: LabelKind): boolean {
+  return SINGLE_LINE_FIELDS.has(kind);
+}
+
+/**
+ * "**1) Type of issue (e.g. XSS, SQLi)?**" becomes "type of issue". Parentheticals go, since
+ * templates put examples there; so do list markers, emphasis and trailing punctuation.
+ */
+export function normaliseLabel(label: string): string {
+  let t = foldCase(label);
+  t = t.replace(/\([^()]{0,200}\)/g, ' ').replace(/\[[^[\]]{0,200}\]/g, ' ');
+  t = t.replace(/^\s*(?:\d{1,2}|[a-h])[.)]\s+/, '');
+  t = t.replace(/[’'`]/g, ' ');
+  t = t.replace(/[^a-z0-9/&+;\- ]+/g, ' ');
+  return t.replace(/\s+/g, ' ').replace(/^[\s-]+|[\s-]+$/g, '').trim();
+}
+
+/**
+ * The field a label names, or null. `allowTemplate` enables the prefix patterns for long
+ * template questions; callers only allow it where the line is clearly a heading.
+ */
+export function classifyLabel(label: string, allowTemplate: boolean): LabelKind | null {
+  if (label === '' || label.length > 160) return null;
+  const words = label.split(' ').length;
+  if (words <= 6) {
+    for (const kind of KINDS) {
+      if (EXACT_RE.get(kind)?.test(label) === true) return kind;
+    }
+  }
+  if (!allowTemplate || words > 25) return null;
+  for (const kind of KINDS) {
+    if (TEMPLATE_RE.get(kind)?.test(label) === true) return kind;
+  }
+  return null;
+}

@@ -1,0 +1,177 @@
+// Text clean-up shared by the report extractor: caps, quoted replies, signatures, sentences.
+// Everything here is linear in the input; every regex runs on bounded strings or has no
+// nested quantifiers, because this runs on every message of a mailbox, spam included.
+
+/** We never scan more than this many characters of one body or attachment. */
+export const MAX_SCAN_CHARS = 200_000;
+
+/** Lines longer than this are never headings; it also bounds the per-line regexes. */
+export const MAX_HEADING_LINE_CHARS = 300;
+
+/** Collapse a string to one line of at most `maxChars` characters. */
+export function oneLine(text: string, maxChars: number): string {
+  return capText(text.replace(/\s+/g, ' ').trim(), maxChars);
+}
+
+/**
+ * Drop blank lines around `text` (keeping the first line's indentation, which matters for code)
+ * and cut to `maxChars`, never leaving half a surrogate pair.
+ */
+export function capText(text: string, maxChars: number): string {
+  const trimmed = text.replace(/^(?:[ \t]*\n)+/, '').trimEnd();
+  if (trimmed.length <= maxChars) return trimmed;
+  let cut = trimmed.slice(0, maxChars);
+  const last = cut.charCodeAt(cut.length - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
+  return cut.trimEnd();
+}
+
+/** Lower-case, strip accents and collapse whitespace, so "Étapes" matches "etapes". */
+export function foldCase(text: string): string {
+  return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+}
+
+// A reply attribution such as "On Tue, 3 Mar 2026, Jane <j@x> wrote:" (or its German, French and
+// Spanish forms) introduces quoted text; it is only dropped when quoted lines follow it.
+const ATTRIBUTION = /(?:\bwrote|\bschrieb|a écrit|\bescribió)\s*:?\s*$/i;
+const OUTLOOK_SEPARATOR = /^\s*(?:-{3,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{3,}|_{20,})\s*$/i;
+const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
+
+/**
+ * Returns the lines of `text` that belong to the sender's own message: no quoted reply lines
+ * ("> ..."), nothing after the signature delimiter ("-- ", RFC 3676 §4.3) or an Outlook-style
+ * "Original Message" separator, and no PGP armour lines. Fenced code blocks are kept verbatim,
+ * since a SQL payload may well contain a line "-- ".
+ */
+export function ownLines(text: string): string[] {
+  const raw = text.length > MAX_SCAN_CHARS ? text.slice(0, MAX_SCAN_CHARS) : text;
+  const lines = raw
+    .replace(/\r\n?/g, '\n')
+    .replace(/[\u00a0\u2007\u202f]/g, ' ')
+    .replace(/[\u200b-\u200d\u2060\ufeff]/g, '')
+    .split('\n');
+  const out: string[] = [];
+  let inFence = false;
+  let inPgpSignature = false;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
+    if (FENCE.test(line)) {
+      inFence = !inFence;
+      out.push(line);
+      continue;
+    }
+    if (inFence) {
+      out.push(line);
+      continue;
+    }
+    if (inPgpSignature) {
+      if (line.startsWith('-----END PGP SIGNATURE-----')) inPgpSignature = false;
+      continue;
+    }
+    if (line.startsWith('-----BEGIN PGP SIGNATURE-----')) {
+      inPgpSignature = true;
+      continue;
+    }
+    if (line.startsWith('-----BEGIN PGP SIGNED MESSAGE-----')) {
+      // The armour header is followed by "Hash: ..." lines and a blank line.
+      while (i + 1 < lines.length && /^Hash:/i.test(lines[i + 1] ?? '')) i++;
+      continue;
+    }
+    if (line === '-- ' || (line === '--' && (out[out.length - 1] ?? '').trim() === '')) break;
+    if (OUTLOOK_SEPARATOR.test(line)) break;
+    if (/^\s*>/.test(line)) continue;
+    if (line.length < MAX_HEADING_LINE_CHARS && ATTRIBUTION.test(line) && nextNonBlankIsQuoted(lines, i)) continue;
+    // Dash-escaped lines in a clear-signed message (RFC 4880 §7.1) start with "- ".
+    out.push(line.startsWith('- -') ? line.slice(2) : line);
+  }
+  return out;
+}
+
+function nextNonBlankIsQuoted(lines: string[], index: number): boolean {
+  for (let j = index + 1; j < lines.length && j < index + 4; j++) {
+    const next = lines[j] ?? '';
+    if (next.trim() === '') continue;
+    return /^\s*>/.test(next);
+  }
+  return false;
+}
+
+/** Splits prose into sentences; paragraph breaks and list items also end a sentence. */
+export function sentences(text: string): string[] {
+  const out: string[] = [];
+  for (const block of text.split(/\n\s*\n|\n(?=\s*(?:[-*•]|\d{1,2}[.)])\s)/)) {
+    const flat = block.replace(/\s+/g, ' ').trim();
+    if (flat === '') continue;
+    // "e.g." and "i.e." do not end a sentence; a full stop followed by a capital (or a quote) does.
+    let start = 0;
+    const re = /[.!?](?=\s+["'(]?[A-ZÀ-ÖØ-Þ])/g;
+    for (let m = re.exec(flat); m !== null; m = re.exec(flat)) {
+      const before = flat.slice(Math.max(0, m.index - 4), m.index + 1).toLowerCase();
+      if (/(?:^|\W)(?:e\.g|i\.e|etc|vs|cf|no)\.$/.test(before)) continue;
+      out.push(flat.slice(start, m.index + 1).trim());
+      start = m.index + 1;
+    }
+    const rest = flat.slice(start).trim();
+    if (rest !== '') out.push(rest);
+  }
+  return out;
+}
+
+/** Removes fenced code blocks, which inference must not read as prose. */
+export function withoutFences(lines: string[]): string[] {
+  const out: string[] = [];
+  let inFence = false;
+  for (const line of lines) {
+    if (FENCE.test(line)) {
+      inFence = !inFence;
+      continue;
+    }
+    if (!inFence) out.push(line);
+  }
+  return out;
+}
+
+/** Returns the contents of fenced code blocks, each as one string. */
+export function fencedBlocks(lines: string[]): string[] {
+  const blocks: string[] = [];
+  let current: string[] | null = null;
+  for (const line of lines) {
+    if (FENCE.test(line)) {
+      if (current === null) {
+        current = [];
+      } else {
+        if (current.join('').trim() !== '') blocks.push(current.join('\n'));
+        current = null;
+      }
+      continue;
+    }
+    if (current !== null) current.push(line);
+  }
+  return blocks;
+}
+
+export function isFenceLine(line: string): boolean {
+  return FENCE.test(line);
+}
+
+const CLOSING = /^(?:thanks?(?: you)?(?: and)?(?: best| kind)?(?: regards)?|many thanks|best|best regards|kind regards|regards|warm regards|cheers|sincerely|yours(?: truly| sincerely)?|respectfully|merci(?: beaucoup)?|cordialement|bien (?:a vous|cordialement)|danke(?: sch[oö]n)?|viele gr[uü](?:ß|ss)e|mit freundlichen gr[uü](?:ß|ss)en|(?:beste|liebe) gr[uü](?:ß|ss)e|gr[uü](?:ß|ss)e|saludos(?: cordiales)?|un saludo|atentamente|gracias|muchas gracias)\s*[,.!]*$/i;
+
+/**
+ * Drops a closing formula ("Thanks,\nJane Doe") at the end of the message, which would otherwise
+ * be glued to the last section. Only when what follows is a few short lines that say nothing
+ * about credit.
+ */
+export function dropSignOff(lines: string[]): string[] {
+  let nonEmpty = 0;
+  for (let i = lines.length - 1; i >= 0 && nonEmpty <= 5; i--) {
+    const line = (lines[i] ?? '').trim();
+    if (line === '') continue;
+    if (line.length <= 60 && CLOSING.test(line)) {
+      const after = lines.slice(i + 1).filter((l) => l.trim() !== '');
+      const harmless = after.every((l) => l.length <= 80 && !/:\s|:$|credit|anonym|acknowledg/i.test(l));
+      return harmless ? lines.slice(0, i) : lines;
+    }
+    nonEmpty++;
+  }
+  return lines;
+}

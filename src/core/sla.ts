@@ -1,0 +1,70 @@
+// Disclosure-policy deadlines of a case, pure, with the clock passed in. Acknowledgment: ack_hours after the
+// case opened. Initial assessment: assessment_business_days business days after it opened, at the same local
+// time in policy.timezone, skipping non-business days and holidays. Resolution: resolution_days.critical or
+// .default calendar days after it opened.
+
+export interface Policy {
+  ack_hours: number;
+  assessment_business_days: number;
+  resolution_days: { critical: number; default: number };
+  business_days: string[];
+  timezone: string;
+  holidays: string[];
+}
+
+export interface Deadlines {
+  ack_due: string;
+  assessment_due: string;
+  resolution_due: string;
+  breached: { ack: boolean; assessment: boolean; resolution: boolean };
+}
+
+const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
+
+interface Local { y: number; mo: number; d: number; h: number; mi: number; s: number }
+
+function localParts(at: Date, timeZone: string): Local {
+  const f = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  return { y: +p.year!, mo: +p.month!, d: +p.day!, h: +p.hour!, mi: +p.minute!, s: +p.second! };
+}
+
+/** The instant at which the wall clock in `timeZone` shows `l` (the later one in a DST fold, shifted in a gap). */
+export function fromLocal(l: Local, timeZone: string): Date {
+  const guess = Date.UTC(l.y, l.mo - 1, l.d, l.h, l.mi, l.s);
+  let t = guess;
+  for (let i = 0; i < 3; i++) {
+    const p = localParts(new Date(t), timeZone);
+    const shown = Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s);
+    t += guess - shown;
+  }
+  return new Date(t);
+}
+
+export function addBusinessDays(start: Date, days: number, policy: Pick<Policy, 'business_days' | 'timezone' | 'holidays'>): Date {
+  const l = localParts(start, policy.timezone);
+  const business = new Set(policy.business_days);
+  const holidays = new Set(policy.holidays);
+  let day = new Date(Date.UTC(l.y, l.mo - 1, l.d));
+  let left = days;
+  for (let guard = 0; left > 0 && guard < 3660; guard++) {
+    day = new Date(day.getTime() + 86_400_000);
+    const iso = day.toISOString().slice(0, 10);
+    if (business.has(DAY_NAMES[day.getUTCDay()]!) && !holidays.has(iso)) left--;
+  }
+  return fromLocal({ y: day.getUTCFullYear(), mo: day.getUTCMonth() + 1, d: day.getUTCDate(), h: l.h, mi: l.mi, s: l.s }, policy.timezone);
+}
+
+export function computeDeadlines(c: { openedAt: Date; severity: string | null; status: string; acknowledgedAt?: Date | null; assessedAt?: Date | null; resolvedAt?: Date | null }, policy: Policy, now: Date): Deadlines {
+  const ack = new Date(c.openedAt.getTime() + policy.ack_hours * 3_600_000);
+  const assessment = addBusinessDays(c.openedAt, policy.assessment_business_days, policy);
+  const resDays = c.severity === 'critical' ? policy.resolution_days.critical : policy.resolution_days.default;
+  const resolution = new Date(c.openedAt.getTime() + resDays * 86_400_000);
+  const breached = (due: Date, met: Date | null | undefined): boolean => (met ? met > due : now > due);
+  return {
+    ack_due: ack.toISOString(),
+    assessment_due: assessment.toISOString(),
+    resolution_due: resolution.toISOString(),
+    breached: { ack: breached(ack, c.acknowledgedAt), assessment: breached(assessment, c.assessedAt), resolution: breached(resolution, c.resolvedAt) },
+  };
+}

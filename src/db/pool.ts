@@ -1,0 +1,79 @@
+import pg from 'pg';
+import type { Logger } from '../log.ts';
+import { coerceError } from '../errors.ts';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+/** Query modules take either a pool or a checked-out client as their first argument (STYLE.md). */
+export type Db = pg.Pool | pg.PoolClient | pg.Client;
+
+// bigint (int8) columns hold ids and UIDs well below 2^53; return them as numbers.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+export function createPool(connectionString: string, log: Logger, opts: { max?: number; application?: string } = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: opts.max ?? 8,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    keepAlive: true,
+    application_name: opts.application ?? 'mailcase',
+    // A statement that runs for minutes is a bug or a stuck lock; fail it rather than hang a stage.
+    statement_timeout: 120_000,
+    idle_in_transaction_session_timeout: 300_000,
+  });
+  // An idle client's error (server restart, 57P01) is re-emitted on the pool; without a listener Node would
+  // crash the process (library-pitfalls.md §5). Log it and let the pool replace the client.
+  pool.on('error', (raw) => {
+    const err = coerceError(raw);
+    log.warn({ err: { message: err.message, code: err.code } }, 'idle database connection lost');
+  });
+  return pool;
+}
+
+// SQLSTATEs after which the whole transaction may simply be run again.
+const RETRYABLE_TX = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+]);
+
+/**
+ * Run `fn` in one transaction on one client; COMMIT on success, ROLLBACK on error, release in finally.
+ * The only place that retries serialization failures and deadlocks.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    const onError = (raw: unknown): void => {
+      broken = coerceError(raw);
+    };
+    client.on('error', onError);
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (raw) {
+      const e = coerceError(raw);
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (RETRYABLE_TX.has(String(e.code)) && attempt < 5) continue;
+      broken ??= isConnectionError(e) ? e : undefined;
+      throw e;
+    } finally {
+      client.off('error', onError);
+      // A client whose connection failed is destroyed instead of being returned to the pool.
+      client.release(broken);
+    }
+  }
+}
+
+export function isConnectionError(e: { code?: string; message?: string }): boolean {
+  const code = String(e.code ?? '');
+  return (
+    code.startsWith('08') || // connection_exception class
+    code === '57P01' || code === '57P02' || code === '57P03' || // admin/crash shutdown, cannot connect now
+    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' ||
+    /Connection terminated|connection timeout|not queryable/i.test(e.message ?? '')
+  );
+}

@@ -1,0 +1,125 @@
+import type { Db } from '../pool.ts';
+
+export interface NewMessage {
+  caseId: number;
+  rawMessageId: number | null;
+  direction: 'in' | 'out';
+  role: 'reporter' | 'maintainer' | 'outsider' | 'system';
+  class: string;
+  visibility: 'case' | 'internal';
+  messageId: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  fromEmail: string | null;
+  fromName: string | null;
+  to: { address: string; name: string }[];
+  cc: { address: string; name: string }[];
+  subject: string | null;
+  date: Date | null;
+  headers: Record<string, string[]>;
+  bodyText: string | null;
+  bodyHtml: string | null;
+}
+
+export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; content: Buffer }
+
+export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
+  const r = await db.query<{ id: number }>(
+    `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
+       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) returning id`,
+    [m.caseId, m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
+      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml],
+  );
+  return r.rows[0]!.id;
+}
+
+/** Replace the parsed fields of an existing message (reprocess); case membership is kept. */
+export async function updateParsedMessage(db: Db, id: number, m: NewMessage): Promise<void> {
+  await db.query(
+    `update messages set class = $2, message_id = $3, in_reply_to = $4, "references" = $5, from_email = $6, from_name = $7,
+       to_addrs = $8, cc_addrs = $9, subject = $10, date = $11, headers = $12, body_text = $13, body_html = $14 where id = $1`,
+    [id, m.class, m.messageId, m.inReplyTo, m.references, m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc),
+      m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml],
+  );
+  await db.query('delete from attachments where message_id = $1', [id]);
+}
+
+export async function insertAttachments(db: Db, messageId: number, atts: NewAttachment[]): Promise<void> {
+  for (const a of atts) {
+    await db.query(
+      'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6)',
+      [messageId, a.filename, a.contentType, a.size, a.sha256, a.content],
+    );
+  }
+}
+
+/** Which cases the given Message-IDs belong to (messages we received or sent). */
+export async function casesForMessageIds(db: Db, ids: string[]): Promise<{ messageId: string; caseId: number }[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<{ message_id: string; case_id: number }>(
+    'select message_id, case_id from messages where message_id = any($1::text[]) order by id',
+    [ids],
+  );
+  return r.rows.map((x) => ({ messageId: x.message_id, caseId: x.case_id }));
+}
+
+/** An already stored copy of this message: same Message-ID and either the same bytes or the same sender. */
+export async function findDuplicate(db: Db, messageId: string, sha256: Buffer, fromEmail: string | null): Promise<{ id: number; case_id: number } | undefined> {
+  const r = await db.query<{ id: number; case_id: number }>(
+    `select m.id, m.case_id from messages m left join raw_messages r on r.id = m.raw_message_id
+     where m.message_id = $1 and m.direction = 'in' and (r.sha256 = $2 or lower(m.from_email) = lower($3)) order by m.id limit 1`,
+    [messageId, sha256, fromEmail],
+  );
+  return r.rows[0];
+}
+
+export async function messageForRaw(db: Db, rawId: number): Promise<{ id: number; case_id: number } | undefined> {
+  const r = await db.query<{ id: number; case_id: number }>('select id, case_id from messages where raw_message_id = $1', [rawId]);
+  return r.rows[0];
+}
+
+export interface MessageRow {
+  id: number;
+  direction: string;
+  role: string;
+  class: string;
+  visibility: string;
+  message_id: string | null;
+  from_email: string | null;
+  from_name: string | null;
+  to_addrs: { address: string; name: string }[];
+  cc_addrs: { address: string; name: string }[];
+  subject: string | null;
+  date: Date | null;
+  body_text: string | null;
+  encrypted: boolean;
+  decryption: string;
+  decryption_error: string | null;
+  signature: string;
+  signer_fingerprint: string | null;
+  created_at: Date;
+  raw_message_id: number | null;
+  attachments: { filename: string | null; content_type: string; size: number; sha256: string }[];
+}
+
+export async function listCaseMessages(db: Db, caseId: number): Promise<MessageRow[]> {
+  const r = await db.query<MessageRow>(
+    `select m.id, m.direction, m.role, m.class, m.visibility, m.message_id, m.from_email, m.from_name, m.to_addrs, m.cc_addrs,
+            m.subject, m.date, m.body_text, m.encrypted, m.decryption, m.decryption_error, m.signature, m.signer_fingerprint,
+            m.created_at, m.raw_message_id,
+            coalesce((select json_agg(json_build_object('filename', a.filename, 'content_type', a.content_type, 'size', a.size,
+                      'sha256', encode(a.sha256, 'hex')) order by a.id) from attachments a where a.message_id = m.id), '[]'::json) as attachments
+     from messages m where m.case_id = $1 order by m.created_at, m.id`,
+    [caseId],
+  );
+  return r.rows;
+}
+
+export async function rawIdsOfCase(db: Db, caseId: number): Promise<number[]> {
+  const r = await db.query<{ raw_message_id: number }>(
+    'select raw_message_id from messages where case_id = $1 and raw_message_id is not null order by id',
+    [caseId],
+  );
+  return r.rows.map((x) => x.raw_message_id);
+}

@@ -1,0 +1,125 @@
+import type { Db } from '../pool.ts';
+
+export interface NewRaw {
+  mailboxId: number;
+  source: 'imap' | 'maildir' | 'file';
+  uidvalidity?: number | null;
+  uid?: number | null;
+  sourceKey?: string | null;
+  messageId: string | null;
+  sha256: Buffer;
+  raw: Buffer;
+  /** When set (after a UIDVALIDITY change), skip the row if this mailbox already holds the same content. */
+  dedupByContent?: boolean;
+}
+
+/**
+ * Insert raw messages idempotently; returns, per input, the new row id or null when it was already stored
+ * (same (mailbox, uidvalidity, uid), same (mailbox, source, source_key), or, with dedupByContent, the same
+ * Message-ID and content hash).
+ */
+export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number | null)[]> {
+  const out: (number | null)[] = [];
+  for (const r of rows) {
+    if (r.dedupByContent) {
+      const dup = await db.query(
+        'select 1 from raw_messages where mailbox_id = $1 and sha256 = $2 and message_id is not distinct from $3 limit 1',
+        [r.mailboxId, r.sha256, r.messageId],
+      );
+      if (dup.rowCount) {
+        out.push(null);
+        continue;
+      }
+    }
+    const res = await db.query<{ id: number }>(
+      `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict do nothing returning id`,
+      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, r.raw],
+    );
+    out.push(res.rows[0]?.id ?? null);
+  }
+  return out;
+}
+
+export interface ClaimedRaw { id: number; mailbox_id: number; raw: Buffer; size: number; sha256: Buffer; message_id: string | null; received_at: Date }
+
+/** Lock up to `limit` pending raw messages for this transaction; other replicas skip them. */
+export async function claimPending(db: Db, limit: number, ids?: number[]): Promise<ClaimedRaw[]> {
+  const res = await db.query<ClaimedRaw>(
+    `select id, mailbox_id, raw, size, sha256, message_id, received_at from raw_messages
+     where state = 'pending' and ($2::bigint[] is null or id = any($2))
+     order by id limit $1 for no key update skip locked`,
+    [limit, ids ?? null],
+  );
+  return res.rows;
+}
+
+/** Lock specific raw messages whatever their state (reprocess). */
+export async function lockRaw(db: Db, ids: number[]): Promise<ClaimedRaw[]> {
+  const res = await db.query<ClaimedRaw>(
+    `select id, mailbox_id, raw, size, sha256, message_id, received_at from raw_messages where id = any($1) order by id for no key update`,
+    [ids],
+  );
+  return res.rows;
+}
+
+/** Count an attempt outside the processing transaction; returns the attempts so far including this one. */
+export async function countAttempt(db: Db, rawId: number): Promise<number> {
+  const r = await db.query<{ attempts: number }>(
+    `insert into raw_message_attempts (raw_message_id, attempts) values ($1, 1)
+     on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
+     returning attempts`,
+    [rawId],
+  );
+  return r.rows[0]!.attempts;
+}
+
+export async function markProcessed(db: Db, rawId: number): Promise<void> {
+  await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = $1`, [rawId]);
+}
+
+export async function markFailed(db: Db, rawId: number, code: string, reason: string): Promise<void> {
+  await db.query(`update raw_messages set state = 'failed', error_code = $2, error = $3, processed_at = now() where id = $1`, [rawId, code, reason]);
+}
+
+/** Put failed messages (all, or some) back in the queue; returns how many. */
+export async function resetFailed(db: Db, ids?: number[]): Promise<number[]> {
+  const r = await db.query<{ id: number }>(
+    `update raw_messages set state = 'pending', error_code = null, error = null
+     where state = 'failed' and ($1::bigint[] is null or id = any($1)) returning id`,
+    [ids ?? null],
+  );
+  await db.query('delete from raw_message_attempts where raw_message_id = any($1)', [r.rows.map((x) => x.id)]);
+  return r.rows.map((x) => x.id);
+}
+
+export async function unmarkedUids(db: Db, mailboxId: number, uidvalidity: number): Promise<number[]> {
+  const r = await db.query<{ uid: number }>(
+    `select uid from raw_messages where mailbox_id = $1 and uidvalidity = $2 and source = 'imap' and marked_at is null order by uid`,
+    [mailboxId, uidvalidity],
+  );
+  return r.rows.map((x) => x.uid);
+}
+
+export async function setMarked(db: Db, mailboxId: number, uidvalidity: number, uids: number[]): Promise<void> {
+  await db.query(
+    `update raw_messages set marked_at = now() where mailbox_id = $1 and uidvalidity = $2 and uid = any($3::bigint[]) and marked_at is null`,
+    [mailboxId, uidvalidity, uids],
+  );
+}
+
+export async function pendingCount(db: Db): Promise<number> {
+  const r = await db.query<{ n: number }>(`select count(*)::int as n from raw_messages where state = 'pending'`);
+  return r.rows[0]!.n;
+}
+
+export interface FailedRow { id: number; mailbox: string; error_code: string | null; error: string | null; received_at: Date; size: number }
+
+export async function listFailed(db: Db): Promise<FailedRow[]> {
+  const r = await db.query<FailedRow>(
+    `select r.id, m.name as mailbox, r.error_code, r.error, r.received_at, r.size from raw_messages r join mailboxes m on m.id = r.mailbox_id
+     where r.state = 'failed' order by r.id`,
+  );
+  return r.rows;
+}

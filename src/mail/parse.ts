@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import sanitizeHtml from 'sanitize-html';
+import { MailcaseError, coerceError, oneLine } from '../errors.ts';
+import { normalizeMessageId, referencedIds } from '../core/message-id.ts';
+
+// The mailparser adapter: raw bytes in, a plain data record out. Everything that leaves here is safe to store:
+// no NUL characters (PostgreSQL text cannot hold them), sanitised HTML, addresses with an address.
+
+export interface Address { address: string; name: string }
+
+export interface ParsedAttachment {
+  filename: string | null;
+  contentType: string;
+  size: number;
+  sha256: Buffer;
+  content: Buffer;
+}
+
+export interface ParsedMessage {
+  messageId: string | null;
+  inReplyTo: string | null;
+  /** In-Reply-To and References, nearest first. */
+  referenced: string[];
+  references: string[];
+  subject: string;
+  date: Date | null;
+  from: Address | null;
+  to: Address[];
+  cc: Address[];
+  replyTo: Address[];
+  headers: Record<string, string[]>;
+  text: string;
+  html: string | null;
+  attachments: ParsedAttachment[];
+}
+
+const MAX_HEADER_VALUE = 4000;
+const MAX_TEXT = 2_000_000;
+
+export function stripNul(s: string): string {
+  return s.includes('\u0000') ? s.replace(/\u0000/g, '') : s;
+}
+
+function addresses(obj: AddressObject | AddressObject[] | undefined): Address[] {
+  const list = Array.isArray(obj) ? obj : obj ? [obj] : [];
+  const out: Address[] = [];
+  const walk = (vals: AddressObject['value']): void => {
+    for (const v of vals) {
+      if (v.group) walk(v.group);
+      // An unquoted comma in a display name yields an entry without an address (mailparser #375): drop it.
+      else if (v.address && v.address.includes('@')) out.push({ address: stripNul(v.address).toLowerCase(), name: stripNul(v.name ?? '') });
+    }
+  };
+  for (const o of list) walk(o.value);
+  return out;
+}
+
+function headerMap(parsed: ParsedMail): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const h of parsed.headerLines ?? []) {
+    const key = h.key.toLowerCase();
+    const idx = h.line.indexOf(':');
+    const value = stripNul(idx >= 0 ? h.line.slice(idx + 1).replace(/\r?\n[ \t]+/g, ' ').trim() : h.line).slice(0, MAX_HEADER_VALUE);
+    (out[key] ??= []).push(value);
+  }
+  return out;
+}
+
+function sanitize(html: string): string {
+  return sanitizeHtml(html, {
+    allowedTags: sanitizeHtml.defaults.allowedTags,
+    allowedAttributes: { a: ['href', 'title'], td: ['colspan', 'rowspan'], th: ['colspan', 'rowspan'] },
+    allowedSchemes: ['http', 'https', 'mailto'],
+    // Remote images are tracking pixels at best; none are kept.
+    exclusiveFilter: (frame) => frame.tag === 'img',
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new MailcaseError('MC_PARSE_TIMEOUT', `parsing took longer than ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Parse raw RFC 5322 bytes. Throws MailcaseError(MC_PARSE_FAILED | MC_PARSE_TIMEOUT) with a one-line reason. */
+export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Promise<ParsedMessage> {
+  let parsed: ParsedMail;
+  try {
+    parsed = await withTimeout(simpleParser(raw, { skipImageLinks: true, keepDeliveryStatus: true, maxHtmlLengthToParse: 5_000_000 }), opts.timeoutMs);
+  } catch (raw_) {
+    if (raw_ instanceof MailcaseError) throw raw_;
+    const e = coerceError(raw_);
+    throw new MailcaseError('MC_PARSE_FAILED', oneLine(`mailparser: ${e.message}`), { cause: raw_ });
+  }
+  const inReplyTo = normalizeMessageId(typeof parsed.inReplyTo === 'string' ? parsed.inReplyTo : null);
+  const refs = parsed.references;
+  const referenced = referencedIds(inReplyTo, refs ?? null);
+  const from = addresses(parsed.from)[0] ?? null;
+  const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : null;
+  const html = typeof parsed.html === 'string' && parsed.html ? stripNul(sanitize(parsed.html)) : null;
+  const text = stripNul(parsed.text ?? '').slice(0, MAX_TEXT);
+  return {
+    messageId: normalizeMessageId(parsed.messageId),
+    inReplyTo,
+    referenced,
+    references: referencedIds(null, refs ?? null).reverse(),
+    subject: stripNul(parsed.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998),
+    date,
+    from,
+    to: addresses(parsed.to),
+    cc: addresses(parsed.cc),
+    replyTo: addresses(parsed.replyTo),
+    headers: headerMap(parsed),
+    text,
+    html,
+    attachments: parsed.attachments.map((a) => ({
+      filename: a.filename ? stripNul(a.filename).replace(/[\\/]/g, '_').slice(0, 255) : null,
+      contentType: stripNul(a.contentType || 'application/octet-stream').slice(0, 255),
+      size: a.content.length,
+      sha256: createHash('sha256').update(a.content).digest(),
+      content: a.content,
+    })),
+  };
+}
+
+/** Decoded text of a text-like attachment (for report extraction), or null. */
+export function attachmentText(a: ParsedAttachment): string | null {
+  const textLike = a.contentType.startsWith('text/') || /\.(txt|md|markdown|rst)$/i.test(a.filename ?? '');
+  if (!textLike || a.size > 512 * 1024) return null;
+  return stripNul(a.content.toString('utf8'));
+}

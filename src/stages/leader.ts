@@ -1,0 +1,91 @@
+import pg from 'pg';
+import { coerceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { sleep } from '../core/signal.ts';
+
+// One fetch leader per mailbox: a session advisory lock held on a dedicated connection (not a pooled one, so
+// the lock lives exactly as long as that connection). When the leader dies its connection closes, the server
+// releases the lock and a standby takes over at its next try (leader.retry_seconds). A leader that loses its
+// lock connection stops fetching at once. Even so, every write of a fetcher is idempotent, so two fetchers
+// running for a moment during a network split store nothing twice.
+
+export const LOCK_NAMESPACE = 7_401; // first half of the two-int advisory lock key
+
+export interface LeaderOptions {
+  url: string;
+  mailboxId: number;
+  retryMs: number;
+  log: Logger;
+  signal: AbortSignal;
+  onState?: (state: 'leader' | 'standby') => void;
+}
+
+/** Run `work` whenever this process holds the mailbox's lock, until `signal` aborts. */
+export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const { log, signal } = opts;
+  let wasStandby = false;
+  while (!signal.aborted) {
+    const client = new pg.Client({ connectionString: opts.url, keepAlive: true, connectionTimeoutMillis: 10_000, application_name: 'mailcase-leader' });
+    const lost = new AbortController();
+    client.on('error', (raw) => {
+      log.warn({ err: { message: coerceError(raw).message } }, 'leader lock connection failed');
+      lost.abort();
+    });
+    client.on('end', () => lost.abort());
+    let held = false;
+    try {
+      await client.connect();
+      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_NAMESPACE, opts.mailboxId]);
+      held = r.rows[0]?.ok === true;
+      if (held) {
+        log.info('became fetch leader');
+        opts.onState?.('leader');
+        wasStandby = false;
+        const both = AbortSignal.any([signal, lost.signal]);
+        const heartbeat = (async () => {
+          while (!both.aborted) {
+            await sleep(Math.min(5000, opts.retryMs), both);
+            if (both.aborted) break;
+            try {
+              await client.query('select 1');
+            } catch {
+              lost.abort();
+            }
+          }
+        })();
+        try {
+          await work(both);
+        } finally {
+          lost.abort();
+          await heartbeat;
+        }
+        if (!signal.aborted) log.warn('fetch leadership lost; trying to regain it');
+      } else if (!wasStandby) {
+        log.info('another replica is fetch leader; standing by');
+        opts.onState?.('standby');
+        wasStandby = true;
+      }
+    } catch (raw) {
+      log.warn({ err: { message: coerceError(raw).message, code: coerceError(raw).code } }, 'leader election failed; retrying');
+    } finally {
+      if (held) await client.query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, opts.mailboxId]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    }
+    if (!signal.aborted) await sleep(held ? 200 : opts.retryMs, signal);
+  }
+}
+
+/** Run `work` once if no other process leads the mailbox now; returns false (and skips) otherwise. */
+export async function leadOnce(url: string, mailboxId: number, work: () => Promise<void>): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, application_name: 'mailcase-leader' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_NAMESPACE, mailboxId]);
+    if (!r.rows[0]?.ok) return false;
+    await work();
+    return true;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,198 @@
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { decideThread } from '../core/thread.ts';
+import { extractReport } from '../core/report.ts';
+import { formatRef, yearIn } from '../core/ref.ts';
+import { MailcaseError, coerceError, oneLine } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { attachmentText, parseMessage, type ParsedMessage } from '../mail/parse.ts';
+import { withTransaction } from '../db/pool.ts';
+import * as rawq from '../db/queries/raw-messages.ts';
+import * as caseq from '../db/queries/cases.ts';
+import * as msgq from '../db/queries/messages.ts';
+import { insertEvent } from '../db/queries/events.ts';
+import type { MailboxRow } from '../db/queries/mailboxes.ts';
+
+// Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
+// (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
+// message inside its own savepoint so that one bad message never undoes the others.
+
+export interface ProcessDeps {
+  pool: pg.Pool;
+  config: Config;
+  mailboxes: Map<number, MailboxRow>;
+  log: Logger;
+  now?: () => Date;
+}
+
+export interface BatchResult { claimed: number; processed: number; failed: number }
+
+type Outcome = { state: 'processed'; caseRef: string; caseId: number; opened: boolean } | { state: 'duplicate'; caseId: number } | { state: 'failed'; code: string; reason: string };
+
+/** Process up to processing.batch_size pending raw messages (or exactly `ids`). */
+export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; reprocess?: boolean } = {}): Promise<BatchResult> {
+  const { pool, config, log } = deps;
+  const result: BatchResult = { claimed: 0, processed: 0, failed: 0 };
+  await withTransaction(pool, async (tx) => {
+    let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, opts.ids);
+    if (claimed.length === 0) return;
+    // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
+    // them back. After a crash (some message already has an attempt), go one message at a time so that
+    // only the message that kills the process is set aside.
+    const prior = await pool.query<{ raw_message_id: number }>(
+      'select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0',
+      [claimed.map((c) => c.id)],
+    );
+    if (prior.rowCount && !opts.reprocess) claimed = claimed.slice(0, 1);
+    result.claimed = claimed.length;
+    const counts = await pool.query<{ raw_message_id: number; attempts: number }>(
+      `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
+       on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
+       returning raw_message_id, attempts`,
+      [claimed.map((c) => c.id)],
+    );
+    const attempts = new Map(counts.rows.map((r) => [r.raw_message_id, r.attempts]));
+
+    for (const raw of claimed) {
+      const mlog = log.child({ stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name });
+      let outcome: Outcome;
+      const n = attempts.get(raw.id) ?? 1;
+      if (n > config.processing.max_attempts && !opts.reprocess) {
+        outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n - 1} times; set aside (raw bytes kept)` };
+      } else {
+        await tx.query('savepoint msg');
+        try {
+          outcome = await processOne(tx, deps, raw, opts.reprocess === true);
+          await tx.query('release savepoint msg');
+        } catch (rawErr) {
+          await tx.query('rollback to savepoint msg');
+          const e = coerceError(rawErr);
+          if (isFatalDbError(e)) throw e; // the connection or server is gone: the whole batch is retried later
+          outcome = { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PARSE_FAILED', reason: oneLine(e.message) };
+        }
+      }
+      if (outcome.state === 'failed') {
+        await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
+        await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
+        result.failed++;
+        mlog.warn({ code: outcome.code, reason: outcome.reason }, 'message failed');
+      } else {
+        await rawq.markProcessed(tx, raw.id);
+        result.processed++;
+        if (outcome.state === 'duplicate') mlog.info({ case_id: outcome.caseId }, 'duplicate message ignored');
+        else mlog.info({ case: outcome.caseRef, opened: outcome.opened }, outcome.opened ? 'case opened' : 'message filed');
+      }
+    }
+    await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
+  });
+  return result;
+}
+
+function isFatalDbError(e: { code?: string; message?: string }): boolean {
+  const code = String(e.code ?? '');
+  return code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || code === '25P02' || /Connection terminated/i.test(e.message ?? '');
+}
+
+async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.ClaimedRaw, reprocess: boolean): Promise<Outcome> {
+  const { config } = deps;
+  const mailbox = deps.mailboxes.get(raw.mailbox_id);
+  if (!mailbox) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `raw message ${raw.id} belongs to mailbox id ${raw.mailbox_id}, which is not configured`);
+  if (raw.size > config.max_message_bytes) {
+    return { state: 'failed', code: 'MC_MESSAGE_TOO_LARGE', reason: `message is ${raw.size} bytes, over max_message_bytes (${config.max_message_bytes}); stored, not parsed` };
+  }
+  const parsed = await parseMessage(raw.raw, { timeoutMs: config.processing.parse_timeout_ms });
+  const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
+
+  if (!existing && parsed.messageId) {
+    const dup = await msgq.findDuplicate(tx, parsed.messageId, raw.sha256, parsed.from?.address ?? null);
+    if (dup) {
+      await insertEvent(tx, { caseId: dup.case_id, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
+      return { state: 'duplicate', caseId: dup.case_id };
+    }
+  }
+
+  let caseId: number;
+  let caseRef: string;
+  let opened = false;
+  if (existing) {
+    caseId = existing.case_id;
+    const c = await tx.query<{ ref: string; first: number }>(
+      'select c.ref, (select min(id) from messages where case_id = c.id)::bigint as first from cases c where c.id = $1',
+      [caseId],
+    );
+    caseRef = c.rows[0]!.ref;
+    await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply'));
+    await msgq.insertAttachments(tx, existing.id, parsed.attachments);
+    if (existing.id === Number(c.rows[0]!.first)) {
+      const { report, missing } = reportOf(parsed);
+      await caseq.updateCaseReport(tx, caseId, { ...report }, missing);
+    }
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
+    return { state: 'processed', caseRef, caseId, opened: false };
+  }
+
+  const known = await msgq.casesForMessageIds(tx, parsed.referenced);
+  const decision = decideThread({ inReplyTo: parsed.inReplyTo, referenced: parsed.referenced, known });
+  if (decision.action === 'join') {
+    caseId = decision.caseId;
+    const c = await tx.query<{ ref: string; reporter_email: string | null }>('select ref, reporter_email from cases where id = $1 for update', [caseId]);
+    caseRef = c.rows[0]!.ref;
+    const role = parsed.from && c.rows[0]!.reporter_email === parsed.from.address ? 'reporter' : 'outsider';
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, 'reply'), role });
+    await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await caseq.touchCase(tx, caseId);
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
+  } else {
+    const now = deps.now?.() ?? new Date();
+    const year = yearIn(now, config.policy.timezone);
+    const seq = await caseq.nextCaseSeq(tx, mailbox.id, year);
+    caseRef = formatRef(mailbox.case_prefix, year, seq);
+    const { report, missing } = reportOf(parsed);
+    caseId = await caseq.insertCase(tx, {
+      ref: caseRef,
+      mailboxId: mailbox.id,
+      subject: parsed.subject || null,
+      reporterEmail: parsed.from?.address ?? null,
+      reporterName: parsed.from?.name || null,
+      report: { ...report },
+      missingFields: missing,
+      openedAt: now,
+    });
+    opened = true;
+    const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, 'report'));
+    await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'case_opened', actor: parsed.from?.address ?? 'unknown', data: { ref: caseRef, missing } });
+  }
+  return { state: 'processed', caseRef, caseId, opened };
+}
+
+function reportOf(parsed: ParsedMessage): ReturnType<typeof extractReport> {
+  return extractReport({
+    subject: parsed.subject,
+    text: parsed.text,
+    attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, text: attachmentText(a) })),
+  });
+}
+
+function toMessage(parsed: ParsedMessage, caseId: number, rawId: number, cls: string): msgq.NewMessage {
+  return {
+    caseId,
+    rawMessageId: rawId,
+    direction: 'in',
+    role: 'reporter',
+    class: cls,
+    visibility: 'case',
+    messageId: parsed.messageId,
+    inReplyTo: parsed.inReplyTo,
+    references: parsed.references,
+    fromEmail: parsed.from?.address ?? null,
+    fromName: parsed.from?.name || null,
+    to: parsed.to,
+    cc: parsed.cc,
+    subject: parsed.subject || null,
+    date: parsed.date,
+    headers: parsed.headers,
+    bodyText: parsed.text || null,
+    bodyHtml: parsed.html,
+  };
+}

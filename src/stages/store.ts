@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { messageIdFromRaw } from '../core/message-id.ts';
+import { withTransaction } from '../db/pool.ts';
+import { advanceCursor } from '../db/queries/cursors.ts';
+import { insertRawMessages, type NewRaw } from '../db/queries/raw-messages.ts';
+
+// Step 1's commit point, shared by every source: raw bytes (with size and SHA-256) are written and committed
+// here, and only after this returns may the source flag, move or rename its copy.
+
+export const RAW_CHANNEL = 'mailcase_raw';
+
+export interface IncomingRaw {
+  raw: Buffer;
+  uid?: number;
+  sourceKey?: string;
+}
+
+export interface StoreOptions {
+  mailboxId: number;
+  source: NewRaw['source'];
+  uidvalidity?: number;
+  dedupByContent?: boolean;
+  /** IMAP: move the cursor to this UID in the same transaction. */
+  cursorUid?: number;
+}
+
+export function sha256(buf: Buffer): Buffer {
+  return createHash('sha256').update(buf).digest();
+}
+
+/** Store a batch in one transaction; returns how many were new. Wakes processors via NOTIFY on commit. */
+export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreOptions): Promise<number> {
+  if (items.length === 0 && opts.cursorUid === undefined) return 0;
+  return withTransaction(pool, async (tx) => {
+    const ids = await insertRawMessages(
+      tx,
+      items.map((it) => ({
+        mailboxId: opts.mailboxId,
+        source: opts.source,
+        uidvalidity: opts.uidvalidity ?? null,
+        uid: it.uid ?? null,
+        sourceKey: it.sourceKey ?? null,
+        messageId: messageIdFromRaw(it.raw),
+        sha256: sha256(it.raw),
+        raw: it.raw,
+        dedupByContent: opts.dedupByContent,
+      })),
+    );
+    if (opts.cursorUid !== undefined && opts.uidvalidity !== undefined) await advanceCursor(tx, opts.mailboxId, opts.uidvalidity, opts.cursorUid);
+    const fresh = ids.filter((id) => id !== null).length;
+    if (fresh > 0) await tx.query('select pg_notify($1, $2)', [RAW_CHANNEL, String(opts.mailboxId)]);
+    return fresh;
+  });
+}
