@@ -50,7 +50,7 @@ function cleanName(raw: string): string {
   const quoted = /^["“']([^"”']{1,200})["”']/.exec(name);
   if (quoted !== null) return oneLine(quoted[1] ?? '', CREDIT_CHARS);
   name = name.replace(/\s+(?:in|on|within) (?:the|your|any) (?:advisory|advisories|changelog|release notes|cve|security advisory|announcement|hall of fame)\b.*$/i, '');
-  name = name.replace(/,?\s+(?:if|when|once|whenever|should|in case|for|after|before)\s.*$/i, '');
+  name = name.replace(/,?\s+(?:if|when|once|whenever|should|in case|after|before|for (?:this|the|that|my|your|any))\s.*$/i, '');
   name = name.replace(/[,;]?\s*(?:please|if possible|if you can|thanks?(?: you)?|merci|danke|gracias)[.!]*$/i, '');
   name = name.replace(/[.!,;:]+$/, '');
   return oneLine(name, CREDIT_CHARS);
@@ -58,16 +58,20 @@ function cleanName(raw: string): string {
 
 /** The credit wish in one sentence, or null when the sentence says nothing about credit. */
 function creditFromSentence(sentence: string): string | null {
-  const s = sentence.length > MAX_SENTENCE_CHARS ? sentence.slice(0, MAX_SENTENCE_CHARS) : sentence;
+  const original = sentence.length > MAX_SENTENCE_CHARS ? sentence.slice(0, MAX_SENTENCE_CHARS) : sentence;
+  // Mail clients turn "I'd" into "I’d"; match on straight quotes, answer in the reporter's words.
+  const s = original.replace(/[‘’]/g, "'");
   const folded = foldCase(s);
   if (DECLINE.test(folded)) return /anonym|anonim/.test(folded) ? 'anonymous' : 'no credit';
   const m = CREDIT_AS.exec(s);
   if (m !== null) {
     const raw = m.slice(1).find((g) => g !== undefined) ?? '';
-    const name = cleanName(raw);
+    // Same length as the original, so the name can be cut from it: "O’Brien" stays as written.
+    const start = s.indexOf(raw, m.index);
+    const name = cleanName(original.slice(start, start + raw.length));
     if (name !== '') return name;
   }
-  if (WANTS_CREDIT.test(s)) return oneLine(s, CREDIT_CHARS);
+  if (WANTS_CREDIT.test(s)) return oneLine(original, CREDIT_CHARS);
   return null;
 }
 
@@ -88,7 +92,7 @@ export function dropCreditParagraphs(text: string): string {
 /** Credit wishes anywhere in prose: the first sentence that states one. */
 export function inferCredit(text: string): string | null {
   for (const sentence of sentences(text)) {
-    if (!/credit|acknowledg|attribut|anonym|anonim|mention|nennen|nennung|erw[aä]hn|danksagung|cr[ée]dit|acredit|menci/i.test(sentence)) continue;
+    if (!/credit|acknowledg|attribut|anonym|anonim|mention|nennen|nennung|erwahn|danksagung|acredit|menci/.test(foldCase(sentence))) continue;
     const credit = creditFromSentence(sentence);
     if (credit !== null) return credit;
   }
@@ -170,14 +174,16 @@ export function inferPoc(lines: string[]): string | null {
     for (let i = 0; i < lines.length; i++) {
       const line = (lines[i] ?? '').trim();
       if (line.length > 2100 || !HTTP_REQUEST_LINE.test(line)) continue;
-      const request: string[] = [];
-      // The request runs to the end of its paragraph; a body after one blank line belongs to it.
-      let blank = 0;
-      for (let j = i; j < lines.length && blank < 2; j++) {
-        const l = lines[j] ?? '';
-        if (l.trim() === '') blank++;
-        else if (blank === 1 && request.length > 0 && /^[A-Z][\w ]{0,40}:?$/.test(l.trim())) break;
-        request.push(l);
+      // The request line and headers run to the first blank line; a paragraph right after it
+      // that looks like a body (JSON, a form, markup) belongs to the request too.
+      let end = i;
+      while (end < lines.length && (lines[end] ?? '').trim() !== '') end++;
+      const request = lines.slice(i, end);
+      const next = lines[end + 1] ?? '';
+      if (next.trim() !== '' && /^\s*[{[<]|=|&/.test(next.slice(0, 300))) {
+        let bodyEnd = end + 1;
+        while (bodyEnd < lines.length && (lines[bodyEnd] ?? '').trim() !== '') bodyEnd++;
+        request.push('', ...lines.slice(end + 1, bodyEnd));
       }
       blocks.push(request.join('\n'));
       break;

@@ -56,7 +56,7 @@ const EXACT: Record<LabelKind, string> = {
     'prueba de concepto', 'carga util', 'codigo de explotacion',
   ].join('|'),
   impact: [
-    '(?:security |potential |business |possible )?impacts?', '(?:severity|risk) ?(?:and|&|/) ?impact', 'impact ?(?:and|&|/) ?(?:severity|risk)',
+    '(?:security |potential |business |possible )?impacts?(?: assessment| analysis| statement| description)?', 'exploitability', '(?:severity|risk) ?(?:and|&|/) ?impact', 'impact ?(?:and|&|/) ?(?:severity|risk)',
     'consequences?', 'attack (?:scenarios?|vectors?)', 'exploitation(?: scenario)?', 'risks?',
     'auswirkung(?:en)?', 'folgen', 'risiko', 'angriffsszenario',
     'consequences', 'scenario d attaque', 'risques?',

@@ -29,7 +29,8 @@ const JS_PRODUCTS = /^(?:node|vue|next|nuxt|express|react|angular|ember|backbone
 const BARE_CUES = new Set(['in', 'inside', 'within', 'file', 'files', 'source', 'script', 'template', 'module', 'component', 'handler', 'endpoint', 'controller', 'of']);
 // Attachment-like names are PoC files, not project files.
 const POC_NAME = /(?:poc|exploit|payload|repro|xploit)/i;
-const PATH_TOKEN = /^(?:[A-Za-z0-9_@+-][A-Za-z0-9_.@+-]*\/)*[A-Za-z0-9_+-][A-Za-z0-9_.+-]*\/?$/;
+// Segments are separated by "/", which no segment contains, so this cannot backtrack.
+const PATH_TOKEN = /^(?:[A-Za-z0-9_.@+-]+\/)*[A-Za-z0-9_+-][A-Za-z0-9_.+-]*\/?$/;
 
 interface PathOptions {
   /** Under an "Affected files" heading: accept absolute paths and bare names without a cue. */

@@ -25,6 +25,8 @@ export interface Sections {
   nonPoc: string[];
   /** How many distinct fields had a heading. */
   headedFieldCount: number;
+  /** Whether a heading only bug reports have (steps, PoC, impact) was seen. */
+  hasReportHeading: boolean;
 }
 
 const LIST_PREFIX = /^(?:(?:\d{1,2}|[a-hA-H])[.)]|[-*•+])\s+/;
@@ -39,12 +41,14 @@ function splitInlineColon(text: string): [string, string] | null {
 }
 
 function detectHeading(line: string, next: string | undefined, inHttpBlock: boolean): Heading | null {
-  if (line.length > MAX_HEADING_LINE_CHARS) return null;
+  // Unwrapped paragraphs make long lines, so "Impact: <a whole paragraph>" must still count;
+  // the label part of the bold and "Label:" forms is bounded, the other forms need a short line.
+  const short = line.length <= MAX_HEADING_LINE_CHARS;
   const t = line.trim();
   if (t === '') return null;
 
   // Markdown ATX: "## Steps to reproduce", "### 3. Impact ###", "## Impact: high".
-  const atx = /^#{1,6}[ \t]+(.*)$/.exec(t);
+  const atx = short ? /^#{1,6}[ \t]+(.*)$/.exec(t) : null;
   if (atx !== null) {
     const body = (atx[1] ?? '').replace(/[ \t]#+[ \t]*$/, '');
     const parts = splitInlineColon(body);
@@ -67,7 +71,7 @@ function detectHeading(line: string, next: string | undefined, inHttpBlock: bool
   }
 
   // Setext: a short line underlined with === or ---.
-  if (next !== undefined && UNDERLINE.test(next) && t.length <= 100 && !LIST_PREFIX.test(t)) {
+  if (short && next !== undefined && next.length <= MAX_HEADING_LINE_CHARS && UNDERLINE.test(next) && t.length <= 100 && !LIST_PREFIX.test(t)) {
     const kind = classifyLabel(normaliseLabel(t.replace(/:\s*$/, '')), true);
     return { kind: kind ?? 'unknown', inline: '', underlined: true, marked: true };
   }
@@ -143,9 +147,13 @@ export function splitSections(lines: string[]): Sections {
       else if (line.length <= MAX_HEADING_LINE_CHARS * 8 && HTTP_START.test(line.trim())) inHttpBlock = true;
       heading = detectHeading(line, lines[i + 1], inHttpBlock);
     }
-    // Inside a PoC, an unknown "# comment" or bold line is code, not the end of the section.
-    if (heading !== null && heading.kind === 'unknown' && current === 'poc') heading = null;
-    if (heading !== null && heading.kind === OTHER && !heading.marked && heading.inline !== '' && current === 'poc') heading = null;
+    // Inside a PoC, an unknown "# comment" or bold line is code, and so is "url: …" in a config
+    // file; only a recognised heading of a multi-line section ends it.
+    if (heading !== null && current === 'poc') {
+      const kind = heading.kind;
+      if (kind === 'unknown') heading = null;
+      else if (!heading.marked && heading.inline !== '' && (kind === OTHER || isSingleLineField(kind))) heading = null;
+    }
 
     if (heading === null) {
       if (isField(current)) buffer.push(line);
@@ -173,10 +181,15 @@ export function splitSections(lines: string[]): Sections {
     flush();
     current = kind;
     currentStartedInline = heading.inline !== '';
-    if (heading.inline !== '') buffer.push(heading.inline);
-    if (kind !== 'poc') nonPoc.push(heading.inline);
+    if (heading.inline !== '') {
+      // "Summary: stored XSS in comments" is prose for inference; a field's value is its section.
+      if (isField(kind)) buffer.push(heading.inline);
+      else loose.push(heading.inline);
+      if (kind !== 'poc') nonPoc.push(heading.inline);
+    }
   }
   flush();
 
-  return { fields, weak, loose, nonPoc, headedFieldCount: fields.size };
+  const hasReportHeading = fields.has('steps') || fields.has('poc') || fields.has('impact');
+  return { fields, weak, loose, nonPoc, headedFieldCount: fields.size, hasReportHeading };
 }

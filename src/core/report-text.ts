@@ -79,12 +79,30 @@ export function ownLines(text: string): string[] {
     }
     if (line === '-- ' || (line === '--' && (out[out.length - 1] ?? '').trim() === '')) break;
     if (OUTLOOK_SEPARATOR.test(line)) break;
+    if (isQuotedHeaderBlock(lines, i, out)) break;
     if (/^\s*>/.test(line)) continue;
     if (line.length < MAX_HEADING_LINE_CHARS && ATTRIBUTION.test(line) && nextNonBlankIsQuoted(lines, i)) continue;
     // Dash-escaped lines in a clear-signed message (RFC 4880 §7.1) start with "- ".
     out.push(line.startsWith('- -') ? line.slice(2) : line);
   }
   return out;
+}
+
+const HEADER_FROM = /^\s*\*?(?:From|Von|De)\*?:\s\S/;
+const HEADER_SENT = /^\s*\*?(?:Sent|Date|Gesendet|Datum|Envoy[ée]|Enviado|Fecha)\*?:\s\S/;
+const FORWARD_MARKER = /forwarded message|weitergeleitete nachricht|message transf[ée]r[ée]|mensaje reenviado/i;
+
+// Outlook replies put the previous message under a "From: … / Sent: …" block with no ">"
+// quoting. A forwarded report looks the same but follows a "Forwarded message" marker, and
+// there the quoted message is the content.
+function isQuotedHeaderBlock(lines: string[], index: number, kept: string[]): boolean {
+  const line = lines[index] ?? '';
+  if (line.length > MAX_HEADING_LINE_CHARS || !HEADER_FROM.test(line)) return false;
+  if (!HEADER_SENT.test((lines[index + 1] ?? '').slice(0, MAX_HEADING_LINE_CHARS))) return false;
+  for (let j = kept.length - 1; j >= 0 && j >= kept.length - 3; j--) {
+    if (FORWARD_MARKER.test((kept[j] ?? '').slice(0, MAX_HEADING_LINE_CHARS))) return false;
+  }
+  return true;
 }
 
 function nextNonBlankIsQuoted(lines: string[], index: number): boolean {
@@ -107,7 +125,8 @@ export function sentences(text: string): string[] {
     const re = /[.!?](?=\s+["'(]?[A-ZÀ-ÖØ-Þ])/g;
     for (let m = re.exec(flat); m !== null; m = re.exec(flat)) {
       const before = flat.slice(Math.max(0, m.index - 4), m.index + 1).toLowerCase();
-      if (/(?:^|\W)(?:e\.g|i\.e|etc|vs|cf|no)\.$/.test(before)) continue;
+      // Abbreviations and initials ("J. Doe") do not end a sentence either.
+      if (/(?:^|\W)(?:e\.g|i\.e|etc|vs|cf|no|[a-z])\.$/.test(before)) continue;
       out.push(flat.slice(start, m.index + 1).trim());
       start = m.index + 1;
     }

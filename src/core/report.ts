@@ -63,9 +63,9 @@ function isEmptyAnswer(text: string): boolean {
   return EMPTY_ANSWER.test(foldCase(text).replace(/[.!]+$/, '').trim());
 }
 
-function joined(parts: string[] | undefined, maxChars: number): string | null {
+function joined(parts: string[] | undefined, maxChars: number, separator = '\n\n'): string | null {
   if (parts === undefined || parts.length === 0) return null;
-  const text = capText(parts.join('\n\n'), maxChars);
+  const text = capText(parts.join(separator), maxChars);
   return text === '' ? null : text;
 }
 
@@ -83,8 +83,8 @@ function listItems(text: string): string[] {
 /** Turns the section texts for each field into field values. */
 function fromSections(map: Map<ReportField, string[]>): Partial8 {
   const out: Partial8 = {};
-  const text = (field: ReportField, maxChars: number): string | null => {
-    const value = joined(map.get(field), maxChars);
+  const text = (field: ReportField, maxChars: number, separator?: string): string | null => {
+    const value = joined(map.get(field), maxChars, separator);
     return value === null || isEmptyAnswer(value) ? null : value;
   };
   const type = text('type', SECTION_CHARS);
@@ -95,7 +95,7 @@ function fromSections(map: Map<ReportField, string[]>): Partial8 {
     const list = found.length > 0 ? found : listItems(paths);
     if (list.length > 0) out.paths = list;
   }
-  const location = text('location', LOCATION_CHARS);
+  const location = text('location', LOCATION_CHARS, '; ');
   if (location !== null) out.location = location;
   const configuration = joined(map.get('configuration'), SECTION_CHARS);
   if (configuration !== null) out.configuration = dropCreditParagraphs(configuration);
@@ -147,11 +147,15 @@ function infer(sections: Sections, subject: string): Partial8 {
 
 function analyse(text: string, subject: string, excludeNames: ReadonlySet<string>): Analysis {
   const sections = splitSections(dropSignOff(ownLines(text)));
-  // A message that is not about security at all (a newsletter with a "Type:" line, a bounce
-  // with a URL) is no report, whatever its lines look like.
+  // A message that is not about security at all (a newsletter with "Type:" and "Location:"
+  // lines, a bounce with a URL) is no report, whatever its lines look like. Steps, PoC and
+  // impact headings are specific enough on their own; the generic ones need company.
   const nonPoc = sections.nonPoc.join('\n');
   const aboutSecurity =
-    sections.headedFieldCount >= 2 || SECURITY_SIGNAL.test(`${subject}\n${nonPoc}`) || findTypeLabel(`${subject}\n${nonPoc}`) !== null;
+    sections.hasReportHeading ||
+    sections.headedFieldCount >= 3 ||
+    SECURITY_SIGNAL.test(`${subject}\n${nonPoc}`) ||
+    findTypeLabel(`${subject}\n${nonPoc}`) !== null;
   if (!aboutSecurity) return { headed: {}, weak: {}, inferred: {}, headedFieldCount: 0, aboutSecurity };
   const inferred = infer(sections, subject);
   if (inferred.paths !== undefined && inferred.paths !== null) {

@@ -5,7 +5,7 @@ import { backoffDelay, DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from '
 import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { getCursor } from '../db/queries/cursors.ts';
+import { advanceCursor, getCursor } from '../db/queries/cursors.ts';
 import { setMarked, unmarkedUids } from '../db/queries/raw-messages.ts';
 import { storeRaw } from './store.ts';
 
@@ -141,6 +141,7 @@ export class ImapFetcher {
     const uidvalidity = Number(box.uidValidity ?? 0n);
     const cursor = await getCursor(pool, mailboxId);
     let lastUid = cursor?.uidvalidity === uidvalidity ? cursor.lastUid : 0;
+    if (!cursor || cursor.uidvalidity !== uidvalidity) await advanceCursor(pool, mailboxId, uidvalidity, 0);
     if (cursor && cursor.uidvalidity !== uidvalidity) {
       this.log.warn({ old: cursor.uidvalidity, new: uidvalidity }, 'UIDVALIDITY changed: rescanning the folder, de-duplicating by Message-ID and content');
     }

@@ -3,7 +3,7 @@
 // test files can run in parallel and nothing depends on /etc/dovecot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -47,11 +47,14 @@ const CAPABILITIES_WITHOUT_IDLE = [
   'SAVEDATE', 'LITERAL+', 'NOTIFY',
 ].join(' ');
 
-// Every Dovecot we started, so a crashed or forgotten test cannot leave one
-// running. SIGTERM (not SIGKILL) lets the master take its imap/auth children down.
+// Every Dovecot we started and every temp dir not yet closed, so a failed or
+// forgotten test leaves neither a server nor its mail behind. SIGTERM (not
+// SIGKILL) lets the master take its imap/auth/login children down with it.
 const children = new Set<ChildProcess>();
+const openDirs = new Set<string>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGTERM');
+  for (const dir of openDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 // We run as root, and Dovecot refuses to access mail as root (and uids below
@@ -163,6 +166,7 @@ function logTail(dir: string, lines = 30): string {
 export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovecot> {
   const acct = mailAccount();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mailcase-dovecot-'));
+  openDirs.add(dir);
   // mkdtemp gives 0700; the login (dovenull) and mail (acct) processes must be
   // able to traverse into run/ and mail/.
   await chmod(dir, 0o755);
@@ -184,6 +188,7 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
     const c = child;
     child = undefined;
     if (c) {
+      c.ref(); // keep the event loop alive until the exit is observed
       if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
       if (timedOut) {
@@ -227,7 +232,12 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       const ended = c.exitCode !== null || c.signalCode !== null || c.pid === undefined;
-      if (!ended && (await greets(port, 1000))) return;
+      if (!ended && (await greets(port, 1000))) {
+        // A running server must not keep a finished test process alive; the
+        // exit hook above kills it when the process goes.
+        c.unref();
+        return;
+      }
       if (ended || Date.now() > deadline) {
         await stop().catch(() => undefined);
         const why = ended ? 'exited during start' : `sent no IMAP greeting within ${START_TIMEOUT_MS} ms`;
@@ -250,6 +260,7 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
       closed = true;
       await stop();
       await rm(dir, { recursive: true, force: true });
+      openDirs.delete(dir);
     },
   };
   try {

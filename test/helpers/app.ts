@@ -1,0 +1,43 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { App } from '../../src/app.ts';
+import { buildConfig } from '../../src/config.ts';
+import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
+import { ProcessStage } from '../../src/stages/process-stage.ts';
+import { sha256, storeRaw } from '../../src/stages/store.ts';
+import { quietLog, type TestDatabase } from './db.ts';
+
+/** An App on a test database, from a config document (database_url is filled in). */
+export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {}): Promise<App> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-app-'));
+  const config = buildConfig(
+    {
+      data_dir: dataDir,
+      mailboxes: [
+        { name: 'security', kind: 'security', address: 'security@example.org', maildir: path.join(dataDir, 'mailboxes/security') },
+        { name: 'support', kind: 'support', address: 'support@example.org', maildir: path.join(dataDir, 'mailboxes/support') },
+      ],
+      ...doc,
+      database_url: db.url,
+    },
+    '(test)',
+    {},
+  );
+  const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
+  return {
+    config,
+    log: quietLog,
+    db: { pool: db.pool, url: db.url, close: async () => undefined },
+    mailboxes,
+    mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
+    close: async () => undefined,
+  };
+}
+
+/** Store raw messages in a mailbox as `ingest` does, and process everything pending. */
+export async function ingest(app: App, mailbox: string, raws: Buffer[]): Promise<void> {
+  const box = app.mailboxes.get(mailbox)!;
+  await storeRaw(app.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
+  await new ProcessStage({ pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log, url: app.db.url }).drain();
+}
