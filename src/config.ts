@@ -11,6 +11,19 @@ import { MailcaseError } from './errors.ts';
 // Addresses like security@localhost are valid here (the embedded default uses them).
 const email = z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an e-mail address');
 
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validDate(d: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
+}
+
 const afterProcessing = z
   .string()
   .regex(/^(seen|none|move:.+)$/, 'must be "seen", "none" or "move:<folder>"')
@@ -87,8 +100,8 @@ const configSchema = z
           .strict()
           .default({ critical: 30, default: 90 }),
         business_days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).default(['mon', 'tue', 'wed', 'thu', 'fri']),
-        timezone: z.string().default('UTC'),
-        holidays: z.array(z.string().regex(/^\d{4}-\d{2}-\d{2}$/)).default([]),
+        timezone: z.string().refine(validTimeZone, 'must be an IANA time zone such as Europe/Berlin').default('UTC'),
+        holidays: z.array(z.string().refine(validDate, 'must be a date YYYY-MM-DD')).default([]),
       })
       .strict()
       .default({
@@ -124,8 +137,17 @@ export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv): string {
   const missing: string[] = [];
   const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+    let v = env[name];
     const fileVar = env[`${name}_FILE`];
-    const v = env[name] ?? (fileVar ? readFileSync(fileVar, 'utf8').trim() : undefined) ?? fallback;
+    if (v === undefined && fileVar) {
+      try {
+        v = readFileSync(fileVar, 'utf8').trim();
+      } catch {
+        throw new MailcaseError('MC_CONFIG_INVALID', `${name}_FILE names ${fileVar}, which cannot be read`);
+      }
+    }
+    // As in the shell, ${X:-default} also replaces an empty X.
+    if ((v === undefined || v === '') && fallback !== undefined) v = fallback;
     if (v === undefined) {
       missing.push(name);
       return '';

@@ -7,7 +7,7 @@ export function normalizeMessageId(id: string | null | undefined): string | null
   if (!t) return null;
   const m = /<([^<>\s]+)>/.exec(t);
   const core = m ? m[1]! : t.replace(/^<|>$/g, '');
-  if (!core || core.length > 998 || /\s/.test(core)) return null;
+  if (!core || core.length > 998 || /[\s<>]/.test(core)) return null;
   return `<${core}>`;
 }
 

@@ -29,16 +29,23 @@ function localParts(at: Date, timeZone: string): Local {
   return { y: +p.year!, mo: +p.month!, d: +p.day!, h: +p.hour!, mi: +p.minute!, s: +p.second! };
 }
 
-/** The instant at which the wall clock in `timeZone` shows `l` (the later one in a DST fold, shifted in a gap). */
+/** Milliseconds that `timeZone` is ahead of UTC at instant `t`. */
+function offsetAt(t: number, timeZone: string): number {
+  const p = localParts(new Date(t), timeZone);
+  return Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s) - Math.floor(t / 1000) * 1000;
+}
+
+/**
+ * The instant at which the wall clock in `timeZone` shows `l`. In a DST fold (the hour that happens twice)
+ * the later instant; in a DST gap (a time that does not exist) the wall time is shifted forward by the gap.
+ */
 export function fromLocal(l: Local, timeZone: string): Date {
-  const guess = Date.UTC(l.y, l.mo - 1, l.d, l.h, l.mi, l.s);
-  let t = guess;
-  for (let i = 0; i < 3; i++) {
-    const p = localParts(new Date(t), timeZone);
-    const shown = Date.UTC(p.y, p.mo - 1, p.d, p.h, p.mi, p.s);
-    t += guess - shown;
-  }
-  return new Date(t);
+  const wall = Date.UTC(l.y, l.mo - 1, l.d, l.h, l.mi, l.s);
+  const before = offsetAt(wall - 14 * 3_600_000, timeZone);
+  const after = offsetAt(wall + 14 * 3_600_000, timeZone);
+  const valid = [wall - before, wall - after].filter((t) => offsetAt(t, timeZone) === wall - t);
+  if (valid.length > 0) return new Date(Math.max(...valid));
+  return new Date(wall - Math.min(before, after)); // gap: read the wall time with the offset before the change
 }
 
 export function addBusinessDays(start: Date, days: number, policy: Pick<Policy, 'business_days' | 'timezone' | 'holidays'>): Date {

@@ -66,7 +66,7 @@ export class ImapFetcher {
         authFailed = e.authenticationFailed === true;
         if (signal.aborted) break;
         const delay = backoffDelay(attempt, authFailed ? { ...policy, minMs: policy.maxMs } : policy, Math.random());
-        this.setState(authFailed ? 'auth-failed' : 'reconnecting', { err: { message: e.message, code: e.code }, retry_in_ms: delay });
+        this.setState(authFailed ? 'auth-failed' : 'reconnecting', { code: authFailed ? 'MC_IMAP_AUTH' : 'MC_IMAP_CONNECT', err: { message: e.message, code: e.code }, retry_in_ms: delay });
         attempt = nextAttempt(attempt, Date.now() - started, policy);
         await sleep(delay, signal);
         continue;

@@ -32,16 +32,21 @@ type Outcome = { state: 'processed'; caseRef: string; caseId: number; opened: bo
 /** Process up to processing.batch_size pending raw messages (or exactly `ids`). */
 export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; reprocess?: boolean } = {}): Promise<BatchResult> {
   const { pool, config, log } = deps;
-  const result: BatchResult = { claimed: 0, processed: 0, failed: 0 };
+  let result: BatchResult = { claimed: 0, processed: 0, failed: 0 };
+  // withTransaction re-runs the batch after a deadlock or serialization failure (two replicas allocating case
+  // numbers of two mailboxes in opposite orders); such a re-run is not another attempt at the message.
+  const counted = new Map<number, number>();
   await withTransaction(pool, async (tx) => {
+    result = { claimed: 0, processed: 0, failed: 0 };
     let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, opts.ids);
     if (claimed.length === 0) return;
     // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
     // them back. After a crash (some message already has an attempt), go one message at a time so that
     // only the message that kills the process is set aside.
+    const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
     const prior = await pool.query<{ raw_message_id: number }>(
       'select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0',
-      [claimed.map((c) => c.id)],
+      [fresh],
     );
     if (prior.rowCount && !opts.reprocess) claimed = claimed.slice(0, 1);
     result.claimed = claimed.length;
@@ -49,9 +54,10 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
        on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
        returning raw_message_id, attempts`,
-      [claimed.map((c) => c.id)],
+      [claimed.filter((c) => !counted.has(c.id)).map((c) => c.id)],
     );
-    const attempts = new Map(counts.rows.map((r) => [r.raw_message_id, r.attempts]));
+    for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
+    const attempts = counted;
 
     for (const raw of claimed) {
       const mlog = log.child({ stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name });
@@ -67,8 +73,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         } catch (rawErr) {
           await tx.query('rollback to savepoint msg');
           const e = coerceError(rawErr);
-          if (isFatalDbError(e)) throw e; // the connection or server is gone: the whole batch is retried later
-          outcome = { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PARSE_FAILED', reason: oneLine(e.message) };
+          // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
+          if (isBatchError(e)) throw e;
+          outcome = { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PROCESS_FAILED', reason: oneLine(e.message) };
         }
       }
       if (outcome.state === 'failed') {
@@ -88,9 +95,14 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   return result;
 }
 
-function isFatalDbError(e: { code?: string; message?: string }): boolean {
+// Errors that say nothing about the message: retry the batch instead of marking the message failed.
+function isBatchError(e: { code?: string; message?: string }): boolean {
   const code = String(e.code ?? '');
-  return code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || code === '25P02' || /Connection terminated/i.test(e.message ?? '');
+  return (
+    code === '40001' || code === '40P01' || // serialization failure, deadlock: withTransaction re-runs the batch
+    code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || // connection, shutdown, resources
+    code === '25P02' || /Connection terminated|connection timeout|not queryable/i.test(e.message ?? '')
+  );
 }
 
 async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.ClaimedRaw, reprocess: boolean): Promise<Outcome> {

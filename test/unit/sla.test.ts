@@ -229,3 +229,19 @@ describe('breached flags', () => {
     });
   });
 });
+
+describe('fromLocal in DST gaps and folds', () => {
+  it('shifts a wall time inside a spring-forward gap forward by the gap (Cairo, 2026-04-24 00:00 → 01:00)', async () => {
+    const { fromLocal } = await import('../../src/core/sla.ts');
+    expect(fromLocal({ y: 2026, mo: 4, d: 24, h: 0, mi: 30, s: 0 }, 'Africa/Cairo').toISOString()).toBe('2026-04-23T22:30:00.000Z');
+    expect(fromLocal({ y: 2026, mo: 3, d: 29, h: 2, mi: 30, s: 0 }, 'Europe/Berlin').toISOString()).toBe('2026-03-29T01:30:00.000Z');
+  });
+  it('takes the later instant in a fall-back fold (Berlin, 2026-10-25 02:30 happens twice)', async () => {
+    const { fromLocal } = await import('../../src/core/sla.ts');
+    expect(fromLocal({ y: 2026, mo: 10, d: 25, h: 2, mi: 30, s: 0 }, 'Europe/Berlin').toISOString()).toBe('2026-10-25T01:30:00.000Z');
+  });
+  it('is exact away from transitions', async () => {
+    const { fromLocal } = await import('../../src/core/sla.ts');
+    expect(fromLocal({ y: 2026, mo: 7, d: 1, h: 12, mi: 0, s: 0 }, 'America/New_York').toISOString()).toBe('2026-07-01T16:00:00.000Z');
+  });
+});

@@ -64,17 +64,6 @@ export async function lockRaw(db: Db, ids: number[]): Promise<ClaimedRaw[]> {
   return res.rows;
 }
 
-/** Count an attempt outside the processing transaction; returns the attempts so far including this one. */
-export async function countAttempt(db: Db, rawId: number): Promise<number> {
-  const r = await db.query<{ attempts: number }>(
-    `insert into raw_message_attempts (raw_message_id, attempts) values ($1, 1)
-     on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
-     returning attempts`,
-    [rawId],
-  );
-  return r.rows[0]!.attempts;
-}
-
 export async function markProcessed(db: Db, rawId: number): Promise<void> {
   await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = $1`, [rawId]);
 }

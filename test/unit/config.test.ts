@@ -1,0 +1,225 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConfig, defaultConfigDoc, substituteEnv } from '../../src/config.ts';
+import { MailcaseError } from '../../src/errors.ts';
+
+// The config file is the user-facing contract: defaults, errors that name the offending key, and ${ENV}
+// substitution (with NAME_FILE secrets).
+
+const SRC = '/etc/mailcase/mailcase.yml';
+const sec = { name: 'security', kind: 'security', maildir: '/var/mail/sec' };
+const sup = { name: 'support', kind: 'support', maildir: '/var/mail/sup' };
+const imap = { host: 'imap.example.org', user: 'u', password: 'p' };
+
+/** The MailcaseError thrown by fn (fails the test if fn does not throw one). */
+function thrown(fn: () => unknown): MailcaseError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MailcaseError);
+    return e as MailcaseError;
+  }
+  throw new Error('expected a MailcaseError, nothing was thrown');
+}
+
+describe('buildConfig defaults', () => {
+  const c = buildConfig({ mailboxes: [sec, sup] }, SRC, {});
+
+  it('gives case_prefix by kind, after_processing seen and a localhost address', () => {
+    expect(c.mailboxes.map((m) => [m.name, m.case_prefix, m.after_processing, m.address])).toEqual([
+      ['security', 'SEC', 'seen', 'security@localhost'],
+      ['support', 'SUP', 'seen', 'support@localhost'],
+    ]);
+  });
+
+  it('gives the policy defaults 48h / 5 business days / 30 / 90 days', () => {
+    expect(c.policy).toEqual({
+      ack_hours: 48,
+      assessment_business_days: 5,
+      resolution_days: { critical: 30, default: 90 },
+      business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+      timezone: 'UTC',
+      holidays: [],
+    });
+  });
+
+  it('gives processing, leader and size defaults', () => {
+    expect(c.processing).toEqual({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3 });
+    expect(c.leader).toEqual({ retry_seconds: 5 });
+    expect(c.max_message_bytes).toBe(64 * 1024 * 1024);
+    expect(c.maildir_poll_interval_ms).toBe(2000);
+    expect(c.embedded_postgres).toEqual({ port: 0 });
+    expect(c.maintainers).toEqual([]);
+    expect(c.database_url).toBeUndefined();
+    expect(c.source).toBe(SRC);
+  });
+
+  it('resolves data_dir and maildir against the config file folder', () => {
+    expect(c.data_dir).toBe('/etc/mailcase/data');
+    const rel = buildConfig({ data_dir: 'state', mailboxes: [{ ...sec, maildir: 'mail/sec' }] }, SRC, {});
+    expect(rel.data_dir).toBe('/etc/mailcase/state');
+    expect(rel.mailboxes[0]!.maildir).toBe('/etc/mailcase/mail/sec');
+    expect(c.mailboxes[0]!.maildir).toBe('/var/mail/sec');
+  });
+
+  it('fills IMAP defaults and coerces a string port', () => {
+    const i = buildConfig({ mailboxes: [{ name: 'sec', kind: 'security', imap: { ...imap, port: '143' } }] }, SRC, {});
+    expect(i.mailboxes[0]!.imap).toEqual({
+      ...imap,
+      port: 143,
+      secure: true,
+      folder: 'INBOX',
+      poll_interval_seconds: 60,
+      idle: true,
+      tls_reject_unauthorized: true,
+    });
+    expect(i.mailboxes[0]!.maildir).toBeUndefined();
+  });
+
+  it('keeps explicit values', () => {
+    const e = buildConfig(
+      { mailboxes: [{ ...sec, case_prefix: 'VULN', after_processing: 'move:Done', address: 'security@example.org' }], policy: { ack_hours: 24, timezone: 'Europe/Berlin' } },
+      SRC,
+      {},
+    );
+    expect(e.mailboxes[0]).toMatchObject({ case_prefix: 'VULN', after_processing: 'move:Done', address: 'security@example.org' });
+    expect(e.policy.ack_hours).toBe(24);
+    expect(e.policy.timezone).toBe('Europe/Berlin');
+    expect(e.policy.assessment_business_days).toBe(5);
+  });
+
+  it('is deeply frozen', () => {
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.mailboxes)).toBe(true);
+    expect(Object.isFrozen(c.mailboxes[0])).toBe(true);
+    expect(Object.isFrozen(c.policy.resolution_days)).toBe(true);
+  });
+});
+
+describe('buildConfig errors name the bad key', () => {
+  it.each<[string, unknown, RegExp]>([
+    ['bad kind', { mailboxes: [{ ...sec, kind: 'sales' }] }, /mailboxes\[0\]\.kind/],
+    ['bad kind in the second mailbox', { mailboxes: [sec, { ...sup, kind: 'sales' }] }, /mailboxes\[1\]\.kind/],
+    ['IMAP port out of range', { mailboxes: [{ name: 's', kind: 'security', imap: { ...imap, port: 70000 } }] }, /mailboxes\[0\]\.imap\.port/],
+    ['IMAP port not a number', { mailboxes: [{ name: 's', kind: 'security', imap: { ...imap, port: 'imaps' } }] }, /mailboxes\[0\]\.imap\.port/],
+    ['IMAP host missing', { mailboxes: [{ name: 's', kind: 'security', imap: { user: 'u', password: 'p' } }] }, /mailboxes\[0\]\.imap\.host/],
+    ['unknown IMAP key', { mailboxes: [{ name: 's', kind: 'security', imap: { ...imap, hots: 'x' } }] }, /mailboxes\[0\]\.imap: Unrecognized key: "hots"/],
+    ['unknown top-level key', { mailboxes: [sec], mailbox: [] }, /\(top level\): Unrecognized key: "mailbox"/],
+    ['unknown mailbox key', { mailboxes: [{ ...sec, prefix: 'X' }] }, /mailboxes\[0\]: Unrecognized key: "prefix"/],
+    ['both imap and maildir', { mailboxes: [{ ...sec, imap }] }, /mailboxes\[0\]: a mailbox needs exactly one source: imap or maildir/],
+    ['neither imap nor maildir', { mailboxes: [{ name: 's', kind: 'security' }] }, /mailboxes\[0\]: a mailbox needs exactly one source/],
+    ['duplicate mailbox names', { mailboxes: [sec, { ...sup, name: 'security' }] }, /mailboxes\[1\]\.name: duplicate mailbox name "security"/],
+    ['duplicate case_prefix by default', { mailboxes: [sec, { ...sec, name: 'security2' }] }, /two mailboxes share case_prefix SEC/],
+    ['duplicate explicit case_prefix', { mailboxes: [{ ...sec, case_prefix: 'X' }, { ...sup, case_prefix: 'X' }] }, /two mailboxes share case_prefix X/],
+    ['lower-case case_prefix', { mailboxes: [{ ...sec, case_prefix: 'sec' }] }, /mailboxes\[0\]\.case_prefix/],
+    ['bad mailbox name', { mailboxes: [{ ...sec, name: 'sec urity' }] }, /mailboxes\[0\]\.name: letters, digits, - and _ only/],
+    ['bad address', { mailboxes: [{ ...sec, address: 'not an address' }] }, /mailboxes\[0\]\.address: must be an e-mail address/],
+    ['bad after_processing', { mailboxes: [{ ...sec, after_processing: 'delete' }] }, /mailboxes\[0\]\.after_processing: must be "seen", "none" or "move:<folder>"/],
+    ['no mailboxes', { mailboxes: [] }, /mailboxes: Too small/],
+    ['mailboxes missing', {}, /mailboxes: /],
+    ['null document', null, /mailboxes: /],
+    ['bad policy number', { mailboxes: [sec], policy: { ack_hours: 0 } }, /policy\.ack_hours/],
+    ['bad business day', { mailboxes: [sec], policy: { business_days: ['monday'] } }, /policy\.business_days\[0\]/],
+    ['bad holiday', { mailboxes: [sec], policy: { holidays: ['1 May'] } }, /policy\.holidays\[0\]/],
+    ['nested resolution_days', { mailboxes: [sec], policy: { resolution_days: { critical: -1 } } }, /policy\.resolution_days\.critical/],
+    ['batch size too big', { mailboxes: [sec], processing: { batch_size: 501 } }, /processing\.batch_size/],
+    ['maintainer email', { mailboxes: [sec], maintainers: [{ email: 'bob' }] }, /maintainers\[0\]\.email/],
+  ])('%s', (_name, doc, re) => {
+    const e = thrown(() => buildConfig(doc, SRC, {}));
+    expect(e.code).toBe('MC_CONFIG_INVALID');
+    expect(e.message).toMatch(re);
+    expect(e.message).toContain(`invalid configuration in ${SRC}: `);
+  });
+
+  it('reports every schema problem at once', () => {
+    const e = thrown(() =>
+      buildConfig({ mailboxes: [{ ...sec, kind: 'sales', after_processing: 'delete' }], policy: { ack_hours: -1 }, typo: 1 }, SRC, {}),
+    );
+    expect(e.code).toBe('MC_CONFIG_INVALID');
+    for (const key of ['mailboxes[0].kind', 'mailboxes[0].after_processing', 'policy.ack_hours', '"typo"']) expect(e.message).toContain(key);
+  });
+});
+
+describe('database_url', () => {
+  it.each<[string, Record<string, string>, string | undefined, string | undefined]>([
+    ['env DATABASE_URL wins over the file', { DATABASE_URL: 'postgres://env/db' }, 'postgres://file/db', 'postgres://env/db'],
+    ['file value without env', {}, 'postgres://file/db', 'postgres://file/db'],
+    ['empty env falls back to the file', { DATABASE_URL: '' }, 'postgres://file/db', 'postgres://file/db'],
+    ['env only', { DATABASE_URL: 'postgres://env/db' }, undefined, 'postgres://env/db'],
+    ['neither', {}, undefined, undefined],
+  ])('%s', (_name, env, fileUrl, want) => {
+    const doc = fileUrl === undefined ? { mailboxes: [sec] } : { database_url: fileUrl, mailboxes: [sec] };
+    expect(buildConfig(doc, SRC, env).database_url).toBe(want);
+  });
+});
+
+describe('substituteEnv', () => {
+  let dir: string;
+  let secretFile: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-config-test-'));
+    secretFile = path.join(dir, 'pw');
+    writeFileSync(secretFile, 's3cret\n');
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each<[string, string, Record<string, string>, string]>([
+    ['plain variable', 'password: ${PW}', { PW: 'hunter2' }, 'password: hunter2'],
+    ['several variables', '${A}-${B}-${A}', { A: '1', B: '2' }, '1-2-1'],
+    ['default used when unset', 'port: ${PORT:-993}', {}, 'port: 993'],
+    ['default ignored when set', 'port: ${PORT:-993}', { PORT: '143' }, 'port: 143'],
+    ['empty default', 'x: "${X:-}"', {}, 'x: ""'],
+    ['set to empty string stays empty', 'x: "${X}"', { X: '' }, 'x: ""'],
+    ['no variables', 'a: $HOME and {X} and $(X)', {}, 'a: $HOME and {X} and $(X)'],
+    ['default with spaces and colons', '${U:-postgres://h:5432/db name}', {}, 'postgres://h:5432/db name'],
+  ])('%s', (_name, text, env, want) => {
+    expect(substituteEnv(text, env)).toBe(want);
+  });
+
+  it('reads X_FILE (trimmed) when X is unset', () => {
+    expect(substituteEnv('password: ${PW}', { PW_FILE: secretFile })).toBe('password: s3cret');
+    expect(substituteEnv('password: ${PW:-fallback}', { PW_FILE: secretFile })).toBe('password: s3cret');
+  });
+
+  it('prefers X over X_FILE', () => {
+    expect(substituteEnv('password: ${PW}', { PW: 'direct', PW_FILE: secretFile })).toBe('password: direct');
+  });
+
+  it('throws MC_CONFIG_INVALID naming every unset variable', () => {
+    const e = thrown(() => substituteEnv('a: ${ONE}\nb: ${TWO:-ok}\nc: ${THREE}\nd: ${SET}', { SET: 'x' }));
+    expect(e.code).toBe('MC_CONFIG_INVALID');
+    expect(e.message).toBe('configuration refers to unset environment variable(s): ONE, THREE');
+  });
+});
+
+describe('defaultConfigDoc', () => {
+  it('yields two maildir mailboxes, security and support', () => {
+    expect(defaultConfigDoc()).toEqual({
+      data_dir: './data',
+      mailboxes: [
+        { name: 'security', kind: 'security', case_prefix: 'SEC', address: 'security@localhost', maildir: 'data/mailboxes/security' },
+        { name: 'support', kind: 'support', case_prefix: 'SUP', address: 'support@localhost', maildir: 'data/mailboxes/support' },
+      ],
+    });
+  });
+
+  it('builds into a valid config under the given data_dir', () => {
+    const c = buildConfig(defaultConfigDoc('/srv/mailcase'), '(embedded defaults)', {});
+    expect(c.data_dir).toBe('/srv/mailcase');
+    expect(c.mailboxes.map((m) => [m.name, m.kind, m.case_prefix, m.maildir, m.imap])).toEqual([
+      ['security', 'security', 'SEC', '/srv/mailcase/mailboxes/security', undefined],
+      ['support', 'support', 'SUP', '/srv/mailcase/mailboxes/support', undefined],
+    ]);
+    expect(c.source).toBe('(embedded defaults)');
+  });
+
+  it('resolves a relative data_dir against the working directory for embedded defaults', () => {
+    const c = buildConfig(defaultConfigDoc(), '(embedded defaults)', {});
+    expect(c.data_dir).toBe(path.resolve(process.cwd(), 'data'));
+    expect(c.mailboxes[0]!.maildir).toBe(path.resolve(process.cwd(), 'data/mailboxes/security'));
+  });
+});
