@@ -36,8 +36,11 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   // withTransaction re-runs the batch after a deadlock or serialization failure (two replicas allocating case
   // numbers of two mailboxes in opposite orders); such a re-run is not another attempt at the message.
   const counted = new Map<number, number>();
+  // Log lines are emitted after the commit, so that a batch that is rolled back and run again logs once.
+  let logs: (() => void)[] = [];
   await withTransaction(pool, async (tx) => {
     result = { claimed: 0, processed: 0, failed: 0 };
+    logs = [];
     let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, opts.ids);
     if (claimed.length === 0) return;
     // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
@@ -82,16 +85,19 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
         await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
         result.failed++;
-        mlog.warn({ code: outcome.code, reason: outcome.reason }, 'message failed');
+        const { code, reason } = outcome;
+        logs.push(() => mlog.warn({ code, reason }, 'message failed'));
       } else {
         await rawq.markProcessed(tx, raw.id);
         result.processed++;
-        if (outcome.state === 'duplicate') mlog.info({ case_id: outcome.caseId }, 'duplicate message ignored');
-        else mlog.info({ case: outcome.caseRef, opened: outcome.opened }, outcome.opened ? 'case opened' : 'message filed');
+        const o = outcome;
+        if (o.state === 'duplicate') logs.push(() => mlog.info({ case_id: o.caseId }, 'duplicate message ignored'));
+        else logs.push(() => mlog.info({ case: o.caseRef, opened: o.opened }, o.opened ? 'case opened' : 'message filed'));
       }
     }
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });
+  for (const line of logs) line();
   return result;
 }
 

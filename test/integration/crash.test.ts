@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { appendMessages, listMessages, startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { describe, expect, it } from 'vitest';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useDovecotAndDatabase } from '../helpers/services.ts';
+import { appendMessages, listMessages, type Dovecot } from '../helpers/dovecot.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 
@@ -17,18 +18,10 @@ async function seenButNotStored(d: Dovecot, u: ReturnType<Dovecot['newUser']>, d
 }
 
 describe('crash safety', () => {
-  let dovecot: Dovecot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    dovecot = await startDovecot();
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await dovecot?.close();
-    await db?.drop();
-  });
+  const env = useDovecotAndDatabase();
 
   it('survives SIGKILL at random moments without losing, duplicating or leaving unflagged a message', { timeout: 300_000 }, async () => {
+    const { dovecot, db } = env;
     const u = dovecot.newUser();
     const { file } = writeConfig({
       database_url: db.url,

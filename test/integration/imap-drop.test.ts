@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { appendMessages, listMessages, startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { describe, expect, it } from 'vitest';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useDovecotAndDatabase } from '../helpers/services.ts';
+import { appendMessages, listMessages, type Dovecot } from '../helpers/dovecot.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 
@@ -8,18 +9,10 @@ import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 // fetches from its stored cursor, and loses nothing. Each state change is logged once.
 
 describe('IMAP outage', () => {
-  let dovecot: Dovecot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    dovecot = await startDovecot();
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await dovecot?.close();
-    await db?.drop();
-  });
+  const env = useDovecotAndDatabase();
 
   it('reconnects after the server is down for 10 s and loses nothing', { timeout: 120_000 }, async () => {
+    const { dovecot, db } = env;
     const u = dovecot.newUser();
     const { file } = writeConfig({
       database_url: db.url,

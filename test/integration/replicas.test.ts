@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { appendMessages, listMessages, startDovecot, type Dovecot } from '../helpers/dovecot.ts';
+import { describe, expect, it } from 'vitest';
+import type { TestDatabase } from '../helpers/db.ts';
+import { useDovecotAndDatabase } from '../helpers/services.ts';
+import { appendMessages, listMessages, type Dovecot } from '../helpers/dovecot.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 
@@ -8,18 +9,10 @@ import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 // no message stored or processed twice. Then the leader is killed and the other replica takes over.
 
 describe('replicas', () => {
-  let dovecot: Dovecot;
-  let db: TestDatabase;
-  beforeAll(async () => {
-    dovecot = await startDovecot();
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await dovecot?.close();
-    await db?.drop();
-  });
+  const env = useDovecotAndDatabase();
 
   it('share the work without storing or processing anything twice, and fail over when the leader dies', { timeout: 180_000 }, async () => {
+    const { dovecot, db } = env;
     const sec = dovecot.newUser();
     const sup = dovecot.newUser();
     const { file } = writeConfig({

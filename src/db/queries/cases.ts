@@ -1,3 +1,4 @@
+import type { CaseData } from '../../core/case-view.ts';
 import type { Db } from '../pool.ts';
 
 /** Next sequence number of a mailbox's cases in a year. The row lock serialises concurrent processors. */
@@ -40,22 +41,10 @@ export async function touchCase(db: Db, caseId: number): Promise<void> {
   await db.query('update cases set updated_at = now() where id = $1', [caseId]);
 }
 
-export interface CaseRow {
+/** A case as stored, with the fields the user sees (CaseData) plus bookkeeping. */
+export interface CaseRow extends CaseData {
   id: number;
-  ref: string;
-  mailbox: string;
   mailbox_kind: string;
-  status: string;
-  severity: string | null;
-  subject: string | null;
-  reporter_email: string | null;
-  reporter_name: string | null;
-  reporter_pgp_fingerprint: string | null;
-  report: Record<string, unknown>;
-  missing_fields: string[];
-  linked_case_ref: string | null;
-  opened_at: Date;
-  updated_at: Date;
   message_count: number;
 }
 

@@ -1,3 +1,4 @@
+import type { MessageData } from '../../core/case-view.ts';
 import type { Db } from '../pool.ts';
 
 export interface NewMessage {
@@ -79,28 +80,9 @@ export async function messageForRaw(db: Db, rawId: number): Promise<{ id: number
   return r.rows[0];
 }
 
-export interface MessageRow {
+export interface MessageRow extends MessageData {
   id: number;
-  direction: string;
-  role: string;
-  class: string;
-  visibility: string;
-  message_id: string | null;
-  from_email: string | null;
-  from_name: string | null;
-  to_addrs: { address: string; name: string }[];
-  cc_addrs: { address: string; name: string }[];
-  subject: string | null;
-  date: Date | null;
-  body_text: string | null;
-  encrypted: boolean;
-  decryption: string;
-  decryption_error: string | null;
-  signature: string;
-  signer_fingerprint: string | null;
-  created_at: Date;
   raw_message_id: number | null;
-  attachments: { filename: string | null; content_type: string; size: number; sha256: string }[];
 }
 
 export async function listCaseMessages(db: Db, caseId: number): Promise<MessageRow[]> {

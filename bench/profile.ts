@@ -1,0 +1,68 @@
+// `--cpu-prof`: the ingest worker runs with Node's --cpu-prof, and this summarises the .cpuprofile it writes
+// on exit: self time by area (our src/ folders, each node_modules package, Node internals, GC, idle) and the
+// hottest functions. Pure apart from reading the file.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+
+export interface ProfileSummary {
+  file: string;
+  totalMs: number;
+  byArea: { area: string; ms: number; pct: number }[];
+  topFunctions: { fn: string; ms: number; pct: number }[];
+}
+
+function areaOf(url: string, fn: string): string {
+  if (fn === '(idle)') return '(idle)';
+  if (fn === '(garbage collector)') return '(gc)';
+  if (fn === '(program)') return '(program)';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  const src = /\/(src\/[^/]+)\//.exec(url);
+  if (src) return src[1]!;
+  if (url.startsWith('node:') || url === '') return '(node internals)';
+  return path.basename(url);
+}
+
+export function summariseProfile(file: string, top = 15): ProfileSummary {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map<number, number>();
+  // timeDeltas[i] is the gap before sample i; attribute it to that sample's node.
+  p.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const areas = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const { functionName, url, lineNumber } = n.callFrame;
+    const fn = functionName || '(anonymous)';
+    total += us;
+    const area = areaOf(url, fn);
+    areas.set(area, (areas.get(area) ?? 0) + us);
+    const key = `${fn} ${url ? `${url.replace(/^.*?\/(node_modules|src)\//, '$1/')}:${lineNumber + 1}` : ''}`.trim();
+    fns.set(key, (fns.get(key) ?? 0) + us);
+  }
+  const rank = (m: Map<string, number>): [string, number][] => [...m.entries()].sort((a, b) => b[1] - a[1]);
+  return {
+    file,
+    totalMs: total / 1000,
+    byArea: rank(areas).map(([area, us]) => ({ area, ms: us / 1000, pct: (us / total) * 100 })),
+    topFunctions: rank(fns).slice(0, top).map(([fn, us]) => ({ fn, ms: us / 1000, pct: (us / total) * 100 })),
+  };
+}
+
+/** The newest .cpuprofile in `dir`, if any. */
+export function latestProfile(dir: string): string | undefined {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  return files.length ? path.join(dir, files.at(-1)!) : undefined;
+}
+
+export function formatProfile(s: ProfileSummary): string {
+  const areas = s.byArea.filter((a) => a.pct >= 0.5).map((a) => `  ${a.pct.toFixed(1).padStart(5)} %  ${(a.ms / 1000).toFixed(1).padStart(6)} s  ${a.area}`);
+  const fns = s.topFunctions.map((f) => `  ${f.pct.toFixed(1).padStart(5)} %  ${f.fn}`);
+  return [`cpu profile of the ingest worker (${(s.totalMs / 1000).toFixed(1)} s sampled, ${s.file}):`, ' self time by area:', ...areas, ' hottest functions (self time):', ...fns].join('\n');
+}

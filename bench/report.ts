@@ -1,0 +1,113 @@
+// Turns the scenario results into the printed table (figures beside their targets, PASS/FAIL) and the
+// targets' verdicts for results/latest.json. Pure.
+import type { FillResult } from './corpus.ts';
+import type { Machine } from './env.ts';
+import type { LatencyResult } from './latency.ts';
+import type { RssResult } from './rss.ts';
+import type { CeilingResult, IngestResult } from './throughput.ts';
+
+export const TARGETS = {
+  ingestMsgPerSec: 300,
+  ceilingRatioPct: 40,
+  latencyP95Ms: 1000,
+  peakRssMiB: 300,
+} as const;
+
+export interface Results {
+  startedAt: string;
+  mode: 'quick' | 'full';
+  machine: Machine;
+  loadAvgEnd1m: number;
+  postgres: string;
+  fill: FillResult & { users: number };
+  ingest: IngestResult;
+  ceiling: CeilingResult;
+  latency: LatencyResult;
+  rss: RssResult;
+}
+
+export interface Verdict { name: string; value: number; target: string; pass: boolean }
+
+export function ceilingRatioPct(r: Results): number {
+  return (r.ingest.msgPerSec / r.ceiling.msgPerSec) * 100;
+}
+
+export function verdicts(r: Results): Verdict[] {
+  const ratio = ceilingRatioPct(r);
+  return [
+    { name: 'ingest msg/s end to end', value: r.ingest.msgPerSec, target: `>= ${TARGETS.ingestMsgPerSec}`, pass: r.ingest.msgPerSec >= TARGETS.ingestMsgPerSec && r.ingest.failed === 0 },
+    { name: 'end to end / raw ceiling %', value: ratio, target: `>= ${TARGETS.ceilingRatioPct}`, pass: ratio >= TARGETS.ceilingRatioPct },
+    { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
+    { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${TARGETS.peakRssMiB}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
+  ];
+}
+
+const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
+const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '—');
+const s1 = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+const mib = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const pct = (p: { p50: number; p95: number; max: number }): string => `${f0(p.p50)} / ${f0(p.p95)} / ${f0(p.max)} ms`;
+const pf = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]): string => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+export function formatHeader(machine: Machine, mode: string, n: number, samples: number, postgres: string): string {
+  return [
+    `mailcase benchmark (${mode}: N=${n}, ${samples} latency samples)`,
+    `machine:  ${machine.cores} cores, ${machine.cpu}, ${machine.memoryGiB} GiB RAM, Node ${machine.node}, ${machine.platform}, load average ${machine.loadAvg1m} at start`,
+    `postgres: ${postgres}`,
+  ].join('\n');
+}
+
+export function formatFill(fill: FillResult & { users: number }): string {
+  return (
+    `fill:     ${fill.messages} messages, ${mib(fill.bytes)}, ${fill.withAttachment} with attachment, into ${fill.users} mailboxes ` +
+    `in ${s1(fill.fillMs)} (${f0((fill.messages * fill.users) / (fill.fillMs / 1000))} APPEND/s; not measured)`
+  );
+}
+
+export function formatResults(r: Results): string {
+  const v = verdicts(r);
+  const i = r.ingest;
+  const b = i.breakdown;
+  const rows = [
+    ['measure', 'figure', 'target', 'result'],
+    ['1. ingest end to end', `${f1(i.msgPerSec)} msg/s, ${f1(i.mibPerSec)} MiB/s`, `>= ${TARGETS.ingestMsgPerSec} msg/s`, pf(v[0]!.pass)],
+    ['   startup (spawn → first processed)', s1(i.startupMs), '', ''],
+    ['   excluding startup', `${f1(i.steadyMsgPerSec)} msg/s`, '', ''],
+    ['2. raw ceiling (imapflow + simpleParser)', `${f1(r.ceiling.msgPerSec)} msg/s, ${f1(r.ceiling.mibPerSec)} MiB/s`, '', ''],
+    ['   end to end / ceiling', `${f1(ceilingRatioPct(r))} %`, `>= ${TARGETS.ceilingRatioPct} %`, pf(v[1]!.pass)],
+    ['3. APPEND → processed_at p50/p95/max', pct(r.latency.processedAt), `p95 < ${TARGETS.latencyP95Ms} ms`, pf(v[2]!.pass)],
+    ['   APPEND → commit seen p50/p95/max', pct(r.latency.committedSeen), '', ''],
+    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${TARGETS.peakRssMiB} MiB`, pf(v[3]!.pass)],
+    ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
+  ];
+  const notes = [
+    `ingest:   ${i.messages} msgs, ${mib(i.bytes)} in ${s1(i.totalMs)}; ${i.cases} cases, ${i.failed} failed, ` +
+      `${i.unseenAfter ?? '?'} left unseen on the server; worker warnings/errors: ${fmtProblems(i.workerProblems)}`,
+    `  where the time went (after spawn): 'worker started' ${msOrDash(b.workerStartedMs)}, first IMAP sync done ${msOrDash(b.imapFirstStateMs)}, ` +
+      `first stored ${f0(b.firstStoredMs)} ms, first processed ${f0(b.firstProcessedMs)} ms, last stored ${f0(b.lastStoredMs)} ms, last processed ${f0(b.lastProcessedMs)} ms`,
+    `  fetch stage ${f1(b.fetchMsgPerSec)} msg/s, process stage ${f1(b.processMsgPerSec)} msg/s, largest pending backlog ${b.maxBacklog}`,
+    `ceiling:  ${r.ceiling.messages} msgs in ${s1(r.ceiling.totalMs)}: FETCH ${s1(r.ceiling.fetchMs)}, simpleParser ${s1(r.ceiling.parseMs)}`,
+    `latency:  ${r.latency.samples} samples, ${r.latency.failed} failed; p50/p95/max of APPEND itself ${pct(r.latency.append)}, ` +
+      `APPEND → raw row stored (received_at) ${pct(r.latency.stored)}`,
+    `  processed_at is the processing transaction's start (now()), so it leaves out parse and commit; "commit seen" is polled every 20 ms`,
+    `rss:      ${mib(r.rss.messageBytes)} message ${r.rss.state}${r.rss.error ? ` (${r.rss.error})` : ''} in ${s1(r.rss.ingestMs)}; ` +
+      `RSS idle ${f1(r.rss.idleRssMiB)} MiB, after ${f1(r.rss.rssAfterMiB)} MiB`,
+    `machine load average: ${r.machine.loadAvg1m} at start, ${r.loadAvgEnd1m} at end (${r.machine.cores} cores)`,
+  ];
+  return `${table(rows)}\n\n${notes.join('\n')}`;
+}
+
+function msOrDash(ms: number | null): string {
+  return ms === null ? '—' : `${f0(ms)} ms`;
+}
+
+function fmtProblems(p: Record<string, number>): string {
+  const e = Object.entries(p);
+  return e.length === 0 ? 'none' : e.map(([m, n]) => `${n}× "${m}"`).join(', ');
+}

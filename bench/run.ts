@@ -1,0 +1,136 @@
+// `npm run bench [-- --quick] [-- --cpu-prof]`: the ingest benchmark. Starts its own Dovecot and PostgreSQL
+// (or uses DATABASE_URL's server, in databases of its own), measures
+//   1. end-to-end ingest of a pre-filled mailbox by one worker process,
+//   2. the raw ceiling: fetch + simpleParser in-process, without a database,
+//   3. APPEND → case latency with the worker on IMAP IDLE,
+//   4. peak RSS of a worker ingesting a 25 MiB attachment, and of an idle one,
+// prints the figures beside their targets, writes bench/results/latest.json, and exits 0 (also when a target
+// is missed; 1 only when the benchmark itself failed). Everything started is stopped, also on error or Ctrl-C.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { startDovecot } from '../test/helpers/dovecot.ts';
+import { fillMailboxes } from './corpus.ts';
+import { Cleanup, machineInfo, startPgServer } from './env.ts';
+import { runLatency } from './latency.ts';
+import { formatProfile, latestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
+import { formatFill, formatHeader, formatResults, verdicts, type Results } from './report.ts';
+import { runRss } from './rss.ts';
+import { runCeiling, runIngest } from './throughput.ts';
+
+const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [-- --cpu-prof]
+  --quick      N=500 messages and 50 latency samples (default: 5000 and 200)
+  --n N        messages in the pre-filled mailbox
+  --samples S  messages for the latency measurement
+  --cpu-prof   profile the ingest worker (node --cpu-prof) and print where its CPU time went`;
+
+const RESULTS_DIR = path.join(import.meta.dirname, 'results');
+
+function options(): { quick: boolean; n: number; samples: number; cpuProf: boolean } {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      n: { type: 'string' },
+      samples: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const int = (s: string | undefined, dflt: number, what: string): number => {
+    if (s === undefined) return dflt;
+    const v = Number(s);
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer, not ${s}`);
+    return v;
+  };
+  const quick = values.quick;
+  return { quick, n: int(values.n, quick ? 500 : 5000, '--n'), samples: int(values.samples, quick ? 50 : 200, '--samples'), cpuProf: values['cpu-prof'] };
+}
+
+const step = (s: string): void => {
+  process.stderr.write(`· ${new Date().toISOString().slice(11, 19)} ${s}\n`);
+};
+
+async function main(cleanup: Cleanup): Promise<void> {
+  const opts = options();
+  const mode = opts.quick ? 'quick' : 'full';
+  const machine = machineInfo();
+  mkdirSync(RESULTS_DIR, { recursive: true });
+
+  step('starting PostgreSQL and Dovecot');
+  const pgServer = await startPgServer(cleanup);
+  const postgres = pgServer.kind === 'embedded' ? 'embedded (src/db/embedded.ts), fresh database per scenario' : 'DATABASE_URL server, fresh database per scenario';
+  const d = await startDovecot();
+  cleanup.add('Dovecot', () => d.close());
+  process.stdout.write(`${formatHeader(machine, mode, opts.n, opts.samples, postgres)}\n`);
+
+  const ingestUser = d.newUser();
+  const ceilingUser = d.newUser();
+  step(`filling 2 mailboxes with ${opts.n} messages each (chunks of 100)`);
+  const fill = await fillMailboxes(d, [ingestUser, ceilingUser], opts.n, {
+    onChunk: (done) => {
+      if (done % 1000 === 0 || done === opts.n) step(`  ${done}/${opts.n}`);
+    },
+  });
+  const fillWithUsers = { ...fill, users: 2 };
+  process.stdout.write(`${formatFill(fillWithUsers)}\n`);
+
+  step('1. end-to-end ingest with one worker');
+  const profDir = path.join(RESULTS_DIR, 'cpu-prof');
+  const ingest = await runIngest(cleanup, {
+    d,
+    user: ingestUser,
+    db: await pgServer.createDatabase(),
+    n: opts.n,
+    keepLogAs: path.join(RESULTS_DIR, 'ingest-worker.log'),
+    env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : undefined,
+  });
+  step('2. raw ceiling: imapflow + simpleParser in-process');
+  const ceiling = await runCeiling(d, ceilingUser);
+  step(`3. APPEND → case latency, ${opts.samples} samples`);
+  const latency = await runLatency(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), samples: opts.samples });
+  step('4. peak RSS with a 25 MiB attachment');
+  const rss = await runRss(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase() });
+
+  // Other processes on the machine (a test suite, say) skew every figure; the load average shows it.
+  const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
+  const results: Results = { startedAt: new Date().toISOString(), mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss };
+  let profile: ProfileSummary | undefined;
+  if (opts.cpuProf) {
+    const file = latestProfile(profDir);
+    profile = file ? summariseProfile(file) : undefined;
+  }
+  process.stdout.write(`\n${formatResults(results)}\n`);
+  if (profile) process.stdout.write(`\n${formatProfile(profile)}\n`);
+  else if (opts.cpuProf) process.stdout.write('\n(--cpu-prof: the worker wrote no .cpuprofile)\n');
+  const out = path.join(RESULTS_DIR, 'latest.json');
+  writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile }, null, 2)}\n`);
+  process.stdout.write(`\nresults: ${path.relative(process.cwd(), out)}; ingest worker log: ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
+}
+
+const cleanup = new Cleanup();
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write(`bench: ${sig}: stopping everything it started\n`);
+    void cleanup.run().finally(() => process.exit(130));
+  });
+}
+
+let code = 0;
+try {
+  await main(cleanup);
+} catch (raw) {
+  code = 1;
+  process.stderr.write(`bench failed: ${raw instanceof Error ? (raw.stack ?? raw.message) : String(raw)}\n`);
+} finally {
+  step('stopping workers, Dovecot and PostgreSQL');
+  await cleanup.run();
+}
+process.exit(code);
