@@ -12,7 +12,7 @@ import { migrate } from '../src/db/migrate.ts';
 import { createPool } from '../src/db/pool.ts';
 import { createLogger } from '../src/log.ts';
 import type { Dovecot, DovecotUser } from '../test/helpers/dovecot.ts';
-import { WorkerProcess, writeConfig } from '../test/helpers/worker-process.ts';
+import { BUILT_CLI, WorkerProcess, writeConfig } from '../test/helpers/worker-process.ts';
 
 export const benchLog = createLogger({ level: 'warn', pretty: false });
 
@@ -51,6 +51,8 @@ export interface BenchDatabase { name: string; url: string; pool: pg.Pool }
 export interface PgServer {
   adminUrl: string;
   kind: 'embedded' | 'DATABASE_URL';
+  /** The embedded server's postmaster, for CPU accounting. */
+  postmasterPid?: number;
   /** A fresh, migrated database (dropped by the cleanup). */
   createDatabase(): Promise<BenchDatabase>;
 }
@@ -75,6 +77,7 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
 export async function startPgServer(cleanup: Cleanup): Promise<PgServer> {
   let adminUrl = process.env.DATABASE_URL;
   let kind: PgServer['kind'] = 'DATABASE_URL';
+  let postmasterPid: number | undefined;
   if (!adminUrl) {
     kind = 'embedded';
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-bench-pg-'));
@@ -83,11 +86,13 @@ export async function startPgServer(cleanup: Cleanup): Promise<PgServer> {
     const server = await startEmbeddedPostgres(dir, benchLog);
     cleanup.add('embedded PostgreSQL', () => server.stop());
     adminUrl = server.url;
+    postmasterPid = Number.parseInt(readFileSync(path.join(dir, 'postgres', 'postmaster.pid'), 'utf8'), 10) || undefined;
   }
   const url = adminUrl;
   return {
     adminUrl: url,
     kind,
+    postmasterPid,
     async createDatabase() {
       const name = `mailcase_bench_${randomBytes(5).toString('hex')}`;
       await admin(url, (c) => c.query(`create database ${name}`));
@@ -124,7 +129,7 @@ export function startWorker(
     database_url: opts.databaseUrl,
     mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: opts.d.imapConfig(opts.user), after_processing: 'seen' }],
   });
-  const worker = new WorkerProcess(file, opts.name, opts.env);
+  const worker = new WorkerProcess(file, opts.name, opts.env, BUILT_CLI);
   const startedAt = Date.now();
   worker.start();
   const pid = worker.child?.pid;

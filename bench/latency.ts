@@ -34,12 +34,17 @@ export interface LatencyResult {
   /** How long the APPEND command itself took. */
   append: Percentiles;
   failed: number;
+  /** Per message in APPEND order, ms: processed_at − start, received_at − start. */
+  perMessage: { processedAt: number; stored: number }[];
   workerProblems: Record<string, number>;
 }
 
-export async function runLatency(cleanup: Cleanup, opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; samples: number; seed?: number }): Promise<LatencyResult> {
+export async function runLatency(
+  cleanup: Cleanup,
+  opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; samples: number; seed?: number; env?: Record<string, string>; keepLogAs?: string },
+): Promise<LatencyResult> {
   const { d, user, db, samples } = opts;
-  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'latency' });
+  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'latency', env: opts.env, keepLogAs: opts.keepLogAs });
   // The worker creates nothing on the server; INBOX exists at first login. Wait until it is idling on IDLE.
   await waitForLog(w, (l) => l.msg === 'imap idle', 'the worker to enter IMAP IDLE');
 
@@ -103,5 +108,6 @@ export async function runLatency(cleanup: Cleanup, opts: { d: Dovecot; user: Dov
   }
   const problems = logProblems(w);
   await w.stop();
-  return { samples, processedAt: percentiles(byDb), committedSeen: percentiles(bySeen), stored: percentiles(byStored), append: percentiles(appendMs), failed, workerProblems: problems };
+  const perMessage = byDb.map((p, k) => ({ processedAt: Math.round(p), stored: Math.round(byStored[k]!) }));
+  return { samples, perMessage, processedAt: percentiles(byDb), committedSeen: percentiles(bySeen), stored: percentiles(byStored), append: percentiles(appendMs), failed, workerProblems: problems };
 }

@@ -92,11 +92,14 @@ export function formatResults(r: Results): string {
     `  where the time went (after spawn): 'worker started' ${msOrDash(b.workerStartedMs)}, first IMAP sync done ${msOrDash(b.imapFirstStateMs)}, ` +
       `first stored ${f0(b.firstStoredMs)} ms, first processed ${f0(b.firstProcessedMs)} ms, last stored ${f0(b.lastStoredMs)} ms, last processed ${f0(b.lastProcessedMs)} ms`,
     `  fetch stage ${f1(b.fetchMsgPerSec)} msg/s, process stage ${f1(b.processMsgPerSec)} msg/s, largest pending backlog ${b.maxBacklog}`,
+    `  cpu until done: machine ${f0(i.cpu.machineBusyPct)} % busy (all cores), worker ${f0(i.cpu.workerPct)} % of one core, ` +
+      `PostgreSQL ${i.cpu.postgresPct === null ? '? (external server)' : `${f0(i.cpu.postgresPct)} % of one core`}`,
     `ceiling:  ${r.ceiling.messages} msgs in ${s1(r.ceiling.totalMs)}: FETCH ${s1(r.ceiling.fetchMs)}, simpleParser ${s1(r.ceiling.parseMs)}`,
     `latency:  ${r.latency.samples} samples, ${r.latency.failed} failed; p50/p95/max of APPEND itself ${pct(r.latency.append)}, ` +
       `APPEND → raw row stored (received_at) ${pct(r.latency.stored)}`,
     `  processed_at is the processing transaction's start (now()), so it leaves out parse and commit; "commit seen" is polled every 20 ms`,
     `rss:      ${mib(r.rss.messageBytes)} message ${r.rss.state}${r.rss.error ? ` (${r.rss.error})` : ''} in ${s1(r.rss.ingestMs)}; ` +
+      `VmHWM once stored (fetch stage) ${r.rss.peakAtStoredMiB === null ? '—' : `${f1(r.rss.peakAtStoredMiB)} MiB`}, after processing ${f1(r.rss.peakMiB)} MiB; ` +
       `RSS idle ${f1(r.rss.idleRssMiB)} MiB, after ${f1(r.rss.rssAfterMiB)} MiB`,
     `machine load average: ${r.machine.loadAvg1m} at start, ${r.loadAvgEnd1m} at end (${r.machine.cores} cores)`,
   ];

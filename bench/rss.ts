@@ -14,6 +14,8 @@ export interface RssResult {
   idleRssMiB: number;
   peakMiB: number;
   rssAfterMiB: number;
+  /** VmHWM when the raw row was first seen stored (peak of the fetch stage), sampled every 25 ms. */
+  peakAtStoredMiB: number | null;
   /** APPEND start → row seen processed. */
   ingestMs: number;
   state: string;
@@ -36,13 +38,15 @@ export async function runRss(cleanup: Cleanup, opts: { d: Dovecot; user: Dovecot
   await appendMessages(d, user, 'INBOX', [raw]);
   const deadline = start + 180_000;
   let row: { state: string; error: string | null } | undefined;
+  let peakAtStoredMiB: number | null = null;
   for (;;) {
-    const r = await db.pool.query<{ state: string; error: string | null }>(`select state, error from raw_messages where message_id = $1 and state <> 'pending'`, [id]);
+    const r = await db.pool.query<{ state: string; error: string | null }>(`select state, error from raw_messages where message_id = $1`, [id]);
     row = r.rows[0];
-    if (row) break;
+    if (row && peakAtStoredMiB === null) peakAtStoredMiB = memoryOf(w.pid).peakMiB;
+    if (row && row.state !== 'pending') break;
     if (!w.worker.running) throw new Error(`rss worker exited; log tail:\n${logTail(w)}`);
     if (Date.now() > deadline) throw new Error('the 25 MiB message was not processed within 180 s');
-    await sleep(100);
+    await sleep(25);
   }
   const ingestMs = Date.now() - start;
   await sleep(500);
@@ -56,6 +60,7 @@ export async function runRss(cleanup: Cleanup, opts: { d: Dovecot; user: Dovecot
     idleRssMiB: idle.rssMiB,
     peakMiB: after.peakMiB,
     rssAfterMiB: after.rssMiB,
+    peakAtStoredMiB,
     ingestMs,
     state: row.state,
     error: row.error,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 // `npm run bench [-- --quick] [-- --cpu-prof]`: the ingest benchmark. Starts its own Dovecot and PostgreSQL
 // (or uses DATABASE_URL's server, in databases of its own), measures
 //   1. end-to-end ingest of a pre-filled mailbox by one worker process,
@@ -61,6 +62,9 @@ async function main(cleanup: Cleanup): Promise<void> {
   const machine = machineInfo();
   mkdirSync(RESULTS_DIR, { recursive: true });
 
+  // Measure what ships: the compiled CLI (npm run build), as `npm start` and the Docker image run it.
+  step('building dist/ (npm run build)');
+  execFileSync(process.execPath, [path.resolve(import.meta.dirname, '../node_modules/typescript/bin/tsc'), '-p', path.resolve(import.meta.dirname, '../tsconfig.json')], { stdio: 'inherit' });
   step('starting PostgreSQL and Dovecot');
   const pgServer = await startPgServer(cleanup);
   const postgres = pgServer.kind === 'embedded' ? 'embedded (src/db/embedded.ts), fresh database per scenario' : 'DATABASE_URL server, fresh database per scenario';
@@ -86,6 +90,7 @@ async function main(cleanup: Cleanup): Promise<void> {
     user: ingestUser,
     db: await pgServer.createDatabase(),
     n: opts.n,
+    postmasterPid: pgServer.postmasterPid,
     keepLogAs: path.join(RESULTS_DIR, 'ingest-worker.log'),
     env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : undefined,
   });

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import type { Dovecot, DovecotUser } from '../test/helpers/dovecot.ts';
+import { cpuBetween, cpuSnapshot, type CpuUse } from './cpu.ts';
 import { type BenchDatabase, type Cleanup, type LogLine, logProblems, logTail, progressOf, startWorker } from './env.ts';
 
 const POLL_MS = 100;
@@ -35,6 +36,8 @@ export interface IngestResult {
     /** Largest number of stored-but-pending messages seen by the poll. */
     maxBacklog: number;
   };
+  /** From spawn until every message was processed. */
+  cpu: CpuUse;
   unseenAfter: number | null;
   workerProblems: Record<string, number>;
   timeline: { ms: number; stored: number; processed: number }[];
@@ -59,12 +62,14 @@ async function unseenCount(d: Dovecot, u: DovecotUser): Promise<number> {
 
 export async function runIngest(
   cleanup: Cleanup,
-  opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; n: number; env?: Record<string, string>; keepLogAs?: string },
+  opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; n: number; postmasterPid?: number; env?: Record<string, string>; keepLogAs?: string },
 ): Promise<IngestResult> {
   const { db, n } = opts;
   const timeoutMs = 120_000 + n * 200;
   const w = startWorker(cleanup, { d: opts.d, user: opts.user, databaseUrl: db.url, name: 'ingest', env: opts.env, keepLogAs: opts.keepLogAs });
   const t0 = w.startedAt;
+  const cpuStart = cpuSnapshot(w.pid, opts.postmasterPid);
+  let cpu: CpuUse | undefined;
   const timeline: IngestResult['timeline'] = [];
   let firstSeen: { ms: number; processed: number } | undefined;
   let maxBacklog = 0;
@@ -77,6 +82,7 @@ export async function runIngest(
     maxBacklog = Math.max(maxBacklog, p.stored - p.processed - p.failed);
     if (!firstSeen && p.processed > 0) firstSeen = { ms, processed: p.processed };
     if (p.processed + p.failed >= n) {
+      cpu = cpuBetween(cpuStart, cpuSnapshot(w.pid, opts.postmasterPid));
       doneMs = ms;
       failed = p.failed;
       break;
@@ -128,6 +134,7 @@ export async function runIngest(
     failed,
     cases: r.cases,
     breakdown,
+    cpu: cpu!,
     unseenAfter,
     workerProblems: problems,
     timeline,

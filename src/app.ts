@@ -3,6 +3,8 @@ import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
+import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
+import type { ProcessDeps } from './stages/process.ts';
 
 // What every command needs: the validated config, a logger, the database (migrated) and the mailbox rows.
 
@@ -36,4 +38,16 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
     await db.close();
     throw raw;
   }
+}
+
+/** What the processing stage needs; in-process parsing unless an analyser (the thread pool) is given. */
+export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url: string } {
+  return {
+    pool: app.db.pool,
+    config: app.config,
+    mailboxes: app.mailboxesById,
+    log: app.log,
+    url: app.db.url,
+    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms),
+  };
 }

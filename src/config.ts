@@ -83,9 +83,11 @@ const configSchema = z
         poll_interval_ms: z.coerce.number().int().min(50).default(1000),
         parse_timeout_ms: z.coerce.number().int().min(100).default(30_000),
         max_attempts: z.coerce.number().int().min(1).default(3),
+        concurrency: z.coerce.number().int().min(1).max(16).default(2),
+        parse_threads: z.coerce.number().int().min(0).max(32).default(0),
       })
       .strict()
-      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3 }),
+      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0 }),
     leader: z
       .object({ retry_seconds: z.coerce.number().positive().default(5) })
       .strict()

@@ -1,9 +1,13 @@
-import type { App } from './app.ts';
+import os from 'node:os';
+import { processDeps, type App } from './app.ts';
+import { ParsePool } from './mail/parse-pool.ts';
 import { coerceError } from './errors.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
 import { ProcessStage } from './stages/process-stage.ts';
+import { RawCache } from './stages/raw-cache.ts';
+import type { StoredRaw } from './stages/store.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
 // processing loop (on every replica). stop() is idempotent: it stops taking work, lets the batch in flight
@@ -17,7 +21,7 @@ export interface Worker {
   processor: ProcessStage;
 }
 
-function fetcherFor(app: App, name: string, onStored: () => void): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
+function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
   const mailbox = app.config.mailboxes.find((m) => m.name === name)!;
   const mailboxId = app.mailboxes.get(name)!.id;
   if (mailbox.imap) {
@@ -36,11 +40,18 @@ function fetcherFor(app: App, name: string, onStored: () => void): { run(signal:
 
 export function startWorker(app: App): Worker {
   const ac = new AbortController();
-  const processor = new ProcessStage({ pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log, url: app.db.url });
+  const p = app.config.processing;
+  const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
+  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms });
+  const rawCache = new RawCache();
+  const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });
   const loops: Promise<void>[] = [];
   for (const m of app.config.mailboxes) {
     const row = app.mailboxes.get(m.name)!;
-    const fetcher = fetcherFor(app, m.name, () => processor.wake());
+    const fetcher = fetcherFor(app, m.name, (stored) => {
+      for (const s of stored) rawCache.put(s.id, s.raw);
+      processor.wake();
+    });
     const log = app.log.child({ mailbox: m.name });
     loops.push(
       runAsLeader({ url: app.db.url, mailboxId: row.id, retryMs: app.config.leader.retry_seconds * 1000, log, signal: ac.signal }, (s) => fetcher.run(s)).catch((raw) =>
@@ -49,7 +60,7 @@ export function startWorker(app: App): Worker {
     );
   }
   loops.push(processor.run(ac.signal).catch((raw) => app.log.error({ err: coerceError(raw) }, 'processing loop ended with an error')));
-  const done = Promise.all(loops).then(() => undefined);
+  const done = Promise.all(loops).then(() => parsers.close());
   app.log.info({ mailboxes: app.config.mailboxes.map((m) => m.name), config: app.config.source }, 'worker started');
   return {
     processor,
@@ -63,7 +74,7 @@ export function startWorker(app: App): Worker {
 
 /** `run --once`: fetch what is there (for mailboxes no other replica is leading), process it all, return. */
 export async function runOnce(app: App): Promise<{ processed: number; failed: number }> {
-  const processor = new ProcessStage({ pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log, url: app.db.url });
+  const processor = new ProcessStage(processDeps(app));
   for (const m of app.config.mailboxes) {
     const led = await leadOnce(app.db.url, app.mailboxes.get(m.name)!.id, () => fetcherFor(app, m.name, () => undefined).once());
     if (!led) app.log.info({ mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');

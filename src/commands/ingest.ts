@@ -6,6 +6,7 @@ import { MailcaseError } from '../errors.ts';
 import { ProcessStage } from '../stages/process-stage.ts';
 import { sha256, storeRaw } from '../stages/store.ts';
 import { printJson, withApp, type GlobalOpts } from './common.ts';
+import { processDeps } from '../app.ts';
 
 interface IngestOpts { mailbox: string; maildir?: string[]; mbox?: string[]; json?: boolean }
 
@@ -45,7 +46,7 @@ export function registerIngest(program: Command): void {
         for (let i = 0; i < items.length; i += 50) {
           await storeRaw(app.db.pool, items.slice(i, i + 50).map((it, j) => ({ raw: it.raw, sourceKey: keys[i + j] })), { mailboxId: box.id, source: 'file' });
         }
-        const processor = new ProcessStage({ pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log, url: app.db.url });
+        const processor = new ProcessStage(processDeps(app));
         await processor.drain();
         const r = await app.db.pool.query<{ source_key: string; state: string; error: string | null; ref: string | null }>(
           `select r.source_key, r.state, r.error, c.ref from raw_messages r

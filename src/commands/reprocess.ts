@@ -6,6 +6,7 @@ import { listFailed, resetFailed } from '../db/queries/raw-messages.ts';
 import { processBatch } from '../stages/process.ts';
 import { ProcessStage } from '../stages/process-stage.ts';
 import { printJson, printTable, withApp, type GlobalOpts } from './common.ts';
+import { processDeps } from '../app.ts';
 
 export function registerReprocess(program: Command): void {
   program
@@ -18,7 +19,7 @@ export function registerReprocess(program: Command): void {
     .action(async (ref: string | undefined, opts: { failed?: boolean; list?: boolean; json?: boolean }) => {
       if (!ref && !opts.failed) throw new MailcaseError('MC_INPUT', 'name a case reference or --failed');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
-        const deps = { pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log };
+        const deps = processDeps(app);
         if (opts.failed) {
           if (opts.list) {
             const rows = await listFailed(app.db.pool);
@@ -27,7 +28,7 @@ export function registerReprocess(program: Command): void {
             return;
           }
           const ids = await resetFailed(app.db.pool);
-          const r = await new ProcessStage({ ...deps, url: app.db.url }).drain();
+          const r = await new ProcessStage(deps).drain();
           const still = (await listFailed(app.db.pool)).filter((f) => ids.includes(f.id));
           if (opts.json) printJson({ retried: ids.length, processed: r.processed, failed: still });
           else {

@@ -2,8 +2,11 @@
 // Everything here is linear in the input; every regex runs on bounded strings or has no
 // nested quantifiers, because this runs on every message of a mailbox, spam included.
 
-/** We never scan more than this many characters of one body or attachment. */
-export const MAX_SCAN_CHARS = 200_000;
+/**
+ * We never scan more than this many characters of one body or attachment: reports state their facts in the
+ * first pages, and the rest of a long paste (logs, dumps) is not read.
+ */
+export const MAX_SCAN_CHARS = 64_000;
 
 /** Lines longer than this are never headings; it also bounds the per-line regexes. */
 export const MAX_HEADING_LINE_CHARS = 300;

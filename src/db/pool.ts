@@ -77,3 +77,22 @@ export function isConnectionError(e: { code?: string; message?: string }): boole
     /Connection terminated|connection timeout|not queryable/i.test(e.message ?? '')
   );
 }
+
+/**
+ * Large bytea values are written in pieces: the first with the INSERT, the rest appended with `||`. node-postgres
+ * copies every parameter into its outgoing message (and grows that buffer as it goes), so one 40 MB parameter
+ * costs several times its size in memory; pieces of this size bound that cost at the price of PostgreSQL
+ * rewriting the value once per piece, which only messages over this size pay.
+ */
+export const BYTEA_PIECE = 8 * 1024 * 1024;
+
+export function firstPiece(buf: Buffer): Buffer {
+  return buf.length > BYTEA_PIECE ? buf.subarray(0, BYTEA_PIECE) : buf;
+}
+
+/** Append the rest of `buf` (after firstPiece) to `table.column` of row `id`. Table and column are ours, not input. */
+export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments', column: 'raw' | 'content', id: number, buf: Buffer): Promise<void> {
+  for (let at = BYTEA_PIECE; at < buf.length; at += BYTEA_PIECE) {
+    await db.query(`update ${table} set ${column} = ${column} || $2 where id = $1`, [id, buf.subarray(at, at + BYTEA_PIECE)]);
+  }
+}

@@ -91,7 +91,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Promise<ParsedMessage> {
   let parsed: ParsedMail;
   try {
-    parsed = await withTimeout(simpleParser(raw, { skipImageLinks: true, keepDeliveryStatus: true, maxHtmlLengthToParse: 5_000_000 }), opts.timeoutMs);
+    parsed = await withTimeout(simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, keepDeliveryStatus: true, maxHtmlLengthToParse: 5_000_000 }), opts.timeoutMs);
   } catch (raw_) {
     if (raw_ instanceof MailcaseError) throw raw_;
     const e = coerceError(raw_);

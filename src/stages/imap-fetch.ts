@@ -5,9 +5,8 @@ import { backoffDelay, DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from '
 import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { advanceCursor, getCursor } from '../db/queries/cursors.ts';
-import { setMarked, unmarkedUids } from '../db/queries/raw-messages.ts';
-import { storeRaw } from './store.ts';
+import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
+import { storeRaw, type StoredRaw } from './store.ts';
 
 // The IMAP source of one mailbox (run only by its fetch leader). Per library-pitfalls.md §1:
 //  - a new ImapFlow per connection; after 'close' the old one is thrown away and a new one built, with backoff;
@@ -24,7 +23,7 @@ export interface ImapFetcherDeps {
   mailbox: MailboxConfig;
   mailboxId: number;
   log: Logger;
-  onStored: () => void;
+  onStored: (stored: StoredRaw[]) => void;
   onState?: (s: FetcherState) => void;
   backoff?: BackoffPolicy;
   /** Messages per APPEND-to-DB transaction, and bytes per source fetch. */
@@ -33,6 +32,8 @@ export interface ImapFetcherDeps {
 }
 
 const IDLE_RESTART_MS = 4 * 60_000;
+/** Messages larger than this are fetched one at a time, streamed into a buffer of their size. */
+const LARGE_BYTES = 4 * 1024 * 1024;
 
 export class ImapFetcher {
   private state: FetcherState | undefined;
@@ -140,7 +141,9 @@ export class ImapFetcher {
     if (!box) throw new Error('no mailbox selected');
     const uidvalidity = Number(box.uidValidity ?? 0n);
     const cursor = await getCursor(pool, mailboxId);
-    let lastUid = cursor?.uidvalidity === uidvalidity ? cursor.lastUid : 0;
+    const same = cursor?.uidvalidity === uidvalidity;
+    let lastUid = same ? cursor.lastUid : 0;
+    const markedUid = same ? cursor.markedUid : 0;
     if (!cursor || cursor.uidvalidity !== uidvalidity) await advanceCursor(pool, mailboxId, uidvalidity, 0);
     if (cursor && cursor.uidvalidity !== uidvalidity) {
       this.log.warn({ old: cursor.uidvalidity, new: uidvalidity }, 'UIDVALIDITY changed: rescanning the folder, de-duplicating by Message-ID and content');
@@ -149,7 +152,8 @@ export class ImapFetcher {
     const other = await pool.query('select 1 from raw_messages where mailbox_id = $1 and source = $2 and uidvalidity <> $3 limit 1', [mailboxId, 'imap', uidvalidity]);
     const dedup = (other.rowCount ?? 0) > 0;
 
-    await this.markStored(client, uidvalidity, await unmarkedUids(pool, mailboxId, uidvalidity));
+    // What a crash left stored but not yet flagged or moved on the server.
+    if (markedUid < lastUid) await this.markStored(client, uidvalidity, markedUid + 1, lastUid);
 
     if (box.exists === 0) return;
     const listed = await client.fetchAll(`${lastUid + 1}:*`, { uid: true, size: true }, { uid: true });
@@ -161,37 +165,70 @@ export class ImapFetcher {
     while (i < fresh.length) {
       const batch: FetchMessageObject[] = [];
       let bytes = 0;
-      while (i < fresh.length && batch.length < maxCount && (batch.length === 0 || bytes + (fresh[i]!.size ?? 0) <= maxBytes)) {
+      while (
+        i < fresh.length && batch.length < maxCount &&
+        (batch.length === 0 || (bytes + (fresh[i]!.size ?? 0) <= maxBytes && (fresh[i]!.size ?? 0) <= LARGE_BYTES))
+      ) {
         bytes += fresh[i]!.size ?? 0;
         batch.push(fresh[i]!);
         i++;
       }
       const uids = batch.map((b) => b.uid);
-      const got = await client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true });
-      const items = got.filter((g) => g.source).map((g) => ({ raw: g.source!, uid: g.uid }));
+      let items: { raw: Buffer; uid: number }[];
+      if (batch.length === 1 && (batch[0]!.size ?? 0) > LARGE_BYTES) {
+        const raw = await this.fetchLarge(client, batch[0]!.uid, batch[0]!.size ?? 0);
+        items = raw ? [{ raw, uid: batch[0]!.uid }] : [];
+      } else {
+        const got = await client.fetchAll(uids.join(','), { uid: true, source: true }, { uid: true });
+        items = got.filter((g) => g.source).map((g) => ({ raw: g.source!, uid: g.uid }));
+      }
       // A message expunged between listing and fetching is simply gone; the cursor still moves past it.
       const top = Math.max(...uids);
       const stored = await storeRaw(pool, items, { mailboxId, source: 'imap', uidvalidity, cursorUid: top, dedupByContent: dedup });
+      if (stored.length > 0) this.deps.onStored(stored);
+      this.log.debug({ count: items.length, stored: stored.length, last_uid: top }, 'stored batch');
+      await this.markStored(client, uidvalidity, lastUid + 1, top);
       lastUid = top;
-      if (stored > 0) this.deps.onStored();
-      this.log.debug({ count: items.length, stored, last_uid: top }, 'stored batch');
-      await this.markStored(client, uidvalidity, items.map((x) => x.uid));
     }
   }
 
-  private async markStored(client: ImapFlow, uidvalidity: number, uids: number[]): Promise<void> {
-    if (uids.length === 0) return;
+  /**
+   * A large message is streamed into one buffer of its announced size, instead of being collected in chunks
+   * and concatenated (which holds it twice).
+   */
+  private async fetchLarge(client: ImapFlow, uid: number, size: number): Promise<Buffer | undefined> {
+    const d = await client.download(String(uid), undefined, { uid: true, chunkSize: 1024 * 1024 });
+    if (!d.content) return undefined;
+    let buf = Buffer.allocUnsafe(size);
+    let at = 0;
+    for await (const chunk of d.content as AsyncIterable<Buffer>) {
+      if (at + chunk.length > buf.length) buf = Buffer.concat([buf.subarray(0, at), chunk]);
+      else chunk.copy(buf, at);
+      at += chunk.length;
+    }
+    return at === buf.length ? buf : buf.subarray(0, at);
+  }
+
+  /**
+   * Apply after_processing to the UID range from..to, all of it committed already, then record it. Ranges are
+   * safe to apply again: adding \Seen twice changes nothing, and a moved message is no longer in the folder.
+   */
+  private async markStored(client: ImapFlow, uidvalidity: number, from: number, to: number): Promise<void> {
+    if (to < from) return;
     const action = this.deps.mailbox.after_processing;
-    const set = uids.join(',');
-    if (action === 'seen') await client.messageFlagsAdd(set, ['\\Seen'], { uid: true });
+    const range = `${from}:${to}`;
+    if (action === 'seen') await client.messageFlagsAdd(range, ['\\Seen'], { uid: true });
     else if (action.startsWith('move:')) {
       const dest = action.slice(5);
-      const moved = await client.messageMove(set, dest, { uid: true });
-      if (moved === false) {
-        await client.mailboxCreate(dest).catch(() => undefined);
-        if ((await client.messageMove(set, dest, { uid: true })) === false) throw new Error(`cannot move messages to ${dest}`);
+      const present = await client.search({ uid: range }, { uid: true });
+      if (present && present.length > 0) {
+        const set = present.join(',');
+        if ((await client.messageMove(set, dest, { uid: true })) === false) {
+          await client.mailboxCreate(dest).catch(() => undefined);
+          if ((await client.messageMove(set, dest, { uid: true })) === false) throw new Error(`cannot move messages to ${dest}`);
+        }
       }
     }
-    await setMarked(this.deps.pool, this.deps.mailboxId, uidvalidity, uids);
+    await advanceMarked(this.deps.pool, this.deps.mailboxId, uidvalidity, to);
   }
 }

@@ -6,7 +6,7 @@ import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { storeRaw } from './store.ts';
+import { storeRaw, type StoredRaw } from './store.ts';
 
 // The Maildir source of one mailbox (the embedded default). Files in new/ are read, committed to Postgres,
 // and only then moved to cur/ (with the S flag for after_processing: seen, or into the Maildir++ subfolder
@@ -20,7 +20,7 @@ export async function ensureMaildir(dir: string): Promise<void> {
 }
 
 export class MaildirFetcher {
-  private readonly deps: { pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: () => void; pollMs: number };
+  private readonly deps: { pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: (stored: StoredRaw[]) => void; pollMs: number };
   private readonly log: Logger;
   constructor(deps: MaildirFetcher['deps']) {
     this.deps = deps;
@@ -85,7 +85,7 @@ export class MaildirFetcher {
         batch.map((b) => ({ raw: b.raw, sourceKey: uniqueName(b.name) })),
         { mailboxId: this.deps.mailboxId, source: 'maildir' },
       );
-      if (stored > 0) this.deps.onStored();
+      if (stored.length > 0) this.deps.onStored(stored);
       for (const b of batch) await this.markStored(b.name);
     }
     return deferred;

@@ -11,7 +11,6 @@ import { RAW_CHANNEL } from './store.ts';
 export class ProcessStage {
   private readonly waker = new Waker();
   private readonly deps: ProcessDeps & { url: string };
-  busy = false;
   constructor(deps: ProcessDeps & { url: string }) {
     this.deps = deps;
   }
@@ -20,30 +19,38 @@ export class ProcessStage {
     this.waker.wake();
   }
 
+  /**
+   * processing.concurrency loops, each claiming its own batches (SKIP LOCKED keeps them apart), so that one
+   * batch's database work overlaps another's parsing on the parser threads.
+   */
   async run(signal: AbortSignal): Promise<void> {
-    const log = this.deps.log.child({ stage: 'process' });
+    // Claim nothing before the parser threads are loaded: a claimed message counts an attempt, and a worker
+    // restarted in a loop must not use up the attempts of the message at the head of the queue.
+    await this.deps.analyser.ready();
     const listening = this.listen(signal);
+    const loops = Array.from({ length: this.deps.config.processing.concurrency }, (_, i) => this.loop(signal, i));
+    await Promise.all([listening, ...loops]);
+  }
+
+  private async loop(signal: AbortSignal, n: number): Promise<void> {
+    const log = this.deps.log.child({ stage: 'process', loop: n });
     let failures = 0;
     while (!signal.aborted) {
+      let claimed = 0;
       try {
-        this.busy = true;
-        const r = await processBatch(this.deps);
+        claimed = (await processBatch(this.deps)).claimed;
         failures = 0;
-        if (r.claimed > 0 && r.claimed >= this.deps.config.processing.batch_size) continue;
-        if (r.claimed > 0) continue; // a short batch: look once more before sleeping
       } catch (raw) {
         const e = coerceError(raw);
         failures++;
         log.warn({ err: { message: e.message, code: e.code } }, 'processing batch failed; retrying');
-        this.busy = false;
         await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal);
         continue;
-      } finally {
-        this.busy = false;
       }
+      // Something was there: look again at once. Nothing: sleep until woken or the poll interval.
+      if (claimed > 0) continue;
       await this.waker.wait(this.deps.config.processing.poll_interval_ms, signal);
     }
-    await listening;
   }
 
   /** Process until nothing is pending (ingest, run --once). */

@@ -1,17 +1,18 @@
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { decideThread } from '../core/thread.ts';
-import { extractReport } from '../core/report.ts';
-import { formatRef, yearIn } from '../core/ref.ts';
+import { yearIn } from '../core/ref.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { attachmentText, parseMessage, type ParsedMessage } from '../mail/parse.ts';
+import type { ParsedMessage } from '../mail/parse.ts';
+import type { Analyser, Analysis } from '../mail/analyse.ts';
 import { withTransaction } from '../db/pool.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import type { RawCache } from './raw-cache.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -22,12 +23,23 @@ export interface ProcessDeps {
   config: Config;
   mailboxes: Map<number, MailboxRow>;
   log: Logger;
+  /** Parses and extracts (in worker threads in the worker; in-process for one-shot commands). */
+  analyser: Analyser;
+  /** Raw bytes this process stored a moment ago, so they need not be read back. */
+  rawCache?: RawCache;
   now?: () => Date;
 }
 
 export interface BatchResult { claimed: number; processed: number; failed: number }
 
-type Outcome = { state: 'processed'; caseRef: string; caseId: number; opened: boolean } | { state: 'duplicate'; caseId: number } | { state: 'failed'; code: string; reason: string };
+/** A case opened in this batch; its number is given at the end of the batch (see assignCaseRefs). */
+export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[] }
+
+type Outcome =
+  | { state: 'processed'; caseId: number; caseRef: string }
+  | { state: 'opened'; opened: OpenedCase }
+  | { state: 'duplicate'; caseId: number }
+  | { state: 'failed'; code: string; reason: string };
 
 /** Process up to processing.batch_size pending raw messages (or exactly `ids`). */
 export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; reprocess?: boolean } = {}): Promise<BatchResult> {
@@ -41,7 +53,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   await withTransaction(pool, async (tx) => {
     result = { claimed: 0, processed: 0, failed: 0 };
     logs = [];
-    let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, opts.ids);
+    let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
     if (claimed.length === 0) return;
     // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
     // them back. After a crash (some message already has an attempt), go one message at a time so that
@@ -62,6 +74,15 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
     const attempts = counted;
 
+    // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
+    const analyses = new Map<number, Promise<Analysis | Error>>();
+    for (const raw of claimed) {
+      if (raw.size <= config.max_message_bytes) analyses.set(raw.id, deps.analyser.analyse(raw.raw).catch((e: unknown) => coerceError(e)));
+    }
+
+    const opened: OpenedCase[] = [];
+    const done: number[] = [];
+    const refs = new Map<number, string>();
     for (const raw of claimed) {
       const mlog = log.child({ stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name });
       let outcome: Outcome;
@@ -71,7 +92,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       } else {
         await tx.query('savepoint msg');
         try {
-          outcome = await processOne(tx, deps, raw, opts.reprocess === true);
+          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), opts.reprocess === true);
           await tx.query('release savepoint msg');
         } catch (rawErr) {
           await tx.query('rollback to savepoint msg');
@@ -88,13 +109,25 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         const { code, reason } = outcome;
         logs.push(() => mlog.warn({ code, reason }, 'message failed'));
       } else {
-        await rawq.markProcessed(tx, raw.id);
+        done.push(raw.id);
         result.processed++;
         const o = outcome;
         if (o.state === 'duplicate') logs.push(() => mlog.info({ case_id: o.caseId }, 'duplicate message ignored'));
-        else logs.push(() => mlog.info({ case: o.caseRef, opened: o.opened }, o.opened ? 'case opened' : 'message filed'));
+        else if (o.state === 'processed') logs.push(() => mlog.info({ case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
+        else {
+          opened.push(o.opened);
+          logs.push(() => mlog.info({ case: refs.get(o.opened.caseId) }, 'case opened'));
+        }
       }
     }
+    // Case numbers are given last, in one short step with the counters locked in a fixed order, so that
+    // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
+    // deadlock; they stay gap-free because they commit or roll back with the cases.
+    for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
+    for (const o of opened) {
+      await insertEvent(tx, { caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } });
+    }
+    await rawq.markProcessed(tx, done);
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });
   for (const line of logs) line();
@@ -111,14 +144,16 @@ function isBatchError(e: { code?: string; message?: string }): boolean {
   );
 }
 
-async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.ClaimedRaw, reprocess: boolean): Promise<Outcome> {
+async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.ClaimedRaw, analysis: Promise<Analysis | Error> | undefined, reprocess: boolean): Promise<Outcome> {
   const { config } = deps;
   const mailbox = deps.mailboxes.get(raw.mailbox_id);
   if (!mailbox) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `raw message ${raw.id} belongs to mailbox id ${raw.mailbox_id}, which is not configured`);
   if (raw.size > config.max_message_bytes) {
     return { state: 'failed', code: 'MC_MESSAGE_TOO_LARGE', reason: `message is ${raw.size} bytes, over max_message_bytes (${config.max_message_bytes}); stored, not parsed` };
   }
-  const parsed = await parseMessage(raw.raw, { timeoutMs: config.processing.parse_timeout_ms });
+  const analysed = await analysis!;
+  if (analysed instanceof Error) throw analysed;
+  const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
 
   if (!existing && parsed.messageId) {
@@ -131,7 +166,6 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
 
   let caseId: number;
   let caseRef: string;
-  let opened = false;
   if (existing) {
     caseId = existing.case_id;
     const c = await tx.query<{ ref: string; first: number }>(
@@ -141,12 +175,9 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply'));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    if (existing.id === Number(c.rows[0]!.first)) {
-      const { report, missing } = reportOf(parsed);
-      await caseq.updateCaseReport(tx, caseId, { ...report }, missing);
-    }
+    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
-    return { state: 'processed', caseRef, caseId, opened: false };
+    return { state: 'processed', caseRef, caseId };
   }
 
   const known = await msgq.casesForMessageIds(tx, parsed.referenced);
@@ -162,12 +193,9 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
   } else {
     const now = deps.now?.() ?? new Date();
-    const year = yearIn(now, config.policy.timezone);
-    const seq = await caseq.nextCaseSeq(tx, mailbox.id, year);
-    caseRef = formatRef(mailbox.case_prefix, year, seq);
-    const { report, missing } = reportOf(parsed);
+    const { report, missing } = extracted;
     caseId = await caseq.insertCase(tx, {
-      ref: caseRef,
+      ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
       mailboxId: mailbox.id,
       subject: parsed.subject || null,
       reporterEmail: parsed.from?.address ?? null,
@@ -176,20 +204,12 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
       missingFields: missing,
       openedAt: now,
     });
-    opened = true;
     const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, 'report'));
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'case_opened', actor: parsed.from?.address ?? 'unknown', data: { ref: caseRef, missing } });
+    const year = yearIn(now, config.policy.timezone);
+    return { state: 'opened', opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing } };
   }
-  return { state: 'processed', caseRef, caseId, opened };
-}
-
-function reportOf(parsed: ParsedMessage): ReturnType<typeof extractReport> {
-  return extractReport({
-    subject: parsed.subject,
-    text: parsed.text,
-    attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, text: attachmentText(a) })),
-  });
+  return { state: 'processed', caseRef, caseId };
 }
 
 function toMessage(parsed: ParsedMessage, caseId: number, rawId: number, cls: string): msgq.NewMessage {

@@ -29,9 +29,11 @@ export function sha256(buf: Buffer): Buffer {
   return createHash('sha256').update(buf).digest();
 }
 
-/** Store a batch in one transaction; returns how many were new. Wakes processors via NOTIFY on commit. */
-export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreOptions): Promise<number> {
-  if (items.length === 0 && opts.cursorUid === undefined) return 0;
+export interface StoredRaw { id: number; raw: Buffer }
+
+/** Store a batch in one transaction; returns the rows that were new. Wakes processors via NOTIFY on commit. */
+export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreOptions): Promise<StoredRaw[]> {
+  if (items.length === 0 && opts.cursorUid === undefined) return [];
   return withTransaction(pool, async (tx) => {
     const ids = await insertRawMessages(
       tx,
@@ -48,8 +50,8 @@ export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreO
       })),
     );
     if (opts.cursorUid !== undefined && opts.uidvalidity !== undefined) await advanceCursor(tx, opts.mailboxId, opts.uidvalidity, opts.cursorUid);
-    const fresh = ids.filter((id) => id !== null).length;
-    if (fresh > 0) await tx.query('select pg_notify($1, $2)', [RAW_CHANNEL, String(opts.mailboxId)]);
+    const fresh = ids.flatMap((id, i) => (id === null ? [] : [{ id, raw: items[i]!.raw }]));
+    if (fresh.length > 0) await tx.query('select pg_notify($1, $2)', [RAW_CHANNEL, String(opts.mailboxId)]);
     return fresh;
   });
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { App } from '../../src/app.ts';
+import { processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
 import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
 import { ProcessStage } from '../../src/stages/process-stage.ts';
@@ -39,5 +39,5 @@ export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {
 export async function ingest(app: App, mailbox: string, raws: Buffer[]): Promise<void> {
   const box = app.mailboxes.get(mailbox)!;
   await storeRaw(app.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
-  await new ProcessStage({ pool: app.db.pool, config: app.config, mailboxes: app.mailboxesById, log: app.log, url: app.db.url }).drain();
+  await new ProcessStage(processDeps(app)).drain();
 }

@@ -3,7 +3,7 @@
 // test files can run in parallel and nothing depends on /etc/dovecot.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -26,88 +26,80 @@ export interface ServerMessage { uid: number; flags: string[]; messageId: string
 
 const DOVECOT_BIN = '/usr/sbin/dovecot';
 const HOST = '127.0.0.1';
-// One shared password: the static passdb accepts any user name with it, and
-// the static userdb maps every user to the same uid. So newUser() is just a
-// fresh name, the maildir appears at first login, and no test needs cleanup.
+// One shared password: the static passdb accepts any user name with it and the
+// static userdb maps every user to the same uid, so newUser() is just a fresh
+// name, its maildir appears at first login, and no test needs cleanup.
 const PASSWORD = 'mailcase-test';
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 10_000;
 
-// Dovecot 2.3.19's built-in CAPABILITY list (CAPABILITY_STRING in
-// src/imap/imap-common.h) without IDLE. imap_capability replaces the list
-// wholesale (a leading '+' would only append), both in the greeting and after
-// login. IDLE itself still works if sent; we only hide it from clients.
-// UIDPLUS must stay: appendMessages() needs APPENDUID to return UIDs.
-const CAPABILITIES_WITHOUT_IDLE = [
-  'IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'SORT', 'SORT=DISPLAY',
-  'THREAD=REFERENCES', 'THREAD=REFS', 'THREAD=ORDEREDSUBJECT', 'MULTIAPPEND', 'URL-PARTIAL',
-  'CATENATE', 'UNSELECT', 'CHILDREN', 'NAMESPACE', 'UIDPLUS', 'LIST-EXTENDED', 'I18NLEVEL=1',
-  'CONDSTORE', 'QRESYNC', 'ESEARCH', 'ESORT', 'SEARCHRES', 'WITHIN', 'CONTEXT=SEARCH',
-  'LIST-STATUS', 'BINARY', 'MOVE', 'SNIPPET=FUZZY', 'PREVIEW=FUZZY', 'PREVIEW', 'STATUS=SIZE',
-  'SAVEDATE', 'LITERAL+', 'NOTIFY',
-].join(' ');
+// Dovecot 2.3.19's own post-login CAPABILITY list minus IDLE. imap_capability
+// replaces the list wholesale (a leading '+' would only append), in the greeting
+// and after login. The IDLE command still works; clients just are not told.
+// UIDPLUS must stay: appendMessages() needs APPENDUID to report UIDs.
+const CAPABILITIES_WITHOUT_IDLE =
+  'IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES THREAD=REFS ' +
+  'THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN NAMESPACE UIDPLUS ' +
+  'LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES WITHIN CONTEXT=SEARCH ' +
+  'LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY PREVIEW STATUS=SIZE SAVEDATE LITERAL+ NOTIFY';
 
-// Every Dovecot we started and every temp dir not yet closed, so a failed or
-// forgotten test leaves neither a server nor its mail behind. SIGTERM (not
-// SIGKILL) lets the master take its imap/auth/login children down with it.
-const children = new Set<ChildProcess>();
+// Each Dovecot runs in its own process group (pgid = master pid) so we can
+// signal the whole tree: the master exits without waiting for its children,
+// and an imap process kept serving an open session ~10 s after the master was
+// gone. The exit hook kills every group and removes every temp dir that a
+// failed or forgotten test did not close.
+const groups = new Set<number>();
 const openDirs = new Set<string>();
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the whole group is already gone
+  }
+}
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGTERM');
+  for (const pgid of groups) killGroup(pgid, 'SIGKILL');
   for (const dir of openDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-// We run as root, and Dovecot refuses to access mail as root (and uids below
-// first_valid_uid). Use an existing unprivileged system account so no user has
-// to be created on the machine.
-function mailAccount(): { name: string; uid: number; gid: number } {
+// We run as root, and Dovecot will not access mail as root (nor as any uid
+// outside first/last_valid_uid). Borrow an existing unprivileged system
+// account rather than creating users on the machine.
+function mailAccount(): { uid: number; gid: number } {
   const rows = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':'));
   for (const name of ['mail', 'nobody']) {
     const row = rows.find((r) => r[0] === name);
-    if (row) return { name, uid: Number(row[2]), gid: Number(row[3]) };
+    if (row) return { uid: Number(row[2]), gid: Number(row[3]) };
   }
-  throw new Error('No unprivileged "mail" or "nobody" account in /etc/passwd for Dovecot mail_uid.');
+  throw new Error('Found no "mail" or "nobody" account in /etc/passwd to own the test maildirs.');
 }
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, HOST, resolve);
-  });
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, HOST, resolve));
   const { port } = srv.address() as net.AddressInfo;
   await new Promise<void>((resolve) => srv.close(() => resolve()));
   return port;
 }
 
-// Resolves true once the server sent an untagged OK greeting, false on any
-// connection error, close or timeout.
-function greets(port: number, timeoutMs: number): Promise<boolean> {
+// The server's first line, '' if it connected but sent no line within
+// timeoutMs, null if nothing accepts the connection.
+function firstLine(port: number, timeoutMs: number): Promise<string | null> {
   return new Promise((resolve) => {
     let buf = '';
-    const sock = net.connect(port, HOST);
-    const done = (ok: boolean): void => {
+    let connected = false;
+    const sock = net.connect(port, HOST, () => (connected = true));
+    const done = (line: string | null): void => {
       sock.destroy();
-      resolve(ok);
+      resolve(line);
     };
-    sock.setTimeout(timeoutMs, () => done(false));
+    sock.setTimeout(timeoutMs, () => done(''));
     sock.on('data', (chunk) => {
       buf += chunk.toString('latin1');
-      if (buf.includes('\r\n')) done(buf.startsWith('* OK'));
+      if (buf.includes('\r\n')) done(buf.slice(0, buf.indexOf('\r\n')));
     });
-    sock.on('error', () => done(false));
-    sock.on('close', () => done(false));
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect(port, HOST);
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
+    sock.on('error', () => done(connected ? '' : null));
+    sock.on('close', () => done(''));
   });
 }
 
@@ -118,13 +110,10 @@ base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${dir}/dovecot.log
 protocols = imap
-# Only this listener: no 993, and only loopback.
 listen = ${HOST}
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
-# Killing the master must drop open IMAP sessions (stop() simulates an outage).
-shutdown_clients = yes
 mail_location = maildir:${dir}/mail/%u
 # Mail is accessed as this unprivileged uid (Dovecot will not use root); the
 # valid-uid window admits exactly it.
@@ -141,7 +130,7 @@ passdb {
 }
 userdb {
   driver = static
-  args = uid=${acct.uid} gid=${acct.gid} home=${dir}/home/%u
+  args = uid=${acct.uid} gid=${acct.gid}
 }
 service imap-login {
   inet_listener imap {
@@ -155,52 +144,50 @@ service imap-login {
 `;
 }
 
-function logTail(dir: string, lines = 30): string {
-  try {
-    return readFileSync(path.join(dir, 'dovecot.log'), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no dovecot.log)';
-  }
+function logTail(logFile: string, lines = 30): string {
+  return existsSync(logFile) ? readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log file)';
 }
 
 export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovecot> {
   const acct = mailAccount();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'mailcase-dovecot-'));
   openDirs.add(dir);
-  // mkdtemp gives 0700; the login (dovenull) and mail (acct) processes must be
-  // able to traverse into run/ and mail/.
+  // mkdtemp gives 0700, but the login (dovenull) and mail (acct) processes
+  // must traverse it to reach run/ and mail/.
   await chmod(dir, 0o755);
-  for (const sub of ['mail', 'home']) {
-    await mkdir(path.join(dir, sub));
-    await chown(path.join(dir, sub), acct.uid, acct.gid);
-  }
+  await mkdir(path.join(dir, 'mail'));
+  await chown(path.join(dir, 'mail'), acct.uid, acct.gid);
   const port = await freePort();
   const conf = path.join(dir, 'dovecot.conf');
+  const logFile = path.join(dir, 'dovecot.log');
   await writeFile(conf, renderConfig(dir, port, opts.idle ?? true, acct));
 
-  const logFile = path.join(dir, 'dovecot.log');
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let userSeq = 0;
   let closed = false;
 
-  async function stop(): Promise<void> {
+  async function kill(): Promise<void> {
     const c = child;
     child = undefined;
-    if (c) {
-      c.ref(); // keep the event loop alive until the exit is observed
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-      const timedOut = await Promise.race([exited.then(() => false), sleep(STOP_TIMEOUT_MS, true, { ref: false })]);
-      if (timedOut) {
-        c.kill('SIGKILL');
-        await exited;
-      }
-    }
-    // Login processes can hold the listening socket for a moment after the
-    // master is gone; "stopped" means nobody answers on the port any more.
+    if (c?.pid === undefined) return;
+    c.ref(); // keep the event loop alive until the exit is observed
+    // SIGTERM to the group: imap sessions send BYE and exit at once instead of
+    // lingering, and the master shuts down (it takes about a second).
+    killGroup(c.pid, 'SIGTERM');
+    await Promise.race([exited, sleep(STOP_TIMEOUT_MS, undefined, { ref: false })]);
+    killGroup(c.pid, 'SIGKILL'); // stragglers, or a hung master
+    await exited;
+    groups.delete(c.pid);
+  }
+
+  async function stop(): Promise<void> {
+    await kill();
+    // A dying login process can hold the listening socket for a moment after
+    // the master is gone; "stopped" means nothing accepts on the port.
     const deadline = Date.now() + STOP_TIMEOUT_MS;
-    while (await accepts(port)) {
-      if (Date.now() > deadline) throw new Error(`Dovecot port ${port} still accepts connections after stop.\n${logTail(dir)}`);
+    while ((await firstLine(port, 200)) !== null) {
+      if (Date.now() > deadline) throw new Error(`Dovecot port ${port} still accepts connections after stop.`);
       await sleep(50);
     }
   }
@@ -210,38 +197,37 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
     if (child) return;
     // A stale pid file (after SIGKILL) could make the master refuse to start.
     await rm(path.join(dir, 'run', 'master.pid'), { force: true });
-    // Early config errors go to stderr before the log process is up, so both
-    // streams go to the same file that log_path uses.
+    // Config errors go to stderr before the log process is up, so the child's
+    // stdout/stderr share the file that log_path writes.
     const fd = openSync(logFile, 'a');
-    const c = spawn(DOVECOT_BIN, ['-F', '-c', conf], { stdio: ['ignore', fd, fd] });
+    // setpriv --pdeathsig: if this test process dies without running its exit
+    // hook (SIGKILL; Ctrl+C no longer reaches the detached group), the master
+    // is killed too, and its children follow it within a second or two.
+    const c = spawn('setpriv', ['--pdeathsig', 'KILL', '--', DOVECOT_BIN, '-F', '-c', conf], { detached: true, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     child = c;
-    children.add(c);
+    if (c.pid !== undefined) groups.add(c.pid);
     exited = new Promise<void>((resolve) => {
       c.once('exit', (code, signal) => {
-        children.delete(c);
         appendFileSync(logFile, `[harness] dovecot pid ${c.pid} exited code=${code} signal=${signal}\n`);
         resolve();
       });
       c.once('error', (err) => {
-        children.delete(c);
-        appendFileSync(logFile, `[harness] spawn ${DOVECOT_BIN} failed: ${err.message}\n`);
+        appendFileSync(logFile, `[harness] spawn setpriv ${DOVECOT_BIN} failed: ${err.message}\n`);
         resolve();
       });
     });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       const ended = c.exitCode !== null || c.signalCode !== null || c.pid === undefined;
-      if (!ended && (await greets(port, 1000))) {
-        // A running server must not keep a finished test process alive; the
-        // exit hook above kills it when the process goes.
-        c.unref();
+      if (!ended && (await firstLine(port, 1000))?.startsWith('* OK')) {
+        c.unref(); // a running server must not keep a finished test process alive
         return;
       }
       if (ended || Date.now() > deadline) {
-        await stop().catch(() => undefined);
+        await kill(); // not stop(): the port may be held by someone else
         const why = ended ? 'exited during start' : `sent no IMAP greeting within ${START_TIMEOUT_MS} ms`;
-        throw new Error(`Dovecot on port ${port} ${why}; log tail (${logFile}):\n${logTail(dir)}`);
+        throw new Error(`Dovecot on port ${port} ${why}; log tail (${logFile}):\n${logTail(logFile)}`);
       }
       await sleep(100);
     }
@@ -258,7 +244,7 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
     async close() {
       if (closed) return;
       closed = true;
-      await stop();
+      await kill();
       await rm(dir, { recursive: true, force: true });
       openDirs.delete(dir);
     },
@@ -274,7 +260,7 @@ export async function startDovecot(opts: { idle?: boolean } = {}): Promise<Dovec
 
 async function withClient<T>(d: Dovecot, u: DovecotUser, fn: (c: ImapFlow) => Promise<T>): Promise<T> {
   const client = new ImapFlow({ host: d.host, port: d.port, secure: false, auth: { user: u.user, pass: u.password }, logger: false });
-  // The failing command rejects anyway; without a listener an 'error' event would crash the worker.
+  // The failing command rejects anyway; an unhandled 'error' event would crash the worker.
   client.on('error', () => undefined);
   await client.connect();
   try {
@@ -290,7 +276,7 @@ export async function appendMessages(d: Dovecot, u: DovecotUser, folder: string,
     const uids: number[] = [];
     for (const raw of raws) {
       const res = await c.append(folder, raw, flags);
-      if (!res || typeof res.uid !== 'number') throw new Error(`APPEND to ${folder} returned no UID (is UIDPLUS advertised?).`);
+      if (!res || typeof res.uid !== 'number') throw new Error(`APPEND to ${folder} returned no UID; is UIDPLUS advertised?`);
       uids.push(res.uid);
     }
     return uids;
@@ -303,7 +289,7 @@ export async function listMessages(d: Dovecot, u: DovecotUser, folder: string): 
     try {
       if (c.mailbox === false || c.mailbox.exists === 0) return [];
       const msgs = await c.fetchAll('1:*', { uid: true, flags: true, envelope: true, size: true }, { uid: true });
-      // \\Recent is per-session state (and gone in IMAP4rev2), not a stored flag; tests should not see it.
+      // \Recent is per-session state (dropped in IMAP4rev2), not a stored flag.
       const stored = (f: Set<string> | undefined): string[] => [...(f ?? [])].filter((x) => x !== '\\Recent').sort();
       return msgs
         .map((m) => ({ uid: m.uid, flags: stored(m.flags), messageId: m.envelope?.messageId ?? null, size: m.size ?? 0 }))
@@ -320,9 +306,9 @@ async function uidValidityOf(d: Dovecot, u: DovecotUser, folder: string): Promis
 
 // Simulates a server that renumbered a folder (restore from backup, migration):
 // with the maildir's UID list and indexes gone, Dovecot rescans the message
-// files, assigns new UIDs and a new UIDVALIDITY (taken from the per-user
-// dovecot-uidvalidity counter, so it always moves forward). Flags live in the
-// file names and keyword names in dovecot-keywords, so both survive.
+// files and assigns new UIDs under a new UIDVALIDITY (from the per-user
+// dovecot-uidvalidity counter, so it moves forward). Flags live in the file
+// names and keyword names in dovecot-keywords, so both survive.
 export async function bumpUidValidity(d: Dovecot, u: DovecotUser, folder: string): Promise<void> {
   const before = await uidValidityOf(d, u, folder);
   await d.stop();
@@ -332,11 +318,11 @@ export async function bumpUidValidity(d: Dovecot, u: DovecotUser, folder: string
   for (const f of await readdir(folderDir)) {
     if (f.startsWith('dovecot-uidlist') || f.startsWith('dovecot.index')) await rm(path.join(folderDir, f), { force: true });
   }
-  // The mailbox list index caches each folder's UIDVALIDITY for STATUS/LIST; drop it too.
+  // The mailbox list index caches every folder's UIDVALIDITY for STATUS/LIST; it is rebuilt.
   for (const f of await readdir(root)) {
     if (f.startsWith('dovecot.list.index')) await rm(path.join(root, f), { force: true });
   }
   await d.start();
   const after = await uidValidityOf(d, u, folder);
-  if (after === before) throw new Error(`UIDVALIDITY of ${folder} stayed ${before} after deleting its index files.`);
+  if (after === before) throw new Error(`UIDVALIDITY of ${folder} stayed ${before} after its index files were deleted.`);
 }

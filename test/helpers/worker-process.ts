@@ -8,6 +8,8 @@ import { stringify } from 'yaml';
 // the tests, running the TypeScript sources directly, logging JSON to a file of their own.
 
 export const CLI = path.resolve(import.meta.dirname, '../../src/cli.ts');
+/** The built CLI (npm run build), which the benchmark runs: what ships, without type stripping at start. */
+export const BUILT_CLI = path.resolve(import.meta.dirname, '../../dist/src/cli.js');
 
 export function writeConfig(doc: Record<string, unknown>): { file: string; dir: string } {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-w-'));
@@ -22,15 +24,17 @@ export class WorkerProcess {
   private exited: Promise<number | null> = Promise.resolve(null);
   private readonly configFile: string;
   private readonly env: Record<string, string>;
-  constructor(configFile: string, name: string, env: Record<string, string> = {}) {
+  private readonly cli: string;
+  constructor(configFile: string, name: string, env: Record<string, string> = {}, cli = CLI) {
     this.configFile = configFile;
     this.env = env;
+    this.cli = cli;
     this.logFile = path.join(path.dirname(configFile), `${name}.log`);
   }
 
   start(args: string[] = ['run']): void {
     const fd = openSync(this.logFile, 'a');
-    this.child = spawn(process.execPath, [CLI, '--config', this.configFile, ...args], {
+    this.child = spawn(process.execPath, [this.cli, '--config', this.configFile, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', DATABASE_URL: '', ...this.env },
     });

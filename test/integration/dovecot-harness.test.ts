@@ -1,6 +1,7 @@
 // Proves test/helpers/dovecot.ts against the real Dovecot it starts: the other
 // integration tests rely on exactly these behaviours.
 import { once } from 'node:events';
+import net from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendMessages, bumpUidValidity, listMessages, startDovecot, type Dovecot, type DovecotUser } from '../helpers/dovecot.ts';
@@ -105,6 +106,23 @@ describe('dovecot harness', { timeout: 30_000 }, () => {
     const client = await connect(d, u);
     await client.logout();
     expect((await listMessages(d, u, 'INBOX')).map((m) => m.messageId)).toEqual(['<harness-1@example.org>', '<harness-2@example.org>']);
+  });
+
+  it('start() fails fast with the log tail when the port is taken, and recovers once it is free', async () => {
+    const other = await startDovecot();
+    try {
+      await other.stop();
+      const squatter = net.createServer();
+      await new Promise<void>((resolve) => squatter.listen(other.port, other.host, resolve));
+      try {
+        await expect(other.start()).rejects.toThrow(/exited during start[\s\S]*Address already in use/);
+      } finally {
+        await new Promise<void>((resolve) => squatter.close(() => resolve()));
+      }
+      await other.start();
+    } finally {
+      await other.close();
+    }
   });
 
   it('bumpUidValidity() changes UIDVALIDITY and keeps the messages and flags', async () => {

@@ -30,7 +30,7 @@ describe('replicas', () => {
       a.start();
       b.start();
       const leaders = async (): Promise<number> => {
-        const r = await db.pool.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 7401 and granted`);
+        const r = await db.pool.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and classid = 7401 and granted and database = (select oid from pg_database where datname = current_database())`);
         return r.rows[0]!.n;
       };
       await waitFor(async () => (await leaders()) === 2 || undefined, 'a leader for each mailbox');

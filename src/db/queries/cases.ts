@@ -1,15 +1,35 @@
+import { formatRef } from '../../core/ref.ts';
 import type { CaseData } from '../../core/case-view.ts';
 import type { Db } from '../pool.ts';
 
-/** Next sequence number of a mailbox's cases in a year. The row lock serialises concurrent processors. */
-export async function nextCaseSeq(db: Db, mailboxId: number, year: number): Promise<number> {
-  const r = await db.query<{ last_seq: number }>(
-    `insert into case_counters (mailbox_id, year, last_seq) values ($1, $2, 1)
-     on conflict (mailbox_id, year) do update set last_seq = case_counters.last_seq + 1
-     returning last_seq`,
-    [mailboxId, year],
-  );
-  return r.rows[0]!.last_seq;
+/**
+ * Give the cases opened by one batch their references, <prefix>-<year>-<seq>, in the order given. Counters
+ * are taken in (mailbox, year) order, so two batches never wait on each other in a cycle; the counter rows
+ * stay locked only from here to the commit.
+ */
+export async function assignCaseRefs(db: Db, opened: { caseId: number; mailboxId: number; prefix: string; year: number }[]): Promise<Map<number, string>> {
+  const refs = new Map<number, string>();
+  const groups = new Map<string, typeof opened>();
+  for (const o of opened) {
+    const key = `${String(o.mailboxId).padStart(10, '0')}:${o.year}`;
+    (groups.get(key) ?? groups.set(key, []).get(key)!).push(o);
+  }
+  for (const key of [...groups.keys()].sort()) {
+    const group = groups.get(key)!;
+    const { mailboxId, year } = group[0]!;
+    const r = await db.query<{ last_seq: number }>(
+      `insert into case_counters (mailbox_id, year, last_seq) values ($1, $2, $3)
+       on conflict (mailbox_id, year) do update set last_seq = case_counters.last_seq + excluded.last_seq
+       returning last_seq`,
+      [mailboxId, year, group.length],
+    );
+    const first = r.rows[0]!.last_seq - group.length + 1;
+    group.forEach((o, i) => refs.set(o.caseId, formatRef(o.prefix, o.year, first + i)));
+  }
+  if (refs.size > 0) {
+    await db.query('update cases c set ref = x.ref from unnest($1::bigint[], $2::text[]) as x(id, ref) where c.id = x.id', [[...refs.keys()], [...refs.values()]]);
+  }
+  return refs;
 }
 
 export interface NewCase {

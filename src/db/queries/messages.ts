@@ -1,5 +1,5 @@
 import type { MessageData } from '../../core/case-view.ts';
-import type { Db } from '../pool.ts';
+import { appendPieces, firstPiece, type Db } from '../pool.ts';
 
 export interface NewMessage {
   caseId: number;
@@ -48,10 +48,11 @@ export async function updateParsedMessage(db: Db, id: number, m: NewMessage): Pr
 
 export async function insertAttachments(db: Db, messageId: number, atts: NewAttachment[]): Promise<void> {
   for (const a of atts) {
-    await db.query(
-      'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6)',
-      [messageId, a.filename, a.contentType, a.size, a.sha256, a.content],
+    const r = await db.query<{ id: number }>(
+      'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6) returning id',
+      [messageId, a.filename, a.contentType, a.size, a.sha256, firstPiece(a.content)],
     );
+    await appendPieces(db, 'attachments', 'content', r.rows[0]!.id, a.content);
   }
 }
 

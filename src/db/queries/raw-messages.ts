@@ -1,4 +1,4 @@
-import type { Db } from '../pool.ts';
+import { appendPieces, firstPiece, type Db } from '../pool.ts';
 
 export interface NewRaw {
   mailboxId: number;
@@ -35,37 +35,66 @@ export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number
       `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        on conflict do nothing returning id`,
-      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, r.raw],
+      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, firstPiece(r.raw)],
     );
-    out.push(res.rows[0]?.id ?? null);
+    const id = res.rows[0]?.id ?? null;
+    if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, r.raw);
+    out.push(id);
   }
   return out;
 }
 
 export interface ClaimedRaw { id: number; mailbox_id: number; raw: Buffer; size: number; sha256: Buffer; message_id: string | null; received_at: Date }
 
+// bytea comes back hex-encoded: a message is read in pieces of this size so that a large one never exists as
+// one giant hex string (twice its size) next to its bytes.
+const READ_CHUNK = 4 * 1024 * 1024;
+
+type Claimed = Omit<ClaimedRaw, 'raw'> & { raw: Buffer | null };
+
+/** Fill in `raw`: from the cache, in one query for small messages, in pieces for large ones. */
+async function readRaws(db: Db, rows: Claimed[], cache?: { take(id: number): Buffer | undefined }): Promise<ClaimedRaw[]> {
+  for (const row of rows) row.raw = cache?.take(row.id) ?? null;
+  const small = rows.filter((r) => r.raw === null && r.size <= READ_CHUNK).map((r) => r.id);
+  if (small.length > 0) {
+    const got = await db.query<{ id: number; raw: Buffer }>('select id, raw from raw_messages where id = any($1::bigint[])', [small]);
+    const byId = new Map(got.rows.map((g) => [g.id, g.raw]));
+    for (const row of rows) if (row.raw === null && byId.has(row.id)) row.raw = byId.get(row.id)!;
+  }
+  for (const row of rows) {
+    if (row.raw !== null) continue;
+    const buf = Buffer.allocUnsafe(row.size);
+    for (let at = 0; at < row.size; at += READ_CHUNK) {
+      const r = await db.query<{ part: Buffer }>('select substring(raw from $2::int for $3::int) as part from raw_messages where id = $1', [row.id, at + 1, READ_CHUNK]);
+      r.rows[0]!.part.copy(buf, at);
+    }
+    row.raw = buf;
+  }
+  return rows as ClaimedRaw[];
+}
+
+const CLAIM_COLUMNS = 'id, mailbox_id, size, sha256, message_id, received_at';
+
 /** Lock up to `limit` pending raw messages for this transaction; other replicas skip them. */
-export async function claimPending(db: Db, limit: number, ids?: number[]): Promise<ClaimedRaw[]> {
-  const res = await db.query<ClaimedRaw>(
-    `select id, mailbox_id, raw, size, sha256, message_id, received_at from raw_messages
+export async function claimPending(db: Db, limit: number, opts: { ids?: number[]; cache?: { take(id: number): Buffer | undefined } } = {}): Promise<ClaimedRaw[]> {
+  const res = await db.query<Claimed>(
+    `select ${CLAIM_COLUMNS} from raw_messages
      where state = 'pending' and ($2::bigint[] is null or id = any($2))
      order by id limit $1 for no key update skip locked`,
-    [limit, ids ?? null],
+    [limit, opts.ids ?? null],
   );
-  return res.rows;
+  return readRaws(db, res.rows, opts.cache);
 }
 
 /** Lock specific raw messages whatever their state (reprocess). */
 export async function lockRaw(db: Db, ids: number[]): Promise<ClaimedRaw[]> {
-  const res = await db.query<ClaimedRaw>(
-    `select id, mailbox_id, raw, size, sha256, message_id, received_at from raw_messages where id = any($1) order by id for no key update`,
-    [ids],
-  );
-  return res.rows;
+  const res = await db.query<Claimed>(`select ${CLAIM_COLUMNS} from raw_messages where id = any($1) order by id for no key update`, [ids]);
+  return readRaws(db, res.rows);
 }
 
-export async function markProcessed(db: Db, rawId: number): Promise<void> {
-  await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = $1`, [rawId]);
+export async function markProcessed(db: Db, rawIds: number[]): Promise<void> {
+  if (rawIds.length === 0) return;
+  await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = any($1::bigint[])`, [rawIds]);
 }
 
 export async function markFailed(db: Db, rawId: number, code: string, reason: string): Promise<void> {
@@ -81,21 +110,6 @@ export async function resetFailed(db: Db, ids?: number[]): Promise<number[]> {
   );
   await db.query('delete from raw_message_attempts where raw_message_id = any($1)', [r.rows.map((x) => x.id)]);
   return r.rows.map((x) => x.id);
-}
-
-export async function unmarkedUids(db: Db, mailboxId: number, uidvalidity: number): Promise<number[]> {
-  const r = await db.query<{ uid: number }>(
-    `select uid from raw_messages where mailbox_id = $1 and uidvalidity = $2 and source = 'imap' and marked_at is null order by uid`,
-    [mailboxId, uidvalidity],
-  );
-  return r.rows.map((x) => x.uid);
-}
-
-export async function setMarked(db: Db, mailboxId: number, uidvalidity: number, uids: number[]): Promise<void> {
-  await db.query(
-    `update raw_messages set marked_at = now() where mailbox_id = $1 and uidvalidity = $2 and uid = any($3::bigint[]) and marked_at is null`,
-    [mailboxId, uidvalidity, uids],
-  );
 }
 
 export async function pendingCount(db: Db): Promise<number> {

@@ -1,0 +1,130 @@
+import { Worker } from 'node:worker_threads';
+import { MailcaseError, oneLine } from '../errors.ts';
+import { MOVE_BYTES, type Analyser, type Analysis } from './analyse.ts';
+
+// A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
+// while the main thread talks to the database. Each thread has a heap limit, and a message that takes longer
+// than the timeout gets its thread terminated and replaced: a parser stuck in a loop (or a regular
+// expression gone quadratic) cannot hang or bloat the worker process. One task per thread at a time.
+
+interface Pending {
+  id: number;
+  raw: Buffer;
+  resolve: (a: Analysis) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot { worker: Worker; ready: Promise<void>; task?: Pending; timer?: NodeJS.Timeout }
+
+const WORKER_URL = new URL(`./parse-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+
+function revive(a: Analysis): Analysis {
+  // Structured clone turns Buffers into Uint8Arrays.
+  const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+  for (const att of a.parsed.attachments) {
+    att.content = buf(att.content);
+    att.sha256 = buf(att.sha256);
+  }
+  return a;
+}
+
+export class ParsePool implements Analyser {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly timeoutMs: number;
+  private readonly heapMb: number;
+
+  constructor(opts: { size: number; timeoutMs: number; heapMb?: number }) {
+    this.timeoutMs = opts.timeoutMs;
+    this.heapMb = opts.heapMb ?? 512;
+    for (let i = 0; i < Math.max(1, opts.size); i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } });
+    worker.unref();
+    let markReady: () => void = () => undefined;
+    const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
+    worker.on('exit', () => markReady());
+    worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; value?: Analysis; code?: string; message?: string }) => {
+      if (msg.ready) {
+        markReady();
+        return;
+      }
+      const task = slot.task;
+      if (!task || task.id !== msg.id) return;
+      this.finish(slot);
+      if (msg.ok) task.resolve(revive(msg.value!));
+      else task.reject(new MailcaseError((msg.code as 'MC_PARSE_FAILED') ?? 'MC_PARSE_FAILED', oneLine(msg.message ?? 'parse failed')));
+      this.pump();
+    });
+    const died = (why: string): void => {
+      const task = slot.task;
+      this.replace(slot);
+      task?.reject(new MailcaseError('MC_PARSE_FAILED', `parser thread ${why}`));
+      this.pump();
+    };
+    worker.on('error', (err) => died(`failed: ${oneLine(err.message)}`));
+    worker.on('exit', (code) => {
+      if (!this.closed && this.slots.includes(slot)) died(`exited (code ${code})`);
+    });
+    return slot;
+  }
+
+  private finish(slot: Slot): void {
+    clearTimeout(slot.timer);
+    slot.task = undefined;
+    slot.timer = undefined;
+  }
+
+  private replace(slot: Slot): void {
+    this.finish(slot);
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    void slot.worker.terminate();
+    if (!this.closed) this.slots.push(this.spawn());
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.task) continue;
+      const task = this.queue.shift();
+      if (!task) return;
+      slot.task = task;
+      slot.timer = setTimeout(() => {
+        this.replace(slot);
+        task.reject(new MailcaseError('MC_PARSE_TIMEOUT', `parsing took longer than ${this.timeoutMs} ms; the parser thread was stopped`));
+        this.pump();
+      }, this.timeoutMs);
+      // A large message is moved to the thread, not copied (the caller passes bytes it no longer needs).
+      const raw = task.raw;
+      const movable = raw.byteLength >= MOVE_BYTES && raw.byteOffset === 0 && raw.buffer.byteLength === raw.byteLength;
+      slot.worker.postMessage({ id: task.id, raw, timeoutMs: this.timeoutMs }, movable ? [raw.buffer as ArrayBuffer] : []);
+    }
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.ready));
+  }
+
+  /** Analyse `raw`. A large buffer is transferred to the parser thread: the caller must not use it afterwards. */
+  analyse(raw: Buffer): Promise<Analysis> {
+    if (this.closed) return Promise.reject(new Error('parse pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, raw, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.reject(new Error('parse pool closed'));
+    await Promise.all(this.slots.map((s) => {
+      this.finish(s);
+      return s.worker.terminate();
+    }));
+    this.slots.length = 0;
+  }
+}
