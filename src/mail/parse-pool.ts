@@ -43,7 +43,7 @@ export class ParsePool implements Analyser {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } });
+    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 8 } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
