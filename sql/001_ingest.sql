@@ -136,15 +136,16 @@ create table events (
 create index events_case on events (case_id, id);
 
 -- Compression of large values. PostgreSQL's default (pglz) costs more CPU per message than parsing it; lz4 is
--- several times faster for a similar ratio on mail text. Attachments are often compressed already (zip, pdf,
--- images), so they are stored as they are. Servers built without lz4 keep raw bytes and bodies uncompressed.
+-- several times faster for a similar ratio on mail text. Raw messages are stored uncompressed, so that a large
+-- one can be read back in slices (src/db/queries/raw-messages.ts) without decompressing it once per slice;
+-- attachments are often compressed already (zip, pdf, images). Servers built without lz4 keep bodies as is.
+alter table raw_messages alter column raw set storage external;
 alter table attachments alter column content set storage external;
 do $$
 begin
-  alter table raw_messages alter column raw set compression lz4;
   alter table messages alter column body_text set compression lz4;
   alter table messages alter column body_html set compression lz4;
   alter table messages alter column headers set compression lz4;
 exception when feature_not_supported or invalid_parameter_value then
-  alter table raw_messages alter column raw set storage external;
+  null;
 end $$;

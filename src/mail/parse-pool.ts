@@ -14,7 +14,7 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-interface Slot { worker: Worker; ready: Promise<void>; task?: Pending; timer?: NodeJS.Timeout }
+interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; task?: Pending; timer?: NodeJS.Timeout }
 
 const WORKER_URL = new URL(`./parse-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -35,22 +35,30 @@ export class ParsePool implements Analyser {
   private closed = false;
   private readonly timeoutMs: number;
   private readonly heapMb: number;
+  private readonly maxSize: number;
 
+  /**
+   * One thread is started at once; more, up to `size`, only when work queues up while every thread is busy
+   * (each costs some 30 MB, which a quiet security inbox need not pay).
+   */
   constructor(opts: { size: number; timeoutMs: number; heapMb?: number }) {
     this.timeoutMs = opts.timeoutMs;
     this.heapMb = opts.heapMb ?? 512;
-    for (let i = 0; i < Math.max(1, opts.size); i++) this.slots.push(this.spawn());
+    this.maxSize = Math.max(1, opts.size);
+    this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 8 } });
     worker.unref();
     let markReady: () => void = () => undefined;
-    const slot: Slot = { worker, ready: new Promise<void>((r) => (markReady = r)) };
+    const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };
     worker.on('exit', () => markReady());
     worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; value?: Analysis; code?: string; message?: string }) => {
       if (msg.ready) {
+        slot.isReady = true;
         markReady();
+        this.pump();
         return;
       }
       const task = slot.task;
@@ -88,8 +96,11 @@ export class ParsePool implements Analyser {
   }
 
   private pump(): void {
+    if (this.queue.length > 0 && this.slots.length < this.maxSize && this.slots.every((s) => s.task || !s.isReady)) {
+      this.slots.push(this.spawn());
+    }
     for (const slot of this.slots) {
-      if (slot.task) continue;
+      if (slot.task || !slot.isReady) continue;
       const task = this.queue.shift();
       if (!task) return;
       slot.task = task;

@@ -32,18 +32,21 @@ describe('crash safety', () => {
     await appendMessages(dovecot, u, 'INBOX', messages);
     const worker = new WorkerProcess(file, 'crash');
     const count = async (): Promise<number> => (await db.pool.query<{ n: number }>('select count(*)::int as n from raw_messages')).rows[0]!.n;
+    const processed = async (): Promise<number> =>
+      (await db.pool.query<{ n: number }>(`select count(*)::int as n from raw_messages where state = 'processed'`)).rows[0]!.n;
     const midIngest: number[] = [];
     try {
-      for (let round = 0; round < 7; round++) {
-        const before = await count();
+      for (let round = 0; round < 15 && midIngest.length < 6; round++) {
+        const before = await processed();
         if (before >= TOTAL) break;
+        const storedBefore = await count();
         worker.start();
-        // Kill at a random moment shortly after this run has started storing: mid-fetch or mid-processing.
-        await waitFor(async () => (await count()) > before || undefined, 'progress', 60_000, 10);
-        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 120)));
+        // Kill at a random moment shortly after this run has made progress: mid-fetch or mid-processing.
+        await waitFor(async () => (await count()) > storedBefore || (await processed()) > before || undefined, 'progress', 60_000, 10);
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 80)));
         await worker.kill('SIGKILL');
-        const stored = await count();
-        if (stored < TOTAL) midIngest.push(stored);
+        const done = await processed();
+        if (done < TOTAL) midIngest.push(done);
         // The mailbox is only marked after the commit: nothing \Seen on the server is missing from Postgres.
         expect(await seenButNotStored(dovecot, u, db)).toEqual([]);
       }
