@@ -7,6 +7,14 @@ export type PoolClient = pg.PoolClient;
 /** Query modules take either a pool or a checked-out client as their first argument (STYLE.md). */
 export type Db = pg.Pool | pg.PoolClient | pg.Client;
 
+/**
+ * A named (prepared) statement: parsed and planned once per connection instead of on every call. Used for the
+ * statements that run once or more per message.
+ */
+export function named(name: string, text: string, values: unknown[]): pg.QueryConfig {
+  return { name, text, values };
+}
+
 // bigint (int8) columns hold ids and UIDs well below 2^53; return them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 

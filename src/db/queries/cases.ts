@@ -1,6 +1,6 @@
 import { formatRef } from '../../core/ref.ts';
 import type { CaseData } from '../../core/case-view.ts';
-import type { Db } from '../pool.ts';
+import { named, type Db } from '../pool.ts';
 
 /**
  * Give the cases opened by one batch their references, <prefix>-<year>-<seq>, in the order given. Counters
@@ -45,11 +45,9 @@ export interface NewCase {
 }
 
 export async function insertCase(db: Db, c: NewCase): Promise<number> {
-  const r = await db.query<{ id: number }>(
-    `insert into cases (ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id)
+  const r = await db.query<{ id: number }>(named('mc_insert_case', `insert into cases (ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning id`,
-    [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.linkedCaseId ?? null],
-  );
+    [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.linkedCaseId ?? null]));
   return r.rows[0]!.id;
 }
 

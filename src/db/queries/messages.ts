@@ -1,5 +1,5 @@
 import type { MessageData } from '../../core/case-view.ts';
-import { appendPieces, firstPiece, type Db } from '../pool.ts';
+import { appendPieces, firstPiece, named, type Db } from '../pool.ts';
 
 export interface NewMessage {
   caseId: number;
@@ -25,13 +25,11 @@ export interface NewMessage {
 export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; content: Buffer }
 
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
-  const r = await db.query<{ id: number }>(
-    `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
+  const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
        from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) returning id`,
     [m.caseId, m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
-      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml],
-  );
+      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml]));
   return r.rows[0]!.id;
 }
 
@@ -48,10 +46,8 @@ export async function updateParsedMessage(db: Db, id: number, m: NewMessage): Pr
 
 export async function insertAttachments(db: Db, messageId: number, atts: NewAttachment[]): Promise<void> {
   for (const a of atts) {
-    const r = await db.query<{ id: number }>(
-      'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6) returning id',
-      [messageId, a.filename, a.contentType, a.size, a.sha256, firstPiece(a.content)],
-    );
+    const r = await db.query<{ id: number }>(named('mc_insert_attachment', 'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6) returning id',
+      [messageId, a.filename, a.contentType, a.size, a.sha256, firstPiece(a.content)]));
     await appendPieces(db, 'attachments', 'content', r.rows[0]!.id, a.content);
   }
 }
@@ -59,20 +55,16 @@ export async function insertAttachments(db: Db, messageId: number, atts: NewAtta
 /** Which cases the given Message-IDs belong to (messages we received or sent). */
 export async function casesForMessageIds(db: Db, ids: string[]): Promise<{ messageId: string; caseId: number }[]> {
   if (ids.length === 0) return [];
-  const r = await db.query<{ message_id: string; case_id: number }>(
-    'select message_id, case_id from messages where message_id = any($1::text[]) order by id',
-    [ids],
-  );
+  const r = await db.query<{ message_id: string; case_id: number }>(named('mc_cases_for_message_ids', 'select message_id, case_id from messages where message_id = any($1::text[]) order by id',
+    [ids]));
   return r.rows.map((x) => ({ messageId: x.message_id, caseId: x.case_id }));
 }
 
 /** An already stored copy of this message: same Message-ID and either the same bytes or the same sender. */
 export async function findDuplicate(db: Db, messageId: string, sha256: Buffer, fromEmail: string | null): Promise<{ id: number; case_id: number } | undefined> {
-  const r = await db.query<{ id: number; case_id: number }>(
-    `select m.id, m.case_id from messages m left join raw_messages r on r.id = m.raw_message_id
+  const r = await db.query<{ id: number; case_id: number }>(named('mc_find_duplicate', `select m.id, m.case_id from messages m left join raw_messages r on r.id = m.raw_message_id
      where m.message_id = $1 and m.direction = 'in' and (r.sha256 = $2 or lower(m.from_email) = lower($3)) order by m.id limit 1`,
-    [messageId, sha256, fromEmail],
-  );
+    [messageId, sha256, fromEmail]));
   return r.rows[0];
 }
 

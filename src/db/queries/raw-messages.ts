@@ -1,4 +1,4 @@
-import { appendPieces, firstPiece, type Db } from '../pool.ts';
+import { appendPieces, firstPiece, named, type Db } from '../pool.ts';
 
 export interface NewRaw {
   mailboxId: number;
@@ -22,21 +22,17 @@ export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number
   const out: (number | null)[] = [];
   for (const r of rows) {
     if (r.dedupByContent) {
-      const dup = await db.query(
-        'select 1 from raw_messages where mailbox_id = $1 and sha256 = $2 and message_id is not distinct from $3 limit 1',
-        [r.mailboxId, r.sha256, r.messageId],
-      );
+      const dup = await db.query(named('mc_raw_dedup', 'select 1 from raw_messages where mailbox_id = $1 and sha256 = $2 and message_id is not distinct from $3 limit 1',
+        [r.mailboxId, r.sha256, r.messageId]));
       if (dup.rowCount) {
         out.push(null);
         continue;
       }
     }
-    const res = await db.query<{ id: number }>(
-      `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
+    const res = await db.query<{ id: number }>(named('mc_insert_raw', `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        on conflict do nothing returning id`,
-      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, firstPiece(r.raw)],
-    );
+      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, firstPiece(r.raw)]));
     const id = res.rows[0]?.id ?? null;
     if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, r.raw);
     out.push(id);
