@@ -87,12 +87,13 @@ export function isConnectionError(e: { code?: string; message?: string }): boole
 }
 
 /**
- * Large bytea values are written in pieces: the first with the INSERT, the rest appended with `||`. node-postgres
- * copies every parameter into its outgoing message (and grows that buffer as it goes), so one 40 MB parameter
- * costs several times its size in memory; pieces of this size bound that cost at the price of PostgreSQL
- * rewriting the value once per piece, which only messages over this size pay.
+ * Large bytea values are written in pieces. node-postgres copies every parameter into its outgoing message
+ * (growing that buffer as it goes), so one 40 MB parameter costs several times its size in client memory.
+ * The first piece goes with the INSERT; the rest are staged in a server-side large object with lo_put (no
+ * rewriting of what is already there) and appended to the column in one step, then the large object is
+ * dropped. Only values over BYTEA_PIECE take this path.
  */
-export const BYTEA_PIECE = 8 * 1024 * 1024;
+export const BYTEA_PIECE = 1024 * 1024;
 
 export function firstPiece(buf: Buffer): Buffer {
   return buf.length > BYTEA_PIECE ? buf.subarray(0, BYTEA_PIECE) : buf;
@@ -100,7 +101,12 @@ export function firstPiece(buf: Buffer): Buffer {
 
 /** Append the rest of `buf` (after firstPiece) to `table.column` of row `id`. Table and column are ours, not input. */
 export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments', column: 'raw' | 'content', id: number, buf: Buffer): Promise<void> {
+  if (buf.length <= BYTEA_PIECE) return;
+  const lo = await db.query<{ oid: number }>('select lo_create(0)::bigint as oid');
+  const oid = lo.rows[0]!.oid;
   for (let at = BYTEA_PIECE; at < buf.length; at += BYTEA_PIECE) {
-    await db.query(`update ${table} set ${column} = ${column} || $2 where id = $1`, [id, buf.subarray(at, at + BYTEA_PIECE)]);
+    await db.query(named('mc_lo_put', 'select lo_put($1::bigint::oid, $2::bigint, $3::bytea)', [oid, at - BYTEA_PIECE, buf.subarray(at, at + BYTEA_PIECE)]));
   }
+  await db.query(`update ${table} set ${column} = ${column} || lo_get($2::bigint::oid) where id = $1`, [id, oid]);
+  await db.query('select lo_unlink($1::bigint::oid)', [oid]);
 }
