@@ -49,7 +49,7 @@ export class ParsePool implements Analyser {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 8 } });
+    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };
