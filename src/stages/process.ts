@@ -72,12 +72,15 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       [claimed.filter((c) => !counted.has(c.id)).map((c) => c.id)],
     );
     for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
-    const attempts = counted;
+    const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
 
     // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
+    // A message set aside is not parsed again: it may be what brought the process down.
     const analyses = new Map<number, Promise<Analysis | Error>>();
     for (const raw of claimed) {
-      if (raw.size <= config.max_message_bytes) analyses.set(raw.id, deps.analyser.analyse(raw.raw).catch((e: unknown) => coerceError(e)));
+      if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
+        analyses.set(raw.id, deps.analyser.analyse(raw.raw).catch((e: unknown) => coerceError(e)));
+      }
     }
 
     const opened: OpenedCase[] = [];
@@ -86,9 +89,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     for (const raw of claimed) {
       const mlog = log.child({ stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name });
       let outcome: Outcome;
-      const n = attempts.get(raw.id) ?? 1;
-      if (n > config.processing.max_attempts && !opts.reprocess) {
-        outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n - 1} times; set aside (raw bytes kept)` };
+      if (setAside(raw.id)) {
+        const n = counted.get(raw.id)! - 1;
+        outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
       } else {
         await tx.query('savepoint msg');
         try {
