@@ -17,8 +17,13 @@ export function parseRef(ref: string): ParsedRef | undefined {
   return { prefix: m[1]!, year: Number(m[2]), seq: Number(m[3]) };
 }
 
+// Building an Intl.DateTimeFormat costs far more than using one; there is one time zone per deployment.
+const YEAR_FORMATS = new Map<string, Intl.DateTimeFormat>();
+
 /** The calendar year of `at` in `timeZone` (a case opened at 23:30 on 31 December in Berlin is that year's). */
 export function yearIn(at: Date, timeZone: string): number {
-  const y = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric' }).format(at);
-  return Number.parseInt(y, 10);
+  let f = YEAR_FORMATS.get(timeZone);
+  if (!f) YEAR_FORMATS.set(timeZone, (f = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric' })));
+  return Number.parseInt(f.format(at), 10);
 }
+

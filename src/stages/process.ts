@@ -10,7 +10,7 @@ import { withTransaction } from '../db/pool.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
-import { insertEvent } from '../db/queries/events.ts';
+import { insertEvent, insertEvents } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 
@@ -87,7 +87,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     const done: number[] = [];
     const refs = new Map<number, string>();
     for (const raw of claimed) {
-      const mlog = log.child({ stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name });
+      const at = { stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name };
       let outcome: Outcome;
       if (setAside(raw.id)) {
         const n = counted.get(raw.id)! - 1;
@@ -110,16 +110,16 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
         result.failed++;
         const { code, reason } = outcome;
-        logs.push(() => mlog.warn({ code, reason }, 'message failed'));
+        logs.push(() => log.warn({ ...at, code, reason }, 'message failed'));
       } else {
         done.push(raw.id);
         result.processed++;
         const o = outcome;
-        if (o.state === 'duplicate') logs.push(() => mlog.info({ case_id: o.caseId }, 'duplicate message ignored'));
-        else if (o.state === 'processed') logs.push(() => mlog.info({ case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
+        if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+        else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
         else {
           opened.push(o.opened);
-          logs.push(() => mlog.info({ case: refs.get(o.opened.caseId) }, 'case opened'));
+          logs.push(() => log.info({ ...at, case: refs.get(o.opened.caseId) }, 'case opened'));
         }
       }
     }
@@ -127,9 +127,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
     // deadlock; they stay gap-free because they commit or roll back with the cases.
     for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
-    for (const o of opened) {
-      await insertEvent(tx, { caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } });
-    }
+    await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
     await rawq.markProcessed(tx, done);
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });

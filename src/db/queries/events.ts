@@ -1,10 +1,19 @@
 import { named, type Db } from '../pool.ts';
 
-export async function insertEvent(
-  db: Db,
-  e: { caseId: number | null; rawMessageId?: number | null; kind: string; actor: string; data?: Record<string, unknown> },
-): Promise<void> {
+export interface NewEvent { caseId: number | null; rawMessageId?: number | null; kind: string; actor: string; data?: Record<string, unknown> }
+
+export async function insertEvent(db: Db, e: NewEvent): Promise<void> {
   await db.query(named('mc_insert_event', 'insert into events (case_id, raw_message_id, kind, actor, data) values ($1, $2, $3, $4, $5)', [
     e.caseId, e.rawMessageId ?? null, e.kind, e.actor, JSON.stringify(e.data ?? {}),
   ]));
+}
+
+/** Several events in one statement. */
+export async function insertEvents(db: Db, events: NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.query(
+    `insert into events (case_id, raw_message_id, kind, actor, data)
+     select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[])`,
+    [events.map((e) => e.caseId), events.map((e) => e.rawMessageId ?? null), events.map((e) => e.kind), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.data ?? {}))],
+  );
 }
