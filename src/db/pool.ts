@@ -95,17 +95,25 @@ export function isConnectionError(e: { code?: string; message?: string }): boole
  */
 export const BYTEA_PIECE = 1024 * 1024;
 
-export function firstPiece(buf: Buffer): Buffer {
-  return buf.length > BYTEA_PIECE ? buf.subarray(0, BYTEA_PIECE) : buf;
+/** `buf` as views of at most BYTEA_PIECE bytes (one view when it is small); no copying. */
+export function splitPieces(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length || out.length === 0; at += BYTEA_PIECE) out.push(buf.subarray(at, at + BYTEA_PIECE));
+  return out;
 }
 
-/** Append the rest of `buf` (after firstPiece) to `table.column` of row `id`. Table and column are ours, not input. */
-export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments', column: 'raw' | 'content', id: number, buf: Buffer): Promise<void> {
-  if (buf.length <= BYTEA_PIECE) return;
+/**
+ * Append `rest` (the pieces after the first, which went with the INSERT) to `table.column` of row `id`.
+ * Table and column are ours, never input.
+ */
+export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments', column: 'raw' | 'content', id: number, rest: Buffer[]): Promise<void> {
+  if (rest.length === 0) return;
   const lo = await db.query<{ oid: number }>('select lo_create(0)::bigint as oid');
   const oid = lo.rows[0]!.oid;
-  for (let at = BYTEA_PIECE; at < buf.length; at += BYTEA_PIECE) {
-    await db.query(named('mc_lo_put', 'select lo_put($1::bigint::oid, $2::bigint, $3::bytea)', [oid, at - BYTEA_PIECE, buf.subarray(at, at + BYTEA_PIECE)]));
+  let at = 0;
+  for (const piece of rest) {
+    await db.query(named('mc_lo_put', 'select lo_put($1::bigint::oid, $2::bigint, $3::bytea)', [oid, at, piece]));
+    at += piece.length;
   }
   await db.query(`update ${table} set ${column} = ${column} || lo_get($2::bigint::oid) where id = $1`, [id, oid]);
   await db.query('select lo_unlink($1::bigint::oid)', [oid]);

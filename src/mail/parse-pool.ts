@@ -22,7 +22,7 @@ function revive(a: Analysis): Analysis {
   // Structured clone turns Buffers into Uint8Arrays.
   const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
   for (const att of a.parsed.attachments) {
-    att.content = buf(att.content);
+    att.pieces = att.pieces.map(buf);
     att.sha256 = buf(att.sha256);
   }
   return a;

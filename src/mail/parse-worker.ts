@@ -16,7 +16,7 @@ parentPort!.on('message', (task: Task) => {
     (value) => {
       // Large attachments go back by transfer when they own their memory (small ones share Node's pool).
       const moves = value.parsed.attachments
-        .map((a) => a.content)
+        .flatMap((a) => a.pieces)
         .filter((c) => c.byteLength >= MOVE_BYTES && c.byteOffset === 0 && c.buffer.byteLength === c.byteLength)
         .map((c) => c.buffer as ArrayBuffer);
       parentPort!.postMessage({ id: task.id, ok: true, value }, [...new Set(moves)]);

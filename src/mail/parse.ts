@@ -14,7 +14,47 @@ export interface ParsedAttachment {
   contentType: string;
   size: number;
   sha256: Buffer;
-  content: Buffer;
+  /**
+   * The decoded content in pieces of at most ATTACHMENT_PIECE bytes, in order: a large attachment is never
+   * held twice (chunks plus their concatenation), and is written to the database piece by piece.
+   */
+  pieces: Buffer[];
+}
+
+export const ATTACHMENT_PIECE = 1024 * 1024;
+
+/** Collects a stream's chunks into pieces of ATTACHMENT_PIECE bytes, hashing as it goes. */
+class PieceCollector {
+  readonly pieces: Buffer[] = [];
+  size = 0;
+  private current: Buffer | undefined;
+  private used = 0;
+  private readonly hash = createHash('sha256');
+  add(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    let at = 0;
+    while (at < chunk.length) {
+      if (!this.current) {
+        this.current = Buffer.allocUnsafe(ATTACHMENT_PIECE);
+        this.used = 0;
+      }
+      const n = Math.min(chunk.length - at, ATTACHMENT_PIECE - this.used);
+      chunk.copy(this.current, this.used, at, at + n);
+      this.used += n;
+      at += n;
+      if (this.used === ATTACHMENT_PIECE) {
+        this.pieces.push(this.current);
+        this.current = undefined;
+      }
+    }
+  }
+  finish(): { pieces: Buffer[]; size: number; sha256: Buffer } {
+    // The last piece is copied to its own size, so that every piece owns its memory (and can be transferred).
+    if (this.current && this.used > 0) this.pieces.push(Buffer.from(this.current.subarray(0, this.used)));
+    this.current = undefined;
+    return { pieces: this.pieces, size: this.size, sha256: this.hash.digest() };
+  }
 }
 
 export interface ParsedMessage {
@@ -116,14 +156,10 @@ function mailparse(raw: Buffer): Promise<ParsedMail> {
         if (typeof data.html === 'string') mail.html = data.html;
         return;
       }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      data.content.on('data', (c: Buffer) => {
-        chunks.push(c);
-        size += c.length;
-      });
+      const collector = new PieceCollector();
+      data.content.on('data', (c: Buffer) => collector.add(c));
       data.content.on('end', () => {
-        mail.attachments.push({ ...data, content: Buffer.concat(chunks, size) } as unknown as ParsedMail['attachments'][number]);
+        mail.attachments.push({ ...data, content: collector.finish() } as unknown as ParsedMail['attachments'][number]);
         data.release?.();
       });
     });
@@ -173,13 +209,16 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
     headers: headerMap(parsed),
     text,
     html,
-    attachments: parsed.attachments.map((a) => ({
-      filename: a.filename ? stripNul(a.filename).replace(/[\\/]/g, '_').slice(0, 255) : null,
-      contentType: stripNul(a.contentType || 'application/octet-stream').slice(0, 255),
-      size: a.content.length,
-      sha256: createHash('sha256').update(a.content).digest(),
-      content: a.content,
-    })),
+    attachments: parsed.attachments.map((a) => {
+      const c = a.content as unknown as ReturnType<PieceCollector['finish']>;
+      return {
+        filename: a.filename ? stripNul(a.filename).replace(/[\\/]/g, '_').slice(0, 255) : null,
+        contentType: stripNul(a.contentType || 'application/octet-stream').slice(0, 255),
+        size: c.size,
+        sha256: c.sha256,
+        pieces: c.pieces,
+      };
+    }),
   };
 }
 
@@ -187,5 +226,5 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
 export function attachmentText(a: ParsedAttachment): string | null {
   const textLike = a.contentType.startsWith('text/') || /\.(txt|md|markdown|rst)$/i.test(a.filename ?? '');
   if (!textLike || a.size > 512 * 1024) return null;
-  return stripNul(a.content.toString('utf8'));
+  return stripNul(Buffer.concat(a.pieces).toString('utf8'));
 }

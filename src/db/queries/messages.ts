@@ -1,5 +1,5 @@
 import type { MessageData } from '../../core/case-view.ts';
-import { appendPieces, firstPiece, named, type Db } from '../pool.ts';
+import { appendPieces, named, type Db } from '../pool.ts';
 
 export interface NewMessage {
   caseId: number;
@@ -22,7 +22,7 @@ export interface NewMessage {
   bodyHtml: string | null;
 }
 
-export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; content: Buffer }
+export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; pieces: Buffer[] }
 
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
   const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
@@ -47,8 +47,8 @@ export async function updateParsedMessage(db: Db, id: number, m: NewMessage): Pr
 export async function insertAttachments(db: Db, messageId: number, atts: NewAttachment[]): Promise<void> {
   for (const a of atts) {
     const r = await db.query<{ id: number }>(named('mc_insert_attachment', 'insert into attachments (message_id, filename, content_type, size, sha256, content) values ($1, $2, $3, $4, $5, $6) returning id',
-      [messageId, a.filename, a.contentType, a.size, a.sha256, firstPiece(a.content)]));
-    await appendPieces(db, 'attachments', 'content', r.rows[0]!.id, a.content);
+      [messageId, a.filename, a.contentType, a.size, a.sha256, a.pieces[0] ?? Buffer.alloc(0)]));
+    await appendPieces(db, 'attachments', 'content', r.rows[0]!.id, a.pieces.slice(1));
   }
 }
 

@@ -1,4 +1,4 @@
-import { appendPieces, firstPiece, named, type Db } from '../pool.ts';
+import { appendPieces, named, splitPieces, type Db } from '../pool.ts';
 
 export interface NewRaw {
   mailboxId: number;
@@ -29,12 +29,13 @@ export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number
         continue;
       }
     }
+    const pieces = splitPieces(r.raw);
     const res = await db.query<{ id: number }>(named('mc_insert_raw', `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        on conflict do nothing returning id`,
-      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, firstPiece(r.raw)]));
+      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, pieces[0]!]));
     const id = res.rows[0]?.id ?? null;
-    if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, r.raw);
+    if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, pieces.slice(1));
     out.push(id);
   }
   return out;
