@@ -75,21 +75,26 @@ describe('nextAttempt', () => {
   });
 });
 
-describe('sleep', () => {
+function useFakeClock(): void {
   beforeEach(() => {
     vi.useFakeTimers();
   });
   afterEach(() => {
     vi.useRealTimers();
   });
+}
 
-  function track(p: Promise<void>): { done: () => boolean } {
-    let done = false;
-    void p.then(() => {
-      done = true;
-    });
-    return { done: () => done };
-  }
+/** Whether a promise has settled yet, readable synchronously. */
+function track(p: Promise<void>): { done: () => boolean } {
+  let done = false;
+  void p.then(() => {
+    done = true;
+  });
+  return { done: () => done };
+}
+
+describe('sleep', () => {
+  useFakeClock();
 
   it('resolves after ms, not before', async () => {
     const s = track(sleep(1000));
@@ -130,20 +135,7 @@ describe('sleep', () => {
 });
 
 describe('Waker', () => {
-  beforeEach(() => {
-    vi.useFakeTimers();
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
-  function track(p: Promise<void>): { done: () => boolean } {
-    let done = false;
-    void p.then(() => {
-      done = true;
-    });
-    return { done: () => done };
-  }
+  useFakeClock();
 
   it('a wake before wait makes the next wait resolve at once, and only that one', async () => {
     const w = new Waker();
