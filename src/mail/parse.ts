@@ -21,7 +21,7 @@ export interface ParsedAttachment {
   pieces: Buffer[];
 }
 
-export const ATTACHMENT_PIECE = 1024 * 1024;
+const ATTACHMENT_PIECE = 1024 * 1024;
 
 /** Collects a stream's chunks into pieces of ATTACHMENT_PIECE bytes, hashing as it goes. */
 class PieceCollector {

@@ -13,8 +13,3 @@ export async function upsertMailboxes(db: Db, boxes: { name: string; address: st
   );
   return new Map(res.rows.map((r) => [r.name, r]));
 }
-
-export async function listMailboxes(db: Db): Promise<MailboxRow[]> {
-  const res = await db.query<MailboxRow>('select id, name, address, kind, case_prefix from mailboxes order by id');
-  return res.rows;
-}

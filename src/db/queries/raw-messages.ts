@@ -112,11 +112,6 @@ export async function resetFailed(db: Db, ids?: number[]): Promise<number[]> {
   return r.rows.map((x) => x.id);
 }
 
-export async function pendingCount(db: Db): Promise<number> {
-  const r = await db.query<{ n: number }>(`select count(*)::int as n from raw_messages where state = 'pending'`);
-  return r.rows[0]!.n;
-}
-
 export interface FailedRow { id: number; mailbox: string; error_code: string | null; error: string | null; received_at: Date; size: number }
 
 export async function listFailed(db: Db): Promise<FailedRow[]> {
