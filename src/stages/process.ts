@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { decideThread } from '../core/thread.ts';
+import { findDuplicate, type StoredCopy } from '../core/duplicate.ts';
 import { yearIn } from '../core/ref.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -36,8 +37,8 @@ export interface BatchResult { claimed: number; processed: number; failed: numbe
 export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[] }
 
 type Outcome =
-  | { state: 'processed'; caseId: number; caseRef: string }
-  | { state: 'opened'; opened: OpenedCase }
+  | { state: 'processed'; caseId: number; caseRef: string; copy?: StoredCopy }
+  | { state: 'opened'; opened: OpenedCase; copy?: StoredCopy }
   | { state: 'duplicate'; caseId: number }
   | { state: 'failed'; code: string; reason: string };
 
@@ -83,6 +84,14 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       }
     }
 
+    // Duplicates are looked up once for the whole batch; messages filed by this batch are added as they go.
+    const messageIds = new Set<string>();
+    for (const p of analyses.values()) {
+      const a = await p;
+      if (!(a instanceof Error) && a.parsed.messageId) messageIds.add(a.parsed.messageId);
+    }
+    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...messageIds]);
+
     const opened: OpenedCase[] = [];
     const done: number[] = [];
     const refs = new Map<number, string>();
@@ -95,7 +104,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       } else {
         await tx.query('savepoint msg');
         try {
-          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), opts.reprocess === true);
+          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), copies, opts.reprocess === true);
           await tx.query('release savepoint msg');
         } catch (rawErr) {
           await tx.query('rollback to savepoint msg');
@@ -115,6 +124,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         done.push(raw.id);
         result.processed++;
         const o = outcome;
+        if (o.state !== 'duplicate' && o.copy) copies.push(o.copy);
         if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
         else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
         else {
@@ -145,7 +155,14 @@ function isBatchError(e: { code?: string; message?: string }): boolean {
   );
 }
 
-async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.ClaimedRaw, analysis: Promise<Analysis | Error> | undefined, reprocess: boolean): Promise<Outcome> {
+async function processOne(
+  tx: pg.PoolClient,
+  deps: ProcessDeps,
+  raw: rawq.ClaimedRaw,
+  analysis: Promise<Analysis | Error> | undefined,
+  copies: readonly StoredCopy[],
+  reprocess: boolean,
+): Promise<Outcome> {
   const { config } = deps;
   const mailbox = deps.mailboxes.get(raw.mailbox_id);
   if (!mailbox) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `raw message ${raw.id} belongs to mailbox id ${raw.mailbox_id}, which is not configured`);
@@ -157,13 +174,16 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
 
-  if (!existing && parsed.messageId) {
-    const dup = await msgq.findDuplicate(tx, parsed.messageId, raw.sha256, parsed.from?.address ?? null);
+  const sha256 = raw.sha256.toString('hex');
+  if (!existing) {
+    const dup = findDuplicate(copies, { messageId: parsed.messageId, sha256, fromEmail: parsed.from?.address ?? null });
     if (dup) {
-      await insertEvent(tx, { caseId: dup.case_id, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
-      return { state: 'duplicate', caseId: dup.case_id };
+      await insertEvent(tx, { caseId: dup.caseId, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
+      return { state: 'duplicate', caseId: dup.caseId };
     }
   }
+  const copyIn = (caseId: number): StoredCopy | undefined =>
+    parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
 
   let caseId: number;
   let caseRef: string;
@@ -192,6 +212,7 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
+    return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
     const now = deps.now?.() ?? new Date();
     const { report, missing } = extracted;
@@ -208,9 +229,12 @@ async function processOne(tx: pg.PoolClient, deps: ProcessDeps, raw: rawq.Claime
     const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, 'report'));
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     const year = yearIn(now, config.policy.timezone);
-    return { state: 'opened', opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing } };
+    return {
+      state: 'opened',
+      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing },
+      copy: copyIn(caseId),
+    };
   }
-  return { state: 'processed', caseRef, caseId };
 }
 
 function toMessage(parsed: ParsedMessage, caseId: number, rawId: number, cls: string): msgq.NewMessage {

@@ -1,3 +1,4 @@
+import type { StoredCopy } from '../../core/duplicate.ts';
 import type { MessageData } from '../../core/case-view.ts';
 import { appendPieces, named, type Db } from '../pool.ts';
 
@@ -60,12 +61,15 @@ export async function casesForMessageIds(db: Db, ids: string[]): Promise<{ messa
   return r.rows.map((x) => ({ messageId: x.message_id, caseId: x.case_id }));
 }
 
-/** An already stored copy of this message: same Message-ID and either the same bytes or the same sender. */
-export async function findDuplicate(db: Db, messageId: string, sha256: Buffer, fromEmail: string | null): Promise<{ id: number; case_id: number } | undefined> {
-  const r = await db.query<{ id: number; case_id: number }>(named('mc_find_duplicate', `select m.id, m.case_id from messages m left join raw_messages r on r.id = m.raw_message_id
-     where m.message_id = $1 and m.direction = 'in' and (r.sha256 = $2 or lower(m.from_email) = lower($3)) order by m.id limit 1`,
-    [messageId, sha256, fromEmail]));
-  return r.rows[0];
+/** Incoming messages already filed under any of these Message-IDs (for duplicate detection), oldest first. */
+export async function storedCopies(db: Db, messageIds: string[]): Promise<StoredCopy[]> {
+  if (messageIds.length === 0) return [];
+  const r = await db.query<{ message_id: string; case_id: number; sha256: string | null; from_email: string | null }>(
+    named('mc_stored_copies', `select m.message_id, m.case_id, encode(r.sha256, 'hex') as sha256, m.from_email
+     from messages m left join raw_messages r on r.id = m.raw_message_id
+     where m.message_id = any($1::text[]) and m.direction = 'in' order by m.id`, [messageIds]),
+  );
+  return r.rows.map((x) => ({ messageId: x.message_id, caseId: x.case_id, sha256: x.sha256, fromEmail: x.from_email }));
 }
 
 export async function messageForRaw(db: Db, rawId: number): Promise<{ id: number; case_id: number } | undefined> {
