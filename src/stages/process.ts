@@ -84,13 +84,11 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       }
     }
 
-    // Duplicates are looked up once for the whole batch; messages filed by this batch are added as they go.
-    const messageIds = new Set<string>();
-    for (const p of analyses.values()) {
-      const a = await p;
-      if (!(a instanceof Error) && a.parsed.messageId) messageIds.add(a.parsed.messageId);
-    }
-    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...messageIds]);
+    // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
+    // (no need to wait for the parse); messages filed by this batch are added as they go.
+    const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
+    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
+    const dupIndex = { copies, looked };
 
     const opened: OpenedCase[] = [];
     const done: number[] = [];
@@ -104,7 +102,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       } else {
         await tx.query('savepoint msg');
         try {
-          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), copies, opts.reprocess === true);
+          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), dupIndex, opts.reprocess === true);
           await tx.query('release savepoint msg');
         } catch (rawErr) {
           await tx.query('rollback to savepoint msg');
@@ -160,7 +158,7 @@ async function processOne(
   deps: ProcessDeps,
   raw: rawq.ClaimedRaw,
   analysis: Promise<Analysis | Error> | undefined,
-  copies: readonly StoredCopy[],
+  dupIndex: { copies: StoredCopy[]; looked: Set<string> },
   reprocess: boolean,
 ): Promise<Outcome> {
   const { config } = deps;
@@ -176,7 +174,12 @@ async function processOne(
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
-    const dup = findDuplicate(copies, { messageId: parsed.messageId, sha256, fromEmail: parsed.from?.address ?? null });
+    // The parser may read a Message-ID that the quick header scan at store time did not: look that one up too.
+    if (parsed.messageId && !dupIndex.looked.has(parsed.messageId)) {
+      dupIndex.looked.add(parsed.messageId);
+      dupIndex.copies.push(...(await msgq.storedCopies(tx, [parsed.messageId])));
+    }
+    const dup = findDuplicate(dupIndex.copies, { messageId: parsed.messageId, sha256, fromEmail: parsed.from?.address ?? null });
     if (dup) {
       await insertEvent(tx, { caseId: dup.caseId, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
       return { state: 'duplicate', caseId: dup.caseId };
