@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -29,6 +29,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
     chmodSync(dir, 0o755); // the server runs as the unprivileged postgres user when we are root
     embedded = await startEmbeddedPostgres(dir, log);
     adminUrl = embedded.url;
+    // The server runs detached (its own process group); if this run is killed before its teardown, stop it
+    // anyway so that no PostgreSQL outlives the test run.
+    const pgdata = path.join(dir, 'postgres');
+    process.once('exit', () => {
+      try {
+        const pid = Number.parseInt(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8'), 10);
+        if (pid > 0) process.kill(pid, 'SIGINT');
+      } catch {
+        // already stopped
+      }
+    });
   }
   const template = `mailcase_tpl_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
