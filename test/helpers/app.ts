@@ -6,7 +6,8 @@ import { buildConfig } from '../../src/config.ts';
 import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
 import { ProcessStage } from '../../src/stages/process-stage.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
-import { quietLog, type TestDatabase } from './db.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, quietLog, type TestDatabase } from './db.ts';
 
 /** An App on a test database, from a config document (database_url is filled in). */
 export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {}): Promise<App> {
@@ -40,4 +41,17 @@ export async function ingest(app: App, mailbox: string, raws: Buffer[]): Promise
   const box = app.mailboxes.get(mailbox)!;
   await storeRaw(app.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
   await new ProcessStage(processDeps(app)).drain();
+}
+
+/** A fresh database and an App on it for the enclosing describe block; both are filled in by beforeAll. */
+export function useAppDatabase(doc: Record<string, unknown> = {}): { db: TestDatabase; app: App } {
+  const s = {} as { db: TestDatabase; app: App };
+  beforeAll(async () => {
+    s.db = await createTestDatabase();
+    s.app = await makeApp(s.db, doc);
+  });
+  afterAll(async () => {
+    await s.db?.drop();
+  });
+  return s;
 }

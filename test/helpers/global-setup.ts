@@ -7,6 +7,7 @@ import { startEmbeddedPostgres, type EmbeddedServer } from '../../src/db/embedde
 import { createLogger } from '../../src/log.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createPool } from '../../src/db/pool.ts';
+import { withDatabase } from './db.ts';
 
 // One PostgreSQL server for the whole run: the embedded one (a fresh data folder), or DATABASE_URL when set.
 // A template database is migrated once; every test file clones its own database from it (test/helpers/db.ts).
@@ -60,10 +61,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await embedded?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   };
-}
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }

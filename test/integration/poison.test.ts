@@ -1,34 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { describe, expect, it } from 'vitest';
 import { processDeps } from '../../src/app.ts';
 import { ParsePool } from '../../src/mail/parse-pool.ts';
 import { processBatch } from '../../src/stages/process.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
-import { makeApp } from '../helpers/app.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { useAppDatabase } from '../helpers/app.ts';
 import { makeMessage } from '../helpers/messages.ts';
 
 // Messages that hurt the processor: one that already crashed it max_attempts times is set aside (and not
 // parsed again); one whose parse runs too long has its parser thread stopped; the others go on.
 
 describe('poison messages', () => {
-  let db: TestDatabase;
-  let app: App;
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await makeApp(db, { processing: { max_attempts: 2 } });
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const env = useAppDatabase({ processing: { max_attempts: 2 } });
 
   it('sets aside a message that crashed the processor max_attempts times, and files the rest', async () => {
-    const box = app.mailboxes.get('security')!;
+    const box = env.app.mailboxes.get('security')!;
     const raws = [makeMessage({ i: 1 }), makeMessage({ i: 2 }), makeMessage({ i: 3 })];
-    const stored = await storeRaw(db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
+    const stored = await storeRaw(env.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
     // As if the process had died twice while message 2 was in flight.
-    await db.pool.query('insert into raw_message_attempts (raw_message_id, attempts) values ($1, 2)', [stored[1]!.id]);
-    const deps = processDeps(app);
+    await env.db.pool.query('insert into raw_message_attempts (raw_message_id, attempts) values ($1, 2)', [stored[1]!.id]);
+    const deps = processDeps(env.app);
     let total = { processed: 0, failed: 0 };
     for (;;) {
       const r = await processBatch(deps);
@@ -36,10 +26,10 @@ describe('poison messages', () => {
       total = { processed: total.processed + r.processed, failed: total.failed + r.failed };
     }
     expect(total).toEqual({ processed: 2, failed: 1 });
-    const rows = await db.pool.query<{ id: number; state: string; error_code: string | null; error: string | null }>('select id, state, error_code, error from raw_messages order by id');
+    const rows = await env.db.pool.query<{ id: number; state: string; error_code: string | null; error: string | null }>('select id, state, error_code, error from raw_messages order by id');
     expect(rows.rows.map((r) => [r.state, r.error_code])).toEqual([['processed', null], ['failed', 'MC_PROCESS_CRASHED'], ['processed', null]]);
     expect(rows.rows[1]!.error).toMatch(/crashed or timed out 2 times/);
-    const left = await db.pool.query<{ n: number }>('select count(*)::int as n from raw_message_attempts');
+    const left = await env.db.pool.query<{ n: number }>('select count(*)::int as n from raw_message_attempts');
     expect(left.rows[0]!.n).toBe(0);
   });
 
