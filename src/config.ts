@@ -114,7 +114,38 @@ const configSchema = z
         timezone: 'UTC',
         holidays: [],
       }),
-    smtp: z.record(z.string(), z.unknown()).optional(),
+    smtp: z
+      .object({
+        host: z.string().min(1),
+        port: z.coerce.number().int().min(1).max(65535).default(587),
+        /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
+        secure: z.boolean().default(false),
+        require_tls: z.boolean().default(false),
+        user: z.string().optional(),
+        password: z.string().optional(),
+        max_connections: z.coerce.number().int().min(1).max(50).default(3),
+        tls_reject_unauthorized: z.boolean().default(true),
+        timeout_seconds: z.coerce.number().positive().default(30),
+      })
+      .strict()
+      .optional(),
+    outbox: z
+      .object({
+        batch_size: z.coerce.number().int().min(1).max(500).default(20),
+        poll_interval_ms: z.coerce.number().int().min(50).default(1000),
+        max_attempts: z.coerce.number().int().min(1).default(12),
+        retry_base_seconds: z.coerce.number().positive().default(30),
+        retry_max_seconds: z.coerce.number().positive().default(3600),
+      })
+      .strict()
+      .default({ batch_size: 20, poll_interval_ms: 1000, max_attempts: 12, retry_base_seconds: 30, retry_max_seconds: 3600 }),
+    auto_reply: z
+      .object({
+        per_address_per_hour: z.coerce.number().int().min(0).default(5),
+        global_per_hour: z.coerce.number().int().min(0).default(500),
+      })
+      .strict()
+      .default({ per_address_per_hour: 5, global_per_hour: 500 }),
     maintainers: z
       .array(z.object({ email, name: z.string().optional(), pgp_public_key_file: z.string().optional() }).strict())
       .default([]),
