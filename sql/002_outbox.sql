@@ -5,7 +5,7 @@
 
 create table outbox (
   id              bigserial primary key,
-  message_id      bigint not null unique references messages (id),
+  message_id      bigint unique references messages (id), -- the copy in the case thread (none without a case)
   case_id         bigint references cases (id),
   mailbox_id      integer not null references mailboxes (id),
   -- ack: acknowledgment to a reporter; notification, relay, reminder, command_result, bounce_back: later stages

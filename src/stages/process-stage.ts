@@ -1,4 +1,4 @@
-import pg from 'pg';
+import { listenLoop } from '../db/listen.ts';
 import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import { processBatch, type ProcessDeps } from './process.ts';
@@ -64,24 +64,7 @@ export class ProcessStage {
     }
   }
 
-  private async listen(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const client = new pg.Client({ connectionString: this.deps.url, keepAlive: true, application_name: 'mailcase-listen' });
-      const gone = new AbortController();
-      client.on('error', () => gone.abort());
-      client.on('end', () => gone.abort());
-      client.on('notification', () => this.waker.wake());
-      try {
-        await client.connect();
-        await client.query(`listen ${RAW_CHANNEL}`);
-        this.waker.wake(); // anything notified while we were away
-        await sleep(2 ** 31 - 1, AbortSignal.any([signal, gone.signal]));
-      } catch {
-        // reconnect below
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-      if (!signal.aborted) await sleep(1000, signal);
-    }
+  private listen(signal: AbortSignal): Promise<void> {
+    return listenLoop(this.deps.url, RAW_CHANNEL, this.waker, signal);
   }
 }

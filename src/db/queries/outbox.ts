@@ -1,0 +1,143 @@
+import { named, type Db } from '../pool.ts';
+import { insertMessage } from './messages.ts';
+
+/** Notified (at commit) when outgoing mail is queued, so a sender stage wakes at once. */
+export const OUTBOX_CHANNEL = 'mailcase_outbox';
+
+export interface NewOutgoing {
+  caseId: number | null;
+  mailboxId: number;
+  kind: string;
+  rfcMessageId: string;
+  from: string;
+  fromName: string | null;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  /** Lower-cased recipient of automatic mail (per-address rate limit); null for relayed human mail. */
+  rateKey: string | null;
+  visibility?: 'case' | 'internal';
+}
+
+/**
+ * Queue one outgoing message: a messages row (direction 'out', in the case's thread) and its outbox row, in the
+ * caller's transaction. Returns null when the case already has an acknowledgment (one per case, ever).
+ */
+export async function enqueue(tx: Db, m: NewOutgoing, now: Date): Promise<{ outboxId: number; messageRowId: number | null } | null> {
+  if (m.kind === 'ack' && m.caseId !== null) {
+    const had = await tx.query('select 1 from outbox where case_id = $1 and kind = $2', [m.caseId, 'ack']);
+    if (had.rowCount) return null;
+  }
+  const messageRowId = m.caseId === null ? null : await insertMessage(tx, {
+    caseId: m.caseId,
+    rawMessageId: null,
+    direction: 'out',
+    role: 'system',
+    class: m.kind,
+    visibility: m.visibility ?? 'case',
+    messageId: m.rfcMessageId,
+    inReplyTo: m.inReplyTo,
+    references: m.references,
+    fromEmail: m.from,
+    fromName: m.fromName,
+    to: m.to.map((address) => ({ address, name: '' })),
+    cc: [],
+    subject: m.subject,
+    date: now,
+    headers: Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k.toLowerCase(), [v]])),
+    bodyText: m.text,
+    bodyHtml: m.html,
+  });
+  const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
+       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) returning id`,
+  [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
+    JSON.stringify(m.headers), m.rateKey, now]));
+  await tx.query(`select pg_notify('${OUTBOX_CHANNEL}', '')`);
+  return { outboxId: r.rows[0]!.id, messageRowId };
+}
+
+/** Automatic mail queued in the last hour: to each of `addresses`, and in all. */
+export async function autoMailCounts(db: Db, addresses: string[], since: Date): Promise<{ perAddress: Map<string, number>; total: number }> {
+  const r = await db.query<{ rate_key: string | null; n: string }>(
+    `select rate_key, count(*)::bigint as n from outbox where rate_key is not null and created_at > $2
+       and (rate_key = any($1::text[])) group by rate_key
+     union all
+     select null, count(*)::bigint from outbox where rate_key is not null and created_at > $2`,
+    [addresses, since],
+  );
+  const perAddress = new Map<string, number>();
+  let total = 0;
+  for (const row of r.rows) {
+    if (row.rate_key === null) total = Number(row.n);
+    else perAddress.set(row.rate_key, Number(row.n));
+  }
+  return { perAddress, total };
+}
+
+export interface OutboxRow {
+  id: number;
+  case_id: number | null;
+  kind: string;
+  rfc_message_id: string;
+  from_addr: string;
+  from_name: string | null;
+  to_addrs: string[];
+  subject: string;
+  body_text: string;
+  body_html: string | null;
+  in_reply_to: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  attempts: number;
+  created_at: Date;
+}
+
+/** Lock up to `limit` rows that are due; other replicas skip them until this transaction ends. */
+export async function claimDue(tx: Db, limit: number): Promise<OutboxRow[]> {
+  const r = await tx.query<OutboxRow>(named('mc_outbox_claim', `select id, case_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to,
+       "references", headers, attempts, created_at
+     from outbox where state = 'queued' and next_attempt_at <= now()
+     order by next_attempt_at, id limit $1 for update skip locked`, [limit]));
+  return r.rows;
+}
+
+export type AttemptOutcome =
+  | { state: 'sent'; response: string }
+  | { state: 'retry'; error: string; retryInMs: number }
+  | { state: 'failed'; error: string };
+
+export async function recordAttempt(tx: Db, id: number, o: AttemptOutcome): Promise<void> {
+  if (o.state === 'sent') {
+    await tx.query(
+      `update outbox set state = 'sent', attempts = attempts + 1, sent_at = now(), smtp_response = $2, last_error = null where id = $1`,
+      [id, o.response],
+    );
+  } else if (o.state === 'retry') {
+    await tx.query(
+      `update outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
+      [id, o.error, o.retryInMs],
+    );
+  } else {
+    await tx.query(`update outbox set state = 'failed', attempts = attempts + 1, last_error = $2 where id = $1`, [id, o.error]);
+  }
+  await tx.query('insert into outbox_attempts (outbox_id, ok, permanent, response) values ($1, $2, $3, $4)', [
+    id,
+    o.state === 'sent',
+    o.state === 'failed',
+    o.state === 'sent' ? o.response : o.error,
+  ]);
+}
+
+/** When the next queued row falls due (for the sender's sleep), or null when nothing is queued. */
+export async function nextDueIn(db: Db): Promise<number | null> {
+  const r = await db.query<{ ms: number | null }>(
+    `select (extract(epoch from (min(next_attempt_at) - now())) * 1000)::float8 as ms from outbox where state = 'queued'`,
+  );
+  const ms = r.rows[0]?.ms;
+  return ms === null || ms === undefined ? null : Math.max(0, ms);
+}

@@ -1,0 +1,130 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { Config } from '../config.ts';
+import { oneLine } from '../errors.ts';
+
+// The nodemailer adapter: compose an outbox row into RFC 5322 bytes, and deliver bytes over SMTP (a pooled
+// transport) or, with no `smtp` configured (the embedded default), as .eml files under data_dir/outbox.
+// Delivery results are data: sent, a temporary failure (retry later) or a permanent one (5xx).
+
+export interface Outgoing {
+  rfcMessageId: string;
+  from: string;
+  fromName: string | null;
+  to: string[];
+  subject: string;
+  text: string;
+  html: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  headers: Record<string, string>;
+  date: Date;
+}
+
+/** RFC 5322 bytes of an outgoing message; the same row always gives the same headers (Message-ID, Date). */
+export async function compose(m: Outgoing): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: m.fromName ? { name: m.fromName, address: m.from } : m.from,
+    to: m.to,
+    subject: m.subject,
+    text: m.text,
+    html: m.html ?? undefined,
+    messageId: `<${m.rfcMessageId}>`,
+    inReplyTo: m.inReplyTo ? `<${m.inReplyTo}>` : undefined,
+    references: m.references.length ? m.references.map((r) => `<${r}>`).join(' ') : undefined,
+    date: m.date,
+    headers: m.headers,
+    textEncoding: 'quoted-printable',
+  });
+  return composer.compile().build();
+}
+
+export type DeliveryResult =
+  | { ok: true; response: string }
+  | { ok: false; permanent: boolean; error: string; /** the server or network is down: no use trying other rows now */ transport: boolean };
+
+export interface Transport {
+  readonly kind: 'smtp' | 'file';
+  send(raw: Buffer, envelope: { from: string; to: string[] }, rfcMessageId: string): Promise<DeliveryResult>;
+  /** Connect and authenticate without sending (mailcase check). */
+  verify(): Promise<void>;
+  close(): void;
+}
+
+const TRANSIENT_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'EPROTOCOL']);
+
+/** Classify a nodemailer failure: 5xx is permanent; 4xx and network errors are retried. Pure. */
+export function classifySmtpError(e: { code?: string; responseCode?: number; message?: string; rejectedErrors?: { responseCode?: number }[] }): DeliveryResult & { ok: false } {
+  const error = oneLine(e.message ?? String(e));
+  let code = e.responseCode;
+  if (code === undefined && e.rejectedErrors?.length) code = e.rejectedErrors.map((r) => r.responseCode ?? 0).reduce((a, b) => Math.min(a, b));
+  if (code !== undefined && code >= 500 && code < 600) return { ok: false, permanent: true, error, transport: false };
+  if (code !== undefined && code >= 400 && code < 500) return { ok: false, permanent: false, error, transport: false };
+  // Authentication and configuration problems need an operator, but the mail must not be lost meanwhile.
+  return { ok: false, permanent: false, error, transport: TRANSIENT_CODES.has(e.code ?? '') || e.code === 'EAUTH' || e.code === 'ENOAUTH' || e.code === undefined };
+}
+
+export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
+  const t = nodemailer.createTransport({
+    pool: true,
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    requireTLS: smtp.require_tls,
+    maxConnections: smtp.max_connections,
+    auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
+    tls: { rejectUnauthorized: smtp.tls_reject_unauthorized },
+    connectionTimeout: smtp.timeout_seconds * 1000,
+    greetingTimeout: smtp.timeout_seconds * 1000,
+    socketTimeout: smtp.timeout_seconds * 1000,
+    logger: false,
+  });
+  return {
+    kind: 'smtp',
+    async send(raw, envelope) {
+      try {
+        const info = await t.sendMail({ envelope, raw });
+        // sendMail resolves when at least one recipient was accepted; the others are recorded in the response.
+        const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => (typeof r === 'string' ? r : r.address));
+        return { ok: true, response: oneLine(`${info.response ?? ''}${rejected.length ? `; rejected: ${rejected.join(', ')}` : ''}`) };
+      } catch (raw_) {
+        return classifySmtpError(raw_ as Error & { code?: string; responseCode?: number });
+      }
+    },
+    verify: async () => {
+      await t.verify();
+    },
+    close: () => t.close(),
+  };
+}
+
+/** No SMTP configured: each message becomes data_dir/outbox/<time>-<id>.eml, written atomically. */
+export function fileTransport(dataDir: string): Transport {
+  const dir = path.join(dataDir, 'outbox');
+  return {
+    kind: 'file',
+    async send(raw, envelope, rfcMessageId) {
+      try {
+        await mkdir(dir, { recursive: true });
+        const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${rfcMessageId.replace(/[^A-Za-z0-9._-]/g, '_')}.eml`;
+        const tmp = path.join(dir, `.${name}.tmp`);
+        const head = Buffer.from(`X-Mailcase-Envelope-From: ${envelope.from}\r\nX-Mailcase-Envelope-To: ${envelope.to.join(', ')}\r\n`);
+        await writeFile(tmp, Buffer.concat([head, raw]));
+        await rename(tmp, path.join(dir, name));
+        return { ok: true, response: `written to ${path.join(dir, name)}` };
+      } catch (raw_) {
+        return { ok: false, permanent: false, error: oneLine((raw_ as Error).message), transport: true };
+      }
+    },
+    verify: async () => {
+      await mkdir(dir, { recursive: true });
+    },
+    close: () => undefined,
+  };
+}
+
+export function createTransport(config: Config): Transport {
+  return config.smtp ? smtpTransport(config.smtp) : fileTransport(config.data_dir);
+}

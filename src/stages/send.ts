@@ -1,0 +1,172 @@
+import type pg from 'pg';
+import { listenLoop } from '../db/listen.ts';
+import type { Config } from '../config.ts';
+import { backoffDelay } from '../core/backoff.ts';
+import { sleep, Waker } from '../core/signal.ts';
+import { coerceError, oneLine } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { compose, type DeliveryResult, type Transport } from '../mail/smtp.ts';
+import * as outq from '../db/queries/outbox.ts';
+
+// Step 3 of DESIGN.md: deliver outbox rows, on any replica. A batch of due rows is locked (FOR UPDATE SKIP
+// LOCKED, so replicas never send the same row at once), sent, and each result recorded, in one transaction.
+// A crash before the commit leaves the rows queued: they are sent again, with the same Message-ID. That resend
+// after the SMTP server accepted but before we recorded it is the one duplicate SMTP cannot rule out.
+
+export interface SendDeps {
+  pool: pg.Pool;
+  url: string;
+  config: Config;
+  log: Logger;
+  transport: Transport;
+  /** Turns composed bytes into what goes on the wire (PGP/MIME encryption, when keys are known). */
+  prepare?: (row: outq.OutboxRow, raw: Buffer) => Promise<Buffer>;
+  onResult?: (row: outq.OutboxRow, outcome: outq.AttemptOutcome) => void;
+}
+
+export interface SendResult { claimed: number; sent: number; retried: number; failed: number; transportDown: boolean }
+
+/** Retry delay after attempt `attempts` (1-based): exponential from retry_base_seconds, capped, jittered. */
+export function retryDelayMs(attempts: number, outbox: Config['outbox'], random = Math.random()): number {
+  return backoffDelay(attempts, { minMs: outbox.retry_base_seconds * 1000, maxMs: outbox.retry_max_seconds * 1000, stableMs: 0 }, random);
+}
+
+export function outcomeOf(result: DeliveryResult, attemptsSoFar: number, outbox: Config['outbox']): outq.AttemptOutcome {
+  if (result.ok) return { state: 'sent', response: result.response };
+  const attempts = attemptsSoFar + 1;
+  if (result.permanent) return { state: 'failed', error: result.error };
+  if (attempts >= outbox.max_attempts) return { state: 'failed', error: `gave up after ${attempts} attempts: ${result.error}` };
+  return { state: 'retry', error: result.error, retryInMs: retryDelayMs(attempts, outbox) };
+}
+
+/** Send one batch of due rows. */
+export async function sendBatch(deps: SendDeps): Promise<SendResult> {
+  const { pool, config, transport } = deps;
+  const result: SendResult = { claimed: 0, sent: 0, retried: 0, failed: 0, transportDown: false };
+  const logs: (() => void)[] = [];
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('begin');
+    const rows = await outq.claimDue(client, config.outbox.batch_size);
+    result.claimed = rows.length;
+    const outcomes = await Promise.all(
+      rows.map(async (row) => {
+        let delivery: DeliveryResult;
+        try {
+          let raw = await compose({
+            rfcMessageId: row.rfc_message_id,
+            from: row.from_addr,
+            fromName: row.from_name,
+            to: row.to_addrs,
+            subject: row.subject,
+            text: row.body_text,
+            html: row.body_html,
+            inReplyTo: row.in_reply_to,
+            references: row.references,
+            headers: row.headers,
+            date: row.created_at,
+          });
+          if (deps.prepare) raw = await deps.prepare(row, raw);
+          delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);
+        } catch (raw_) {
+          // Composing or encrypting failed: the row itself is bad, retrying will not help.
+          delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(raw_).message)}`, transport: false };
+        }
+        if (!delivery.ok && delivery.transport) result.transportDown = true;
+        return { row, outcome: outcomeOf(delivery, row.attempts, config.outbox) };
+      }),
+    );
+    for (const { row, outcome } of outcomes) {
+      await outq.recordAttempt(client, row.id, outcome);
+      const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
+      if (outcome.state === 'sent') {
+        result.sent++;
+        logs.push(() => deps.log.info({ ...at }, 'mail sent'));
+      } else if (outcome.state === 'retry') {
+        result.retried++;
+        logs.push(() => deps.log.warn({ ...at, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'mail not sent; will retry'));
+      } else {
+        result.failed++;
+        logs.push(() => deps.log.error({ ...at, error: outcome.error }, 'mail failed permanently'));
+      }
+    }
+    await client.query('commit');
+    for (const { row, outcome } of outcomes) deps.onResult?.(row, outcome);
+  } catch (raw) {
+    broken = coerceError(raw);
+    await client.query('rollback').catch(() => undefined);
+    throw broken;
+  } finally {
+    client.release(broken);
+  }
+  for (const l of logs) l();
+  return result;
+}
+
+export class SendStage {
+  private readonly waker = new Waker();
+  private readonly deps: SendDeps;
+  constructor(deps: SendDeps) {
+    this.deps = deps;
+  }
+
+  wake(): void {
+    this.waker.wake();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const log = this.deps.log.child({ stage: 'send' });
+    const listening = this.listen(signal);
+    let failures = 0;
+    let down = 0;
+    while (!signal.aborted) {
+      let r: SendResult;
+      try {
+        r = await sendBatch(this.deps);
+        failures = 0;
+      } catch (raw) {
+        failures++;
+        const e = coerceError(raw);
+        log.warn({ err: { message: e.message, code: e.code } }, 'send batch failed; retrying');
+        await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal);
+        continue;
+      }
+      if (r.transportDown) {
+        // The server is unreachable: every row would fail the same way. Back off as a whole (each row has its
+        // own schedule too) instead of spending the attempts of the whole queue in one sweep.
+        down++;
+        const wait = backoffDelay(down, { minMs: 1000, maxMs: this.deps.config.outbox.retry_max_seconds * 1000, stableMs: 0 }, Math.random());
+        if (down === 1) log.warn({ wait_ms: wait }, 'mail server unreachable; pausing delivery');
+        await sleep(wait, signal);
+        continue;
+      }
+      if (down > 0) log.info('mail server reachable again');
+      down = 0;
+      if (r.claimed > 0) continue;
+      const due = await outq.nextDueIn(this.deps.pool).catch(() => null);
+      const poll = this.deps.config.outbox.poll_interval_ms;
+      await this.waker.wait(due === null ? poll : Math.min(poll, Math.max(10, due)), signal);
+    }
+    await listening;
+  }
+
+  /** Send everything that is due now (run --once); rows waiting for a retry are left for later. */
+  async drain(): Promise<SendResult> {
+    const total: SendResult = { claimed: 0, sent: 0, retried: 0, failed: 0, transportDown: false };
+    for (;;) {
+      const r = await sendBatch(this.deps);
+      total.claimed += r.claimed;
+      total.sent += r.sent;
+      total.retried += r.retried;
+      total.failed += r.failed;
+      total.transportDown ||= r.transportDown;
+      if (r.claimed === 0 || r.transportDown) return total;
+    }
+  }
+
+  private listen(signal: AbortSignal): Promise<void> {
+    return listenLoop(this.deps.url, outq.OUTBOX_CHANNEL, this.waker, signal);
+  }
+
+}

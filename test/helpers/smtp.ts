@@ -1,0 +1,138 @@
+// A real SMTP server for integration tests (the smtp-server package), on a free port of its own. It keeps every
+// message it accepts (the raw bytes, in memory and as .eml files under its folder), can refuse with 4xx or 5xx
+// on demand, can be stopped (connections refused) and started again on the same port, and can hand each
+// accepted message on (e.g. APPEND it into a Dovecot mailbox, to make two mailcase instances talk).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+
+export interface Captured {
+  raw: Buffer;
+  envelope: { from: string; to: string[] };
+  /** Header lookup on the raw message (first occurrence, unfolded). */
+  header(name: string): string | undefined;
+  messageId: string;
+}
+
+export type SmtpMode = 'accept' | 'tempfail' | 'permfail';
+
+export interface SmtpTestServer {
+  host: string;
+  port: number;
+  dir: string;
+  messages: Captured[];
+  /** accept (default), tempfail (451 at RCPT), permfail (550 at RCPT). */
+  mode: SmtpMode;
+  /** Called for each accepted message before the server answers 250. */
+  onMessage?: (m: Captured) => Promise<void> | void;
+  /** The `smtp` config block for mailcase pointing here. */
+  config(extra?: Record<string, unknown>): Record<string, unknown>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function headerOf(raw: Buffer, name: string): string | undefined {
+  const head = raw.toString('latin1').split(/\r?\n\r?\n/, 1)[0]!.replace(/\r?\n[ \t]+/g, ' ');
+  const re = new RegExp(`^${name.replace(/[-]/g, '\\-')}:[ \\t]*(.*)$`, 'im');
+  const m = re.exec(head);
+  return m ? m[1]!.trim() : undefined;
+}
+
+export async function startSmtp(opts: { auth?: { user: string; password: string } } = {}): Promise<SmtpTestServer> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-smtp-'));
+  const port = await freePort();
+  let server: SMTPServer | undefined;
+  let seq = 0;
+  const s: SmtpTestServer = {
+    host: '127.0.0.1',
+    port,
+    dir,
+    messages: [],
+    mode: 'accept',
+    config: (extra = {}) => ({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      ...(opts.auth ? { user: opts.auth.user, password: opts.auth.password } : {}),
+      ...extra,
+    }),
+    start: async () => {
+      const options: SMTPServerOptions = {
+        secure: false,
+        disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+        authOptional: !opts.auth,
+        allowInsecureAuth: true,
+        logger: false,
+        size: 64 * 1024 * 1024,
+        onAuth(auth, _session, cb) {
+          if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.password) cb(null, { user: auth.username });
+          else cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+        },
+        onRcptTo(_addr, _session, cb) {
+          if (s.mode === 'tempfail') return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
+          if (s.mode === 'permfail') return cb(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+          cb();
+        },
+        onData(stream, session, cb) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            const raw = Buffer.concat(chunks);
+            const m: Captured = {
+              raw,
+              envelope: {
+                from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+                to: session.envelope.rcptTo.map((r) => r.address),
+              },
+              header: (name) => headerOf(raw, name),
+              messageId: (headerOf(raw, 'Message-ID') ?? '').replace(/^<|>$/g, ''),
+            };
+            writeFileSync(path.join(dir, `${String(++seq).padStart(6, '0')}.eml`), raw);
+            Promise.resolve(s.onMessage?.(m)).then(
+              () => {
+                s.messages.push(m);
+                cb();
+              },
+              (e: Error) => cb(Object.assign(new Error(`relay failed: ${e.message}`), { responseCode: 451 })),
+            );
+          });
+        },
+      };
+      server = new SMTPServer(options);
+      server.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(port, '127.0.0.1', () => resolve());
+      });
+    },
+    stop: async () => {
+      const srv = server;
+      server = undefined;
+      if (!srv) return;
+      // Drop open connections too, as a crashed server would.
+      await new Promise<void>((resolve) => {
+        srv.close(() => resolve());
+        for (const c of (srv as unknown as { connections: Set<{ close(): void }> }).connections ?? []) c.close();
+      });
+    },
+    close: async () => {
+      await s.stop();
+    },
+  };
+  await s.start();
+  return s;
+}
