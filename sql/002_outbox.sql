@@ -48,5 +48,8 @@ create table outbox_attempts (
 );
 create index outbox_attempts_outbox on outbox_attempts (outbox_id, id);
 
+-- When the acknowledgment went out (the policy's first deadline is met then).
+alter table cases add column acknowledged_at timestamptz;
+
 -- Why no automatic reply went to an incoming message (auto-reply, bounce, list mail, rate limit, ...).
 alter table messages add column no_reply_reason text;

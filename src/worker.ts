@@ -8,6 +8,8 @@ import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
 import { ProcessStage } from './stages/process-stage.ts';
 import { RawCache } from './stages/raw-cache.ts';
 import type { StoredRaw } from './stages/store.ts';
+import { SendStage, type SendDeps } from './stages/send.ts';
+import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
 // processing loop (on every replica). stop() is idempotent: it stops taking work, lets the batch in flight
@@ -19,6 +21,12 @@ export interface Worker {
   /** Resolves when every loop has ended. */
   done: Promise<void>;
   processor: ProcessStage;
+  sender: SendStage;
+}
+
+/** What the sender stage needs: the transport from config (SMTP, or .eml files without `smtp`). */
+export function sendDeps(app: App): SendDeps {
+  return { pool: app.db.pool, url: app.db.url, config: app.config, log: app.log, transport: createTransport(app.config) };
 }
 
 function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
@@ -60,10 +68,17 @@ export function startWorker(app: App): Worker {
     );
   }
   loops.push(processor.run(ac.signal).catch((raw) => app.log.error({ err: coerceError(raw) }, 'processing loop ended with an error')));
-  const done = Promise.all(loops).then(() => parsers.close());
+  const send = sendDeps(app);
+  const sender = new SendStage(send);
+  loops.push(sender.run(ac.signal).catch((raw) => app.log.error({ err: coerceError(raw) }, 'send loop ended with an error')));
+  const done = Promise.all(loops).then(async () => {
+    send.transport.close();
+    await parsers.close();
+  });
   app.log.info({ mailboxes: app.config.mailboxes.map((m) => m.name), config: app.config.source }, 'worker started');
   return {
     processor,
+    sender,
     done,
     stop: async () => {
       ac.abort();
@@ -72,12 +87,19 @@ export function startWorker(app: App): Worker {
   };
 }
 
-/** `run --once`: fetch what is there (for mailboxes no other replica is leading), process it all, return. */
-export async function runOnce(app: App): Promise<{ processed: number; failed: number }> {
+/** `run --once`: fetch what is there (for mailboxes no other replica is leading), process it all, send what is due, return. */
+export async function runOnce(app: App): Promise<{ processed: number; failed: number; sent: number; unsent: number }> {
   const processor = new ProcessStage(processDeps(app));
   for (const m of app.config.mailboxes) {
     const led = await leadOnce(app.db.url, app.mailboxes.get(m.name)!.id, () => fetcherFor(app, m.name, () => undefined).once());
     if (!led) app.log.info({ mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
   }
-  return processor.drain();
+  const processed = await processor.drain();
+  const deps = sendDeps(app);
+  try {
+    const sent = await new SendStage(deps).drain();
+    return { ...processed, sent: sent.sent, unsent: sent.retried + sent.failed };
+  } finally {
+    deps.transport.close();
+  }
 }

@@ -14,7 +14,7 @@ export function registerRun(program: Command): void {
       const global = program.opts<GlobalOpts>();
       if (opts.once) {
         const r = await withApp(global, (app) => runOnce(app));
-        process.stdout.write(`processed ${r.processed}, failed ${r.failed}\n`);
+        process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
         return;
       }
       const app = await openApp({ config: global.config, poolMax: 10 });

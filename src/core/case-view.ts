@@ -17,6 +17,7 @@ export interface CaseData {
   linked_case_ref: string | null;
   opened_at: Date;
   updated_at: Date;
+  acknowledged_at?: Date | null;
 }
 
 export interface MessageData {
@@ -62,7 +63,7 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
     reporter: { email: c.reporter_email, name: c.reporter_name, pgp_fingerprint: c.reporter_pgp_fingerprint },
     report,
     missing_fields: c.missing_fields,
-    deadlines: computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status }, policy, now),
+    deadlines: computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status, acknowledgedAt: c.acknowledged_at ?? null }, policy, now),
     messages: messages.map((m) => ({
       direction: m.direction,
       role: m.role,

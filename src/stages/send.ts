@@ -8,10 +8,10 @@ import type { Logger } from '../log.ts';
 import { compose, type DeliveryResult, type Transport } from '../mail/smtp.ts';
 import * as outq from '../db/queries/outbox.ts';
 
-// Step 3 of DESIGN.md: deliver outbox rows, on any replica. A batch of due rows is locked (FOR UPDATE SKIP
-// LOCKED, so replicas never send the same row at once), sent, and each result recorded, in one transaction.
-// A crash before the commit leaves the rows queued: they are sent again, with the same Message-ID. That resend
-// after the SMTP server accepted but before we recorded it is the one duplicate SMTP cannot rule out.
+// Step 3 of DESIGN.md: deliver outbox rows, on any replica. Each row is locked (FOR UPDATE SKIP LOCKED, so
+// replicas never send the same row at once), sent, and its result recorded, in one short transaction. A crash
+// before the commit leaves the row queued: it is sent again, with the same Message-ID. That resend after the
+// SMTP server accepted but before we recorded it is the one duplicate SMTP cannot rule out.
 
 export interface SendDeps {
   pool: pg.Pool;
@@ -39,60 +39,52 @@ export function outcomeOf(result: DeliveryResult, attemptsSoFar: number, outbox:
   return { state: 'retry', error: result.error, retryInMs: retryDelayMs(attempts, outbox) };
 }
 
-/** Send one batch of due rows. */
-export async function sendBatch(deps: SendDeps): Promise<SendResult> {
+/**
+ * Lock one due row in a transaction of its own, send it, record the result and commit. The row lock is what
+ * keeps replicas apart, and a crash releases it at once (the row is sent again); committing each row right
+ * after its send keeps the window for a duplicate (accepted by the server, not yet recorded) to one commit.
+ */
+export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; outcome: outq.AttemptOutcome; transportDown: boolean } | null> {
   const { pool, config, transport } = deps;
-  const result: SendResult = { claimed: 0, sent: 0, retried: 0, failed: 0, transportDown: false };
-  const logs: (() => void)[] = [];
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
     await client.query('begin');
-    const rows = await outq.claimDue(client, config.outbox.batch_size);
-    result.claimed = rows.length;
-    const outcomes = await Promise.all(
-      rows.map(async (row) => {
-        let delivery: DeliveryResult;
-        try {
-          let raw = await compose({
-            rfcMessageId: row.rfc_message_id,
-            from: row.from_addr,
-            fromName: row.from_name,
-            to: row.to_addrs,
-            subject: row.subject,
-            text: row.body_text,
-            html: row.body_html,
-            inReplyTo: row.in_reply_to,
-            references: row.references,
-            headers: row.headers,
-            date: row.created_at,
-          });
-          if (deps.prepare) raw = await deps.prepare(row, raw);
-          delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);
-        } catch (raw_) {
-          // Composing or encrypting failed: the row itself is bad, retrying will not help.
-          delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(raw_).message)}`, transport: false };
-        }
-        if (!delivery.ok && delivery.transport) result.transportDown = true;
-        return { row, outcome: outcomeOf(delivery, row.attempts, config.outbox) };
-      }),
-    );
-    for (const { row, outcome } of outcomes) {
-      await outq.recordAttempt(client, row.id, outcome);
-      const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
-      if (outcome.state === 'sent') {
-        result.sent++;
-        logs.push(() => deps.log.info({ ...at }, 'mail sent'));
-      } else if (outcome.state === 'retry') {
-        result.retried++;
-        logs.push(() => deps.log.warn({ ...at, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'mail not sent; will retry'));
-      } else {
-        result.failed++;
-        logs.push(() => deps.log.error({ ...at, error: outcome.error }, 'mail failed permanently'));
-      }
+    const row = (await outq.claimDue(client, 1))[0];
+    if (!row) {
+      await client.query('commit');
+      return null;
     }
+    let delivery: DeliveryResult;
+    try {
+      let raw = await compose({
+        rfcMessageId: row.rfc_message_id,
+        from: row.from_addr,
+        fromName: row.from_name,
+        to: row.to_addrs,
+        subject: row.subject,
+        text: row.body_text,
+        html: row.body_html,
+        inReplyTo: row.in_reply_to,
+        references: row.references,
+        headers: row.headers,
+        date: row.created_at,
+      });
+      if (deps.prepare) raw = await deps.prepare(row, raw);
+      delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);
+    } catch (raw_) {
+      // Composing or encrypting failed: the row itself is bad, and retrying will not help.
+      delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(raw_).message)}`, transport: false };
+    }
+    const outcome = outcomeOf(delivery, row.attempts, config.outbox);
+    await outq.recordAttempt(client, row.id, outcome);
     await client.query('commit');
-    for (const { row, outcome } of outcomes) deps.onResult?.(row, outcome);
+    const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
+    if (outcome.state === 'sent') deps.log.info(at, 'mail sent');
+    else if (outcome.state === 'retry') deps.log.warn({ ...at, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'mail not sent; will retry');
+    else deps.log.error({ ...at, error: outcome.error }, 'mail failed permanently');
+    deps.onResult?.(row, outcome);
+    return { row, outcome, transportDown: !delivery.ok && delivery.transport };
   } catch (raw) {
     broken = coerceError(raw);
     await client.query('rollback').catch(() => undefined);
@@ -100,7 +92,33 @@ export async function sendBatch(deps: SendDeps): Promise<SendResult> {
   } finally {
     client.release(broken);
   }
-  for (const l of logs) l();
+}
+
+/**
+ * Send up to outbox.batch_size due rows, as many at once as the transport has connections. Stops early when
+ * the server is unreachable (every row would fail the same way).
+ */
+export async function sendBatch(deps: SendDeps): Promise<SendResult> {
+  const result: SendResult = { claimed: 0, sent: 0, retried: 0, failed: 0, transportDown: false };
+  const slots = deps.config.smtp?.max_connections ?? 2;
+  let budget = deps.config.outbox.batch_size;
+  let empty = false;
+  const slot = async (): Promise<void> => {
+    while (budget > 0 && !empty && !result.transportDown) {
+      budget--;
+      const r = await sendOne(deps);
+      if (!r) {
+        empty = true;
+        return;
+      }
+      result.claimed++;
+      if (r.outcome.state === 'sent') result.sent++;
+      else if (r.outcome.state === 'retry') result.retried++;
+      else result.failed++;
+      if (r.transportDown) result.transportDown = true;
+    }
+  };
+  await Promise.all(Array.from({ length: slots }, slot));
   return result;
 }
 

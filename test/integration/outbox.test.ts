@@ -145,6 +145,24 @@ describe('outbox delivery over SMTP', () => {
     for (const m of ms) expect(smtp.messages.filter((x) => x.messageId === m.rfcMessageId)).toHaveLength(1);
   });
 
+  it('two senders (as on two replicas) deliver each row once', async () => {
+    const ms = Array.from({ length: 30 }, () => mail());
+    for (const m of ms) await queue(m);
+    const a = { ...deps, transport: smtpTransport(config.smtp!) };
+    const b = { ...deps, transport: smtpTransport(config.smtp!) };
+    try {
+      const [ra, rb] = await Promise.all([sendBatch({ ...a, config: { ...config, outbox: { ...config.outbox, batch_size: 30 } } }), sendBatch({ ...b, config: { ...config, outbox: { ...config.outbox, batch_size: 30 } } })]);
+      expect(ra.sent + rb.sent).toBe(30);
+      // Both took part: the row locks kept them apart, not one of them idling.
+      expect(ra.sent).toBeGreaterThan(0);
+      expect(rb.sent).toBeGreaterThan(0);
+    } finally {
+      a.transport.close();
+      b.transport.close();
+    }
+    for (const m of ms) expect(smtp.messages.filter((x) => x.messageId === m.rfcMessageId)).toHaveLength(1);
+  });
+
   it('writes .eml files under data_dir/outbox when no smtp is configured', async () => {
     const m = mail();
     await queue(m);

@@ -68,7 +68,7 @@ export interface CaseRow extends CaseData {
 
 const CASE_SELECT = `
   select c.id, c.ref, m.name as mailbox, m.kind as mailbox_kind, c.status, c.severity, c.subject, c.reporter_email, c.reporter_name,
-         c.reporter_pgp_fingerprint, c.report, c.missing_fields, l.ref as linked_case_ref, c.opened_at, c.updated_at,
+         c.reporter_pgp_fingerprint, c.report, c.missing_fields, l.ref as linked_case_ref, c.opened_at, c.updated_at, c.acknowledged_at,
          (select count(*)::int from messages x where x.case_id = c.id) as message_count
   from cases c join mailboxes m on m.id = c.mailbox_id left join cases l on l.id = c.linked_case_id`;
 

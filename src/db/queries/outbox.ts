@@ -113,10 +113,22 @@ export type AttemptOutcome =
 
 export async function recordAttempt(tx: Db, id: number, o: AttemptOutcome): Promise<void> {
   if (o.state === 'sent') {
-    await tx.query(
-      `update outbox set state = 'sent', attempts = attempts + 1, sent_at = now(), smtp_response = $2, last_error = null where id = $1`,
+    const r = await tx.query<{ case_id: number | null; kind: string }>(
+      `update outbox set state = 'sent', attempts = attempts + 1, sent_at = now(), smtp_response = $2, last_error = null where id = $1
+       returning case_id, kind`,
       [id, o.response],
     );
+    // The disclosure policy's first promise is kept when the acknowledgment is out, not when it is queued.
+    const sent = r.rows[0];
+    if (sent?.kind === 'ack' && sent.case_id !== null) {
+      const moved = await tx.query(`update cases set status = 'acknowledged', acknowledged_at = now(), updated_at = now() where id = $1 and status = 'new'`, [sent.case_id]);
+      if (moved.rowCount) {
+        await tx.query(`insert into events (case_id, kind, actor, data) values ($1, 'status_changed', 'system', $2)`, [
+          sent.case_id,
+          JSON.stringify({ from: 'new', to: 'acknowledged', reason: 'acknowledgment sent', outbox_id: id }),
+        ]);
+      }
+    }
   } else if (o.state === 'retry') {
     await tx.query(
       `update outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
