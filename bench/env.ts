@@ -123,11 +123,12 @@ const STOP_GRACE_MS = 40_000;
  */
 export function startWorker(
   cleanup: Cleanup,
-  opts: { d: Dovecot; user: DovecotUser; databaseUrl: string; name: string; env?: Record<string, string>; keepLogAs?: string },
+  opts: { d: Dovecot; user: DovecotUser; databaseUrl: string; name: string; env?: Record<string, string>; keepLogAs?: string; config?: Record<string, unknown> },
 ): BenchWorker {
   const { file, dir } = writeConfig({
     database_url: opts.databaseUrl,
     mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: opts.d.imapConfig(opts.user), after_processing: 'seen' }],
+    ...opts.config,
   });
   const worker = new WorkerProcess(file, opts.name, opts.env, BUILT_CLI);
   const startedAt = Date.now();

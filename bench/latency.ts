@@ -1,4 +1,4 @@
-// Scenario 3: arrival → case latency. A worker idles on IMAP IDLE; messages are APPENDed one at a time with
+// Scenario 3: arrival → case and arrival → acknowledgment latency. A worker idles on IMAP IDLE; messages are APPENDed one at a time with
 // 100–300 ms gaps, and each one's latency is its raw row's processed_at minus the APPEND start. Both clocks
 // are this machine's (Date.now() here, now() in the local PostgreSQL).
 //
@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
 import type { Dovecot, DovecotUser } from '../test/helpers/dovecot.ts';
 import { makeMessage, messageIdOf } from '../test/helpers/messages.ts';
+import { startSmtp } from '../test/helpers/smtp.ts';
 import { seededRandom, specFor } from './corpus.ts';
 import { type BenchDatabase, type Cleanup, logProblems, logTail, startWorker, waitForLog } from './env.ts';
 
@@ -31,6 +32,8 @@ export interface LatencyResult {
   committedSeen: Percentiles;
   /** received_at (the fetch stage's store transaction start) − APPEND start: IDLE notification + FETCH. */
   stored: Percentiles;
+  /** The SMTP server accepting the acknowledgment (after its DATA) − APPEND start. */
+  ack: Percentiles;
   /** How long the APPEND command itself took. */
   append: Percentiles;
   failed: number;
@@ -44,7 +47,15 @@ export async function runLatency(
   opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; samples: number; seed?: number; env?: Record<string, string>; keepLogAs?: string },
 ): Promise<LatencyResult> {
   const { d, user, db, samples } = opts;
-  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'latency', env: opts.env, keepLogAs: opts.keepLogAs });
+  // A real SMTP server; each acknowledgment is timed when its DATA has arrived (In-Reply-To names the report).
+  const smtp = await startSmtp();
+  cleanup.add('SMTP server', () => smtp.close());
+  const acked = new Map<string, number>();
+  smtp.onMessage = (m) => {
+    const to = m.header('In-Reply-To');
+    if (to) acked.set(to, Date.now());
+  };
+  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'latency', env: opts.env, keepLogAs: opts.keepLogAs, config: { smtp: smtp.config() } });
   // The worker creates nothing on the server; INBOX exists at first login. Wait until it is idling on IDLE.
   await waitForLog(w, (l) => l.msg === 'imap idle', 'the worker to enter IMAP IDLE');
 
@@ -82,10 +93,12 @@ export async function runLatency(
       await sleep(100 + Math.floor(rand() * 200));
     }
     const deadline = Date.now() + 60_000;
-    while ([...sent.keys()].some((id) => !seen.has(id))) {
+    while ([...sent.keys()].some((id) => !seen.has(id) || !acked.has(id))) {
       if (pollError) throw pollError;
       if (!w.worker.running) throw new Error(`latency worker exited; log tail:\n${logTail(w)}`);
-      if (Date.now() > deadline) throw new Error(`only ${[...sent.keys()].filter((id) => seen.has(id)).length}/${samples} messages processed 60 s after the last APPEND`);
+      if (Date.now() > deadline) {
+        throw new Error(`only ${[...sent.keys()].filter((id) => seen.has(id)).length}/${samples} messages processed and ${acked.size} acknowledged 60 s after the last APPEND`);
+      }
       await sleep(POLL_MS);
     }
   } finally {
@@ -97,6 +110,7 @@ export async function runLatency(
   const bySeen: number[] = [];
   const byStored: number[] = [];
   const appendMs: number[] = [];
+  const byAck: number[] = [];
   let failed = 0;
   for (const [id, s] of sent) {
     const r = seen.get(id)!;
@@ -105,9 +119,10 @@ export async function runLatency(
     bySeen.push(r.seenAt - s.start);
     byStored.push(r.storedAt - s.start);
     appendMs.push(s.appendMs);
+    byAck.push(acked.get(id)! - s.start);
   }
   const problems = logProblems(w);
   await w.stop();
   const perMessage = byDb.map((p, k) => ({ processedAt: Math.round(p), stored: Math.round(byStored[k]!) }));
-  return { samples, perMessage, processedAt: percentiles(byDb), committedSeen: percentiles(bySeen), stored: percentiles(byStored), append: percentiles(appendMs), failed, workerProblems: problems };
+  return { samples, perMessage, processedAt: percentiles(byDb), committedSeen: percentiles(bySeen), stored: percentiles(byStored), ack: percentiles(byAck), append: percentiles(appendMs), failed, workerProblems: problems };
 }

@@ -10,6 +10,7 @@ export const TARGETS = {
   ingestMsgPerSec: 300,
   ceilingRatioPct: 40,
   latencyP95Ms: 1000,
+  ackP95Ms: 2000,
   peakRssMiB: 300,
 } as const;
 
@@ -38,6 +39,7 @@ export function verdicts(r: Results): Verdict[] {
     { name: 'ingest msg/s end to end', value: r.ingest.msgPerSec, target: `>= ${TARGETS.ingestMsgPerSec}`, pass: r.ingest.msgPerSec >= TARGETS.ingestMsgPerSec && r.ingest.failed === 0 },
     { name: 'end to end / raw ceiling %', value: ratio, target: `>= ${TARGETS.ceilingRatioPct}`, pass: ratio >= TARGETS.ceilingRatioPct },
     { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
+    { name: 'p95 APPEND → acknowledgment accepted by SMTP ms', value: r.latency.ack.p95, target: `< ${TARGETS.ackP95Ms}`, pass: r.latency.ack.p95 < TARGETS.ackP95Ms && r.latency.failed === 0 },
     { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${TARGETS.peakRssMiB}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
   ];
 }
@@ -83,7 +85,8 @@ export function formatResults(r: Results): string {
     ['   end to end / ceiling', `${f1(ceilingRatioPct(r))} %`, `>= ${TARGETS.ceilingRatioPct} %`, pf(v[1]!.pass)],
     ['3. APPEND → processed_at p50/p95/max', pct(r.latency.processedAt), `p95 < ${TARGETS.latencyP95Ms} ms`, pf(v[2]!.pass)],
     ['   APPEND → commit seen p50/p95/max', pct(r.latency.committedSeen), '', ''],
-    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${TARGETS.peakRssMiB} MiB`, pf(v[3]!.pass)],
+    ['   APPEND → ack accepted by SMTP p50/p95/max', pct(r.latency.ack), `p95 < ${TARGETS.ackP95Ms} ms`, pf(v[3]!.pass)],
+    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${TARGETS.peakRssMiB} MiB`, pf(v[4]!.pass)],
     ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
   ];
   const notes = [

@@ -5,6 +5,7 @@ import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
 import type { ProcessDeps } from './stages/process.ts';
+import { checkTemplates, type Templates } from './mail/templates.ts';
 
 // What every command needs: the validated config, a logger, the database (migrated) and the mailbox rows.
 
@@ -16,11 +17,15 @@ export interface App {
   mailboxes: Map<string, MailboxRow>;
   /** id → row */
   mailboxesById: Map<number, MailboxRow>;
+  /** Outgoing-mail templates, loaded and proven to render at start. */
+  templates: Templates;
   close(): Promise<void>;
 }
 
 export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean }): Promise<App> {
   const config = loadConfig(opts.config);
+  // A broken template fails the start, never a send.
+  const templates = checkTemplates(config.templates_dir);
   // One-shot commands print their result on stdout; their logs (stderr) default to warnings only.
   const log = opts.log ?? createLogger({ level: process.env.LOG_LEVEL ?? config.log_level ?? (opts.quiet ? 'warn' : 'info') });
   const db = await openDatabase(config, log, { poolMax: opts.poolMax });
@@ -32,6 +37,7 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
       db,
       mailboxes,
       mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
+      templates,
       close: () => db.close(),
     };
   } catch (raw) {
@@ -49,5 +55,6 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     log: app.log,
     url: app.db.url,
     analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms),
+    templates: app.templates,
   };
 }

@@ -14,6 +14,10 @@ import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
+import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
+import type { ReportField } from '../core/report.ts';
+import type { Templates } from '../mail/templates.ts';
+import { queueAcks, type AckCandidate } from './ack.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -28,13 +32,17 @@ export interface ProcessDeps {
   analyser: Analyser;
   /** Raw bytes this process stored a moment ago, so they need not be read back. */
   rawCache?: RawCache;
+  /** Acknowledgment (and later notification) templates, loaded and checked at start. */
+  templates: Templates;
+  /** Fingerprint of each mailbox's current PGP key, by mailbox id. */
+  fingerprints?: Map<number, string>;
   now?: () => Date;
 }
 
 export interface BatchResult { claimed: number; processed: number; failed: number }
 
 /** A case opened in this batch; its number is given at the end of the batch (see assignCaseRefs). */
-export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[] }
+export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[]; ack: AckCandidate }
 
 type Outcome =
   | { state: 'processed'; caseId: number; caseRef: string; copy?: StoredCopy }
@@ -136,6 +144,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     // deadlock; they stay gap-free because they commit or roll back with the cases.
     for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
     await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
+    // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
+    // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
+    if (!opts.reprocess) await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, fingerprints: deps.fingerprints }, opened.map((o) => o.ack), refs, deps.now?.() ?? new Date());
     await rawq.markProcessed(tx, done);
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });
@@ -171,6 +182,7 @@ async function processOne(
   if (analysed instanceof Error) throw analysed;
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
+  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase())));
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
@@ -197,7 +209,7 @@ async function processOne(
       [caseId],
     );
     caseRef = c.rows[0]!.ref;
-    await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply'));
+    await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
@@ -211,7 +223,7 @@ async function processOne(
     const c = await tx.query<{ ref: string; reporter_email: string | null }>('select ref, reporter_email from cases where id = $1 for update', [caseId]);
     caseRef = c.rows[0]!.ref;
     const role = parsed.from && c.rows[0]!.reporter_email === parsed.from.address ? 'reporter' : 'outsider';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, 'reply'), role });
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
@@ -229,15 +241,34 @@ async function processOne(
       missingFields: missing,
       openedAt: now,
     });
-    const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, 'report'));
+    const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')));
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     const year = yearIn(now, config.policy.timezone);
+    const ack: AckCandidate = {
+      caseId,
+      rawId: raw.id,
+      mailboxId: mailbox.id,
+      classification: verdict,
+      // Answers go where the sender asks (Reply-To), else to From.
+      recipient: parsed.replyTo[0]?.address ?? parsed.from?.address ?? null,
+      subject: parsed.subject,
+      messageId: parsed.messageId,
+      references: parsed.references,
+      missing: missing as ReportField[],
+      encrypted: false,
+      decryptionFailed: false,
+    };
     return {
       state: 'opened',
-      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing },
+      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing, ack },
       copy: copyIn(caseId),
     };
   }
+}
+
+/** The class recorded on a message: what a person's message is to its case, or which kind of machine sent it. */
+function messageClass(verdict: Classification, human: 'report' | 'reply'): string {
+  return verdict.kind === 'human' ? human : verdict.kind;
 }
 
 function toMessage(parsed: ParsedMessage, caseId: number, rawId: number, cls: string): msgq.NewMessage {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
 import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
+import { checkTemplates } from '../../src/mail/templates.ts';
 import { ProcessStage } from '../../src/stages/process-stage.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { afterAll, beforeAll } from 'vitest';
@@ -32,6 +33,7 @@ export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {
     db: { pool: db.pool, url: db.url, close: async () => undefined },
     mailboxes,
     mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
+    templates: checkTemplates(config.templates_dir),
     close: async () => undefined,
   };
 }

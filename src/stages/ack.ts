@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
+import { ackContext, type MailboxKind } from '../core/ack.ts';
+import { autoReplyDecision } from '../core/auto-reply.ts';
+import { outgoingLoopHeaders, type Classification } from '../core/classify.ts';
+import type { ReportField } from '../core/report.ts';
+import type { Db } from '../db/pool.ts';
+import { insertEvents } from '../db/queries/events.ts';
+import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import { autoMailCounts, enqueue } from '../db/queries/outbox.ts';
+import type { Templates } from '../mail/templates.ts';
+
+// The acknowledgments of one processing batch, queued in the batch's transaction (the transactional outbox):
+// each new case whose first message came from a person gets one, unless a rate limit says no. Whatever is
+// not acknowledged is recorded with the reason, on the message and as an audit event.
+
+/** A case opened by the batch, as far as its acknowledgment is concerned. */
+export interface AckCandidate {
+  caseId: number;
+  rawId: number;
+  mailboxId: number;
+  classification: Classification;
+  /** Where the answer goes: Reply-To if given, else From (lower-cased). */
+  recipient: string | null;
+  subject: string;
+  /** Their Message-ID and References, so the ack sits in their thread. */
+  messageId: string | null;
+  references: string[];
+  missing: ReportField[];
+  encrypted: boolean;
+  decryptionFailed: boolean;
+}
+
+export interface AckDeps {
+  config: Config;
+  mailboxes: Map<number, MailboxRow>;
+  templates: Templates;
+  /** Fingerprint of each mailbox's current PGP key, by mailbox id (told to reporters; none without PGP). */
+  fingerprints?: Map<number, string>;
+}
+
+/** The domain of our Message-IDs: the mailbox address's. */
+export function newMessageId(address: string): string {
+  const domain = address.split('@')[1] || 'localhost';
+  return `${randomUUID()}@${domain}`;
+}
+
+export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], refs: Map<number, string>, now: Date): Promise<{ queued: number; suppressed: number }> {
+  const { config } = deps;
+  const own = config.mailboxes.map((m) => m.address.toLowerCase());
+  // Rate limits are counted under a per-address lock (taken in a fixed order, so batches cannot deadlock on
+  // them), so that concurrent batches on several replicas cannot both slip under the limit.
+  const recipients = [...new Set(cases.map((c) => c.recipient).filter((r): r is string => r !== null))].sort();
+  for (const r of recipients) await tx.query('select pg_advisory_xact_lock(7402, hashtext($1))', [r]);
+  const since = new Date(now.getTime() - 3_600_000);
+  const counts = await autoMailCounts(tx, recipients, since);
+  let total = counts.total;
+  const suppressedEvents: { caseId: number; rawMessageId: number; kind: string; actor: string; data: Record<string, unknown> }[] = [];
+  let queued = 0;
+  const security = config.mailboxes.find((m) => m.kind === 'security');
+  for (const c of cases) {
+    const mailbox = deps.mailboxes.get(c.mailboxId)!;
+    const decision = autoReplyDecision({
+      classification: c.classification,
+      situation: 'new-case',
+      recipient: c.recipient,
+      sentToRecipientLastHour: c.recipient ? (counts.perAddress.get(c.recipient) ?? 0) : 0,
+      sentGloballyLastHour: total,
+      limits: config.auto_reply,
+      ownAddresses: own,
+    });
+    if (!decision.send) {
+      await tx.query('update messages set no_reply_reason = $2 where raw_message_id = $1', [c.rawId, decision.detail]);
+      suppressedEvents.push({ caseId: c.caseId, rawMessageId: c.rawId, kind: 'auto_reply_suppressed', actor: 'system', data: { reason: decision.reason, detail: decision.detail } });
+      continue;
+    }
+    const ref = refs.get(c.caseId)!;
+    const kind = mailbox.kind as MailboxKind;
+    const ctx = ackContext(
+      {
+        ref,
+        openedAt: now,
+        subject: c.subject,
+        missing: c.missing,
+        mailbox: { kind, address: mailbox.address },
+        securityAddress: security?.address ?? null,
+        encrypted: c.encrypted,
+        decryptionFailed: c.decryptionFailed,
+        ourFingerprint: deps.fingerprints?.get(c.mailboxId) ?? null,
+      },
+      config.policy,
+      now,
+    );
+    const body = await deps.templates.render(kind, 'ack', ctx);
+    const refsChain = c.messageId ? [...c.references.filter((r) => r !== c.messageId), c.messageId] : c.references;
+    const r = await enqueue(
+      tx,
+      {
+        caseId: c.caseId,
+        mailboxId: c.mailboxId,
+        kind: 'ack',
+        rfcMessageId: newMessageId(mailbox.address),
+        from: mailbox.address,
+        fromName: null,
+        to: [c.recipient!],
+        subject: ctx.reply_subject,
+        text: body.text,
+        html: body.html ?? null,
+        inReplyTo: c.messageId,
+        references: refsChain.slice(-20),
+        headers: outgoingLoopHeaders('ack', mailbox.address),
+        rateKey: c.recipient,
+      },
+      now,
+    );
+    if (r) {
+      queued++;
+      total++;
+      counts.perAddress.set(c.recipient!, (counts.perAddress.get(c.recipient!) ?? 0) + 1);
+    }
+  }
+  await insertEvents(tx, suppressedEvents);
+  return { queued, suppressed: suppressedEvents.length };
+}
