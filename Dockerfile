@@ -16,6 +16,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY sql ./sql
+COPY templates ./templates
 USER node
 # The worker needs a database: set DATABASE_URL (docker-compose.yml does) and mount mailcase.yml.
 ENV MAILCASE_CONFIG=/etc/mailcase/mailcase.yml

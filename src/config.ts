@@ -227,7 +227,9 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
     }
     prefixes.add(m.case_prefix);
   }
-  return deepFreeze({ ...c, data_dir: dataDir, database_url: databaseUrl, mailboxes, source });
+  // Like data_dir, templates_dir is relative to the config file.
+  const templatesDir = c.templates_dir === undefined ? undefined : path.resolve(baseDir, c.templates_dir);
+  return deepFreeze({ ...c, data_dir: dataDir, database_url: databaseUrl, mailboxes, templates_dir: templatesDir, source });
 }
 
 /** The embedded default: two local Maildir mailboxes under data_dir/mailboxes. */

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   MC_CASE_NOT_FOUND: 'No case has that reference.',
   MC_MAILBOX_UNKNOWN: 'No configured mailbox has that name.',
   MC_INPUT: 'A command-line argument is missing or invalid.',
+  MC_TEMPLATE_INVALID: 'A mail template has a syntax error, an unknown filter or variable, or an unknown file name.',
+  MC_TEMPLATE_NOT_FOUND: 'The templates_dir setting is not a folder, or a default template is missing from the installation.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -64,6 +64,12 @@ describe('buildConfig defaults', () => {
     expect(c.mailboxes[0]!.maildir).toBe('/var/mail/sec');
   });
 
+  it('resolves templates_dir against the config file folder, and leaves it unset by default', () => {
+    expect(c.templates_dir).toBeUndefined();
+    expect(buildConfig({ templates_dir: 'templates', mailboxes: [sec] }, SRC, {}).templates_dir).toBe('/etc/mailcase/templates');
+    expect(buildConfig({ templates_dir: '/srv/tpl', mailboxes: [sec] }, SRC, {}).templates_dir).toBe('/srv/tpl');
+  });
+
   it('fills IMAP defaults and coerces a string port', () => {
     const i = buildConfig({ mailboxes: [{ name: 'sec', kind: 'security', imap: { ...imap, port: '143' } }] }, SRC, {});
     expect(i.mailboxes[0]!.imap).toEqual({
