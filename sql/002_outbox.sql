@@ -10,7 +10,7 @@ create table outbox (
   mailbox_id      integer not null references mailboxes (id),
   -- ack: acknowledgment to a reporter; notification, relay, reminder, command_result, bounce_back: later stages
   kind            text not null,
-  rfc_message_id  text not null unique,             -- without angle brackets, as messages.message_id
+  rfc_message_id  text not null unique,             -- in angle brackets, as messages.message_id
   from_addr       text not null,
   from_name       text,
   to_addrs        text[] not null,                  -- the envelope: every recipient

@@ -10,6 +10,7 @@ import { oneLine } from '../errors.ts';
 // Delivery results are data: sent, a temporary failure (retry later) or a permanent one (5xx).
 
 export interface Outgoing {
+  /** Message-IDs here (own, In-Reply-To, References) are in angle brackets, as stored. */
   rfcMessageId: string;
   from: string;
   fromName: string | null;
@@ -31,9 +32,9 @@ export async function compose(m: Outgoing): Promise<Buffer> {
     subject: m.subject,
     text: m.text,
     html: m.html ?? undefined,
-    messageId: `<${m.rfcMessageId}>`,
-    inReplyTo: m.inReplyTo ? `<${m.inReplyTo}>` : undefined,
-    references: m.references.length ? m.references.map((r) => `<${r}>`).join(' ') : undefined,
+    messageId: m.rfcMessageId,
+    inReplyTo: m.inReplyTo ?? undefined,
+    references: m.references.length ? m.references.join(' ') : undefined,
     date: m.date,
     headers: m.headers,
     textEncoding: 'quoted-printable',

@@ -39,10 +39,10 @@ export interface AckDeps {
   fingerprints?: Map<number, string>;
 }
 
-/** The domain of our Message-IDs: the mailbox address's. */
+/** A new Message-ID, in angle brackets as stored (messages.message_id), in the mailbox address's domain. */
 export function newMessageId(address: string): string {
   const domain = address.split('@')[1] || 'localhost';
-  return `${randomUUID()}@${domain}`;
+  return `<${randomUUID()}@${domain}>`;
 }
 
 export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], refs: Map<number, string>, now: Date): Promise<{ queued: number; suppressed: number }> {

@@ -13,6 +13,7 @@ export interface Captured {
   envelope: { from: string; to: string[] };
   /** Header lookup on the raw message (first occurrence, unfolded). */
   header(name: string): string | undefined;
+  /** As in the header, with its angle brackets. */
   messageId: string;
 }
 
@@ -99,7 +100,7 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
                 to: session.envelope.rcptTo.map((r) => r.address),
               },
               header: (name) => headerOf(raw, name),
-              messageId: (headerOf(raw, 'Message-ID') ?? '').replace(/^<|>$/g, ''),
+              messageId: headerOf(raw, 'Message-ID') ?? '',
             };
             writeFileSync(path.join(dir, `${String(++seq).padStart(6, '0')}.eml`), raw);
             Promise.resolve(s.onMessage?.(m)).then(

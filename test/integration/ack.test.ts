@@ -90,8 +90,8 @@ describe('acknowledgments', () => {
     expect(body).toContain(c.ref);
     // The initial assessment date of this case, computed from the policy (business days, time zone, holidays).
     const due = new Date(computeDeadlines({ openedAt: c.opened_at, severity: null, status: 'new' }, app.config.policy, new Date()).assessment_due);
-    const dueDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Berlin', year: 'numeric', month: '2-digit', day: '2-digit' }).format(due);
-    expect(body).toContain(dueDay);
+    const dueDay = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', year: 'numeric', month: 'long', day: 'numeric' }).format(due);
+    expect(body).toMatch(new RegExp(`Initial assessment: by \\w+ ${dueDay}`));
     // It asks for what was missing (steps to reproduce, impact, credit ...) and never echoes the body.
     expect(c.missing_fields).toContain('steps');
     expect(body).toMatch(/steps to reproduce/i);
@@ -118,7 +118,11 @@ describe('acknowledgments', () => {
 
   it('sends nothing to auto-replies, bounces and list mail from the corpus, and records why', async () => {
     const { sec } = await start();
-    const files = [...corpusFiles('auto-replies'), ...corpusFiles('bounces'), ...corpusFiles('lists')];
+    // These carry no header of a machine (their list headers were stripped, or a person wrote them): they are
+    // mail from a person and get an acknowledgment (test/unit/classify.test.ts, EXCEPTIONS, says why for each).
+    const human = new Set(['sisimai-not-is-not-bounce-01.eml', 'cpython-msg_04.eml', 'notmuch-default_01_2.eml', 'notmuch-default_32_2.eml',
+      'notmuch-default_bar_17_2.eml', 'notmuch-default_bar_baz_26_2.eml']);
+    const files = [...corpusFiles('auto-replies'), ...corpusFiles('bounces'), ...corpusFiles('lists')].filter((f) => !human.has(f.name));
     await appendMessages(dovecot, sec, 'INBOX', files.map((f) => f.raw));
     const before = smtp.messages.length;
     await waitFor(
@@ -148,7 +152,7 @@ describe('acknowledgments', () => {
     expect(sentTo('eager@reporter.example')).toHaveLength(3);
     const suppressed = await db.pool.query<{ no_reply_reason: string }>(`select no_reply_reason from messages where no_reply_reason is not null`);
     expect(suppressed.rows).toHaveLength(2);
-    expect(suppressed.rows[0]!.no_reply_reason).toMatch(/rate limit/i);
+    expect(suppressed.rows[0]!.no_reply_reason).toMatch(/automatic mails went to this address in the last hour \(auto_reply.per_address_per_hour is 3\)/);
   });
 
   it('acknowledges a report once even when it arrives twice, and not a reply in its thread', async () => {

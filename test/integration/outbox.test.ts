@@ -20,15 +20,15 @@ function mail(over: Partial<NewOutgoing> = {}): NewOutgoing {
     caseId: null,
     mailboxId: 1,
     kind: 'test',
-    rfcMessageId: `out-${seq}-${Date.now()}@example.org`,
+    rfcMessageId: `<out-${seq}-${Date.now()}@example.org>`,
     from: 'security@example.org',
     fromName: 'Example security team',
     to: [`reporter${seq}@example.net`],
     subject: `[SEC-2026-000${seq}] Re: hello`,
     text: `body ${seq}\n`,
     html: null,
-    inReplyTo: 'their@example.net',
-    references: ['their@example.net'],
+    inReplyTo: '<their@example.net>',
+    references: ['<their@example.net>'],
     headers: { 'Auto-Submitted': 'auto-replied' },
     rateKey: null,
     ...over,
@@ -173,7 +173,7 @@ describe('outbox delivery over SMTP', () => {
     const files = readdirSync(dir).filter((f) => f.endsWith('.eml'));
     expect(files).toHaveLength(1);
     const text = readFileSync(path.join(dir, files[0]!), 'utf8');
-    expect(text).toContain(`Message-ID: <${m.rfcMessageId}>`);
+    expect(text).toContain(`Message-ID: ${m.rfcMessageId}`);
     expect(text).toContain(`X-Mailcase-Envelope-To: ${m.to[0]}`);
   });
 });
