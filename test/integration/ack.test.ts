@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
@@ -103,6 +104,16 @@ describe('acknowledgments', () => {
       `select m.direction, m.message_id, o.state from messages m join outbox o on o.message_id = m.id`,
     );
     expect(out.rows).toEqual([{ direction: 'out', message_id: ack!.messageId, state: 'sent' }]);
+  });
+
+  it('uses an override from templates_dir', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-tpl-'));
+    mkdirSync(path.join(dir, 'security'));
+    writeFileSync(path.join(dir, 'security', 'ack.txt.liquid'), 'Case {{ ref }} is open. Assessment by {{ deadlines.assessment.date }}.\n-- The Example security team\n');
+    const { sec } = await start({ templates_dir: dir });
+    await appendMessages(dovecot, sec, 'INBOX', [makeMessage({ i: 3, from: 'dave@reporter.example' })]);
+    const [ack] = await waitFor(async () => (sentTo('dave@reporter.example').length ? sentTo('dave@reporter.example') : undefined), 'an acknowledgment');
+    expect(bodyOf(ack!)).toMatch(/Case SEC-\d{4}-0001 is open\. Assessment by .+\.\r?\n-- The Example security team/);
   });
 
   it('answers support@ with the support template, which points security matters to security@', async () => {
