@@ -74,6 +74,7 @@ describe('acknowledgments through outages and crashes', () => {
     const cases = await db.pool.query<{ n: number }>('select count(distinct case_id)::int as n from outbox');
     expect(cases.rows[0]!.n).toBe(TOTAL);
     const d = deliveredOnce(smtp, ids);
+    if (process.env.MAILCASE_TEST_VERBOSE) process.stderr.write(`ack-outage: ${d.distinct} distinct, ${d.duplicates} duplicate deliveries\n`);
     expect(d.missing).toEqual([]);
     expect(d.distinct).toBe(TOTAL);
     // A kill between the server's 250 and our commit would resend one message per connection with the same

@@ -68,7 +68,7 @@ describe('crash safety', () => {
     }
     const r = await db.pool.query<{ raw: number; ids: number; cases: number; msgs: number; failed: number }>(
       `select (select count(*)::int from raw_messages) as raw, (select count(distinct message_id)::int from raw_messages) as ids,
-              (select count(*)::int from cases) as cases, (select count(*)::int from messages) as msgs,
+              (select count(*)::int from cases) as cases, (select count(*)::int from messages where direction = 'in') as msgs,
               (select count(*)::int from raw_messages where state <> 'processed') as failed`,
     );
     expect(r.rows[0]).toEqual({ raw: TOTAL, ids: TOTAL, cases: TOTAL, msgs: TOTAL, failed: 0 });

@@ -19,7 +19,7 @@ describe('duplicate deliveries', () => {
 
     const r = await env.db.pool.query<{ raw: number; processed: number; msgs: number; cases: number; dups: number }>(
       `select (select count(*)::int from raw_messages) as raw, (select count(*)::int from raw_messages where state = 'processed') as processed,
-              (select count(*)::int from messages) as msgs, (select count(*)::int from cases) as cases,
+              (select count(*)::int from messages where direction = 'in') as msgs, (select count(*)::int from cases) as cases,
               (select count(*)::int from events where kind = 'duplicate_ignored') as dups`,
     );
     expect(r.rows[0]).toEqual({ raw: 4, processed: 4, msgs: 2, cases: 2, dups: 2 });

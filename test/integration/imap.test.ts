@@ -57,7 +57,7 @@ describe('IMAP ingest', () => {
     await waitFor(async () => (await counts(db)).processed === 4, 'reply processed');
     expect((await counts(db)).cases).toBe(3);
     const thread = await db.pool.query<{ n: number }>(
-      `select count(*)::int as n from messages m join messages f on f.case_id = m.case_id where f.message_id = $1`,
+      `select count(*)::int as n from messages m join messages f on f.case_id = m.case_id where f.message_id = $1 and m.direction = 'in'`,
       [messageIdOf(first)],
     );
     expect(thread.rows[0]!.n).toBe(2);
@@ -80,7 +80,7 @@ describe('IMAP ingest', () => {
     await appendMessages(dovecot, u, 'INBOX', [makeMessage({ i: 20 }), makeMessage({ i: 21 })]);
     const app = await appFor(dovecot, u, { after_processing: 'move:Processed' });
     const r = await runOnce(app);
-    expect(r).toEqual({ processed: 2, failed: 0 });
+    expect(r).toEqual({ processed: 2, failed: 0, sent: 2, unsent: 0 });
     expect(await listMessages(dovecot, u, 'INBOX')).toEqual([]);
     expect((await listMessages(dovecot, u, 'Processed')).length).toBe(2);
   });

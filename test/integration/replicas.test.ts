@@ -43,7 +43,7 @@ describe('replicas', () => {
 
       const r = await db.pool.query<{ raw: number; ids: number; msgs: number; cases: number; refs: number }>(
         `select (select count(*)::int from raw_messages) as raw, (select count(distinct message_id)::int from raw_messages) as ids,
-                (select count(*)::int from messages) as msgs, (select count(*)::int from cases) as cases, (select count(distinct ref)::int from cases) as refs`,
+                (select count(*)::int from messages where direction = 'in') as msgs, (select count(*)::int from cases) as cases, (select count(distinct ref)::int from cases) as refs`,
       );
       expect(r.rows[0]).toEqual({ raw: 300, ids: 300, msgs: 300, cases: 300, refs: 300 });
       // Each message was processed once: one "case opened" log line per case across both replicas.
