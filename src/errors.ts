@@ -18,6 +18,9 @@ export const ERROR_CODES = {
   MC_CASE_NOT_FOUND: 'No case has that reference.',
   MC_MAILBOX_UNKNOWN: 'No configured mailbox has that name.',
   MC_INPUT: 'A command-line argument is missing or invalid.',
+  MC_HTTP_LISTEN: 'The HTTP port (http.port) could not be opened, e.g. because another process uses it.',
+  MC_SHUTDOWN_TIMEOUT: 'A graceful shutdown took longer than shutdown_timeout_seconds; the process exited anyway.',
+  MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
