@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
-# Build stage: install everything, compile TypeScript.
-FROM node:24-slim AS build
+# mailcase: multi-stage build on Node 24 (Debian bookworm slim), running as the unprivileged `node` user.
+# The image needs PostgreSQL at DATABASE_URL (docker-compose.yml runs one): the embedded PostgreSQL binaries are
+# optional dependencies and are left out of the runtime stage. Checked by test/unit/compose.test.ts (no Docker
+# engine runs where mailcase is developed).
+
+# Build stage: every dependency, compile TypeScript to dist/.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
@@ -8,18 +13,24 @@ COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
 
-# Runtime stage: production dependencies only, non-root user.
-FROM node:24-slim
+# Runtime stage: production dependencies only (no dev, no optional: no embedded PostgreSQL), compiled code, SQL.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY sql ./sql
 COPY templates ./templates
+# data_dir (deploy/mailcase.example.yml sets /var/lib/mailcase) must be writable by the unprivileged user.
+RUN mkdir -p /var/lib/mailcase /etc/mailcase && chown node:node /var/lib/mailcase
 USER node
-# The worker needs a database: set DATABASE_URL (docker-compose.yml does) and mount mailcase.yml.
 ENV MAILCASE_CONFIG=/etc/mailcase/mailcase.yml
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["node", "dist/src/cli.js", "cases", "list", "--limit", "1"]
+# http.port of the mounted configuration (8080 in deploy/mailcase.example.yml).
+EXPOSE 8080
+# No curl in the slim image: Node's fetch. /healthz answers while the process is alive.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# SIGTERM (docker stop) is a graceful shutdown; keep the compose stop_grace_period above shutdown_timeout_seconds.
 ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["run"]

@@ -1,12 +1,15 @@
 // Turns the scenario results into the printed table (figures beside their targets, PASS/FAIL) and the
 // targets' verdicts for results/latest.json. Pure.
 import type { FillResult } from './corpus.ts';
+import type { FailoverResult } from './failover.ts';
 import type { Machine } from './env.ts';
 import type { LatencyResult } from './latency.ts';
 import type { RssResult } from './rss.ts';
 import type { CeilingResult, IngestResult } from './throughput.ts';
 
 export const TARGETS = {
+  /** Failover: a standby must lead within leader.retry_seconds plus this (lock connection, IMAP connect, sync). */
+  failoverSlackMs: 2000,
   ingestMsgPerSec: 300,
   ceilingRatioPct: 40,
   latencyP95Ms: 1000,
@@ -25,6 +28,8 @@ export interface Results {
   ceiling: CeilingResult;
   latency: LatencyResult;
   rss: RssResult;
+  /** Absent in results written before the failover scenario existed. */
+  failover?: FailoverResult;
 }
 
 export interface Verdict { name: string; value: number; target: string; pass: boolean }
@@ -41,7 +46,16 @@ export function verdicts(r: Results): Verdict[] {
     { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
     { name: 'p95 APPEND → acknowledgment accepted by SMTP ms', value: r.latency.ack.p95, target: `< ${TARGETS.ackP95Ms}`, pass: r.latency.ack.p95 < TARGETS.ackP95Ms && r.latency.failed === 0 },
     { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${TARGETS.peakRssMiB}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
+    ...(r.failover ? [failoverVerdict(r.failover)] : []),
   ];
+}
+
+function failoverBoundMs(f: FailoverResult): number {
+  return f.retrySeconds * 1000 + TARGETS.failoverSlackMs;
+}
+
+function failoverVerdict(f: FailoverResult): Verdict {
+  return { name: 'leader failover max ms (SIGKILL → standby leads)', value: f.takeover.max, target: `< ${failoverBoundMs(f)}`, pass: f.takeover.max < failoverBoundMs(f) };
 }
 
 const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '—');
@@ -88,6 +102,12 @@ export function formatResults(r: Results): string {
     ['   APPEND → ack accepted by SMTP p50/p95/max', pct(r.latency.ack), `p95 < ${TARGETS.ackP95Ms} ms`, pf(v[3]!.pass)],
     ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${TARGETS.peakRssMiB} MiB`, pf(v[4]!.pass)],
     ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
+    ...(r.failover
+      ? [
+          ['5. leader failover: SIGKILL → standby leads p50/max', `${f0(r.failover.takeover.p50)} / ${f0(r.failover.takeover.max)} ms`, `max < ${f0(failoverBoundMs(r.failover))} ms`, pf(failoverVerdict(r.failover).pass)],
+          ['   SIGKILL → next message stored p50/max', `${f0(r.failover.stored.p50)} / ${f0(r.failover.stored.max)} ms`, '', ''],
+        ]
+      : []),
   ];
   const notes = [
     `ingest:   ${i.messages} msgs, ${mib(i.bytes)} in ${s1(i.totalMs)}; ${i.cases} cases, ${i.failed} failed, ` +
@@ -104,6 +124,9 @@ export function formatResults(r: Results): string {
     `rss:      ${mib(r.rss.messageBytes)} message ${r.rss.state}${r.rss.error ? ` (${r.rss.error})` : ''} in ${s1(r.rss.ingestMs)}; ` +
       `VmHWM once stored (fetch stage) ${r.rss.peakAtStoredMiB === null ? '—' : `${f1(r.rss.peakAtStoredMiB)} MiB`}, after processing ${f1(r.rss.peakMiB)} MiB; ` +
       `RSS idle ${f1(r.rss.idleRssMiB)} MiB, after ${f1(r.rss.rssAfterMiB)} MiB`,
+    ...(r.failover
+      ? [`failover: ${r.failover.rounds} rounds, two replicas on one IMAP mailbox, leader.retry_seconds ${r.failover.retrySeconds}, killed at a random point of the standby's retry cycle; per round ${r.failover.perRound.map((x) => `${x.takeoverMs}`).join(', ')} ms`]
+      : []),
     `machine load average: ${r.machine.loadAvg1m} at start, ${r.loadAvgEnd1m} at end (${r.machine.cores} cores)`,
   ];
   return `${table(rows)}\n\n${notes.join('\n')}`;

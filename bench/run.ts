@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 //   2. the raw ceiling: fetch + simpleParser in-process, without a database,
 //   3. APPEND → case latency with the worker on IMAP IDLE,
 //   4. peak RSS of a worker ingesting a 25 MiB attachment, and of an idle one,
+//   5. leader failover: two replicas, the leader SIGKILLed, time until the standby leads (bench/failover.ts),
 // prints the figures beside their targets, writes bench/results/latest.json, and exits 0 (also when a target
 // is missed; 1 only when the benchmark itself failed). Everything started is stopped, also on error or Ctrl-C.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDovecot } from '../test/helpers/dovecot.ts';
 import { fillMailboxes } from './corpus.ts';
+import { runFailover } from './failover.ts';
 import { Cleanup, machineInfo, startPgServer } from './env.ts';
 import { runLatency } from './latency.ts';
 import { formatProfile, latestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
@@ -100,10 +102,13 @@ async function main(cleanup: Cleanup): Promise<void> {
   const latency = await runLatency(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), samples: opts.samples });
   step('4. peak RSS with a 25 MiB attachment');
   const rss = await runRss(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase() });
+  const rounds = opts.quick ? 3 : 5;
+  step(`5. leader failover: two replicas, SIGKILL the leader, ${rounds} rounds`);
+  const failover = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds });
 
   // Other processes on the machine (a test suite, say) skew every figure; the load average shows it.
   const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
-  const results: Results = { startedAt: new Date().toISOString(), mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss };
+  const results: Results = { startedAt: new Date().toISOString(), mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss, failover };
   let profile: ProfileSummary | undefined;
   if (opts.cpuProf) {
     const file = latestProfile(profDir);

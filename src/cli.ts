@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerCases } from './commands/cases.ts';
+import { registerCheck } from './commands/check.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
@@ -30,6 +31,7 @@ const program = new Command('mailcase')
 
 registerRun(program);
 registerMigrate(program);
+registerCheck(program);
 registerIngest(program);
 registerCases(program);
 registerReprocess(program);

@@ -151,7 +151,24 @@ const configSchema = z
       .default([]),
     trusted_authserv_id: z.string().optional(),
     templates_dir: z.string().optional(),
-    http: z.object({ port: z.coerce.number().int().min(0).max(65535).optional() }).strict().optional(),
+    // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
+    // host never fight over a port; the Docker image's example config turns it on at 8080.
+    http: z
+      .object({
+        /** 0 = a free port, logged at start (tests). */
+        port: z.coerce.number().int().min(0).max(65535).default(8080),
+        host: z.string().min(1).default('0.0.0.0'),
+        /** /readyz: a fetcher failing for longer than this (reconnecting, leader election failing) is not ready. */
+        fetch_retry_budget_seconds: z.coerce.number().positive().default(300),
+        /** /readyz: outbox rows still queued this long after they were written count as backlog... */
+        outbox_backlog_age_seconds: z.coerce.number().positive().default(900),
+        /** ...and more than this many of them make the replica not ready. */
+        outbox_backlog_max: z.coerce.number().int().min(0).default(10),
+      })
+      .strict()
+      .optional(),
+    /** SIGTERM/SIGINT: how long a graceful stop may take before the process exits non-zero anyway. */
+    shutdown_timeout_seconds: z.coerce.number().positive().default(30),
   })
   .strict()
   .superRefine((c, ctx) => {

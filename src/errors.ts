@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   MC_INPUT: 'A command-line argument is missing or invalid.',
   MC_TEMPLATE_INVALID: 'A mail template has a syntax error, an unknown filter or variable, or an unknown file name.',
   MC_TEMPLATE_NOT_FOUND: 'The templates_dir setting is not a folder, or a default template is missing from the installation.',
+  MC_HTTP_LISTEN: 'The HTTP port (http.port) could not be opened, e.g. because another process uses it.',
+  MC_SHUTDOWN_TIMEOUT: 'A graceful shutdown took longer than shutdown_timeout_seconds; the process exited anyway.',
+  MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,7 +1,9 @@
 import os from 'node:os';
 import { processDeps, type App } from './app.ts';
 import { ParsePool } from './mail/parse-pool.ts';
-import { coerceError } from './errors.ts';
+import { coerceError, oneLine } from './errors.ts';
+import { HealthRegistry, type FetchState } from './health.ts';
+import { initMailboxMetrics, metrics } from './metrics.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
@@ -22,6 +24,8 @@ export interface Worker {
   done: Promise<void>;
   processor: ProcessStage;
   sender: SendStage;
+  /** Fetch-side status for /readyz. */
+  health: HealthRegistry;
 }
 
 /** What the sender stage needs: the transport from config (SMTP, or .eml files without `smtp`). */
@@ -29,14 +33,16 @@ export function sendDeps(app: App): SendDeps {
   return { pool: app.db.pool, url: app.db.url, config: app.config, log: app.log, transport: createTransport(app.config) };
 }
 
-function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
+type OnFetchState = (state: FetchState, error?: string) => void;
+
+function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void, onState?: OnFetchState): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
   const mailbox = app.config.mailboxes.find((m) => m.name === name)!;
   const mailboxId = app.mailboxes.get(name)!.id;
   if (mailbox.imap) {
-    const f = new ImapFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored });
+    const f = new ImapFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState });
     return { run: (s) => f.run(s), once: () => f.syncOnce() };
   }
-  const f = new MaildirFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, pollMs: app.config.maildir_poll_interval_ms });
+  const f = new MaildirFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState, pollMs: app.config.maildir_poll_interval_ms });
   return {
     run: (s) => f.run(s),
     once: async () => {
@@ -46,8 +52,11 @@ function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => v
   };
 }
 
-export function startWorker(app: App): Worker {
+export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): Worker {
   const ac = new AbortController();
+  const names = app.config.mailboxes.map((m) => m.name);
+  const health = opts.health ?? new HealthRegistry(names);
+  initMailboxMetrics(names);
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
   const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms });
@@ -56,29 +65,44 @@ export function startWorker(app: App): Worker {
   const loops: Promise<void>[] = [];
   for (const m of app.config.mailboxes) {
     const row = app.mailboxes.get(m.name)!;
-    const fetcher = fetcherFor(app, m.name, (stored) => {
+    const mailbox = m.name;
+    const onStored = (stored: StoredRaw[]): void => {
       for (const s of stored) rawCache.put(s.id, s.raw);
+      metrics.fetched.inc({ mailbox }, stored.length);
       processor.wake();
-    });
-    const log = app.log.child({ mailbox: m.name });
+    };
+    const onState: OnFetchState = (state, error) => {
+      // Every lost or refused connection is followed by a reconnect with backoff.
+      if (state === 'reconnecting' || state === 'auth-failed') metrics.imapReconnects.inc({ mailbox });
+      health.setState(mailbox, state, error);
+    };
+    const fetcher = fetcherFor(app, mailbox, onStored, onState);
+    const log = app.log.child({ stage: 'leader', mailbox });
+    const leader = { url: app.db.url, mailboxId: row.id, retryMs: app.config.leader.retry_seconds * 1000, log, signal: ac.signal };
+    const onRole = (role: 'leader' | 'standby' | 'no-lock', error?: string): void => {
+      metrics.leader.set({ mailbox }, role === 'leader' ? 1 : 0);
+      health.setRole(mailbox, role, error === undefined ? undefined : oneLine(error, 200));
+    };
     loops.push(
-      runAsLeader({ url: app.db.url, mailboxId: row.id, retryMs: app.config.leader.retry_seconds * 1000, log, signal: ac.signal }, (s) => fetcher.run(s)).catch((raw) =>
-        log.error({ err: coerceError(raw) }, 'fetch loop ended with an error'),
-      ),
+      runAsLeader({ ...leader, onState: onRole }, (s) => fetcher.run(s))
+        .catch((raw) => log.error({ stage: 'fetch', err: coerceError(raw) }, 'fetch loop ended with an error'))
+        .finally(() => metrics.leader.set({ mailbox }, 0)),
     );
   }
-  loops.push(processor.run(ac.signal).catch((raw) => app.log.error({ err: coerceError(raw) }, 'processing loop ended with an error')));
+  const wlog = app.log.child({ stage: 'worker' });
+  loops.push(processor.run(ac.signal).catch((raw) => wlog.error({ stage: 'process', err: coerceError(raw) }, 'processing loop ended with an error')));
   const send = sendDeps(app);
   const sender = new SendStage(send);
-  loops.push(sender.run(ac.signal).catch((raw) => app.log.error({ err: coerceError(raw) }, 'send loop ended with an error')));
+  loops.push(sender.run(ac.signal).catch((raw) => wlog.error({ stage: 'send', err: coerceError(raw) }, 'send loop ended with an error')));
   const done = Promise.all(loops).then(async () => {
     send.transport.close();
     await parsers.close();
   });
-  app.log.info({ mailboxes: app.config.mailboxes.map((m) => m.name), config: app.config.source }, 'worker started');
+  wlog.info({ mailboxes: names, config: app.config.source }, 'worker started');
   return {
     processor,
     sender,
+    health,
     done,
     stop: async () => {
       ac.abort();
@@ -92,7 +116,7 @@ export async function runOnce(app: App): Promise<{ processed: number; failed: nu
   const processor = new ProcessStage(processDeps(app));
   for (const m of app.config.mailboxes) {
     const led = await leadOnce(app.db.url, app.mailboxes.get(m.name)!.id, () => fetcherFor(app, m.name, () => undefined).once());
-    if (!led) app.log.info({ mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
+    if (!led) app.log.info({ stage: 'fetch', mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
   }
   const processed = await processor.drain();
   const deps = sendDeps(app);

@@ -1,46 +1,77 @@
 import type { Command } from 'commander';
-import { coerceError } from '../errors.ts';
+import { MailcaseError, coerceError } from '../errors.ts';
+import { HealthRegistry } from '../health.ts';
+import { startHttpServer, type HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
 import { openApp } from '../app.ts';
 import { withApp, type GlobalOpts } from './common.ts';
+
+// `mailcase run`: the worker, its HTTP endpoints (when http is configured) and its graceful shutdown.
+// First SIGTERM/SIGINT: /readyz turns not ready, the loops stop taking work (fetchers leave IDLE and log out,
+// processing lets the batch in flight commit or roll back), then the HTTP server, the pools and the embedded
+// PostgreSQL (if this process started it) are closed in reverse order of opening, and the process exits 0.
+// A stop that takes longer than shutdown_timeout_seconds exits 1 (MC_SHUTDOWN_TIMEOUT); the database rolls
+// back whatever was in flight when the connections drop. A second signal exits at once.
 
 export function registerRun(program: Command): void {
   program
     .command('run')
     .description('run the worker: fetch every mailbox, process messages, until SIGTERM/SIGINT')
     .option('--once', 'fetch what is there now, process it all, and exit')
-    .option('--shutdown-timeout <seconds>', 'how long a graceful shutdown may take before the process exits anyway', '30')
-    .action(async (opts: { once?: boolean; shutdownTimeout: string }) => {
+    .option('--shutdown-timeout <seconds>', 'how long a graceful shutdown may take before the process exits anyway (default: shutdown_timeout_seconds, 30)')
+    .action(async (opts: { once?: boolean; shutdownTimeout?: string }) => {
       const global = program.opts<GlobalOpts>();
       if (opts.once) {
         const r = await withApp(global, (app) => runOnce(app));
         process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
         return;
       }
+      let timeoutS: number | undefined;
+      if (opts.shutdownTimeout !== undefined) {
+        timeoutS = Number(opts.shutdownTimeout);
+        if (!(timeoutS > 0)) throw new MailcaseError('MC_INPUT', `--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
+      }
       const app = await openApp({ config: global.config, poolMax: 10 });
-      const worker = startWorker(app);
+      timeoutS ??= app.config.shutdown_timeout_seconds;
+      const log = app.log.child({ stage: 'shutdown' });
+      const health = new HealthRegistry(app.config.mailboxes.map((m) => m.name));
+      let http: HttpServer | undefined;
+      if (app.config.http) {
+        try {
+          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
+        } catch (raw) {
+          await app.close();
+          throw raw;
+        }
+      } else {
+        app.log.info({ stage: 'http' }, 'http endpoints off (set http.port in the configuration to serve /healthz, /readyz, /metrics)');
+      }
+      const worker = startWorker(app, { health });
       let stopping = false;
       const shutdown = (signal: string): void => {
         if (stopping) {
-          app.log.warn({ signal }, 'second signal: exiting now');
+          log.warn({ signal }, 'second signal: exiting now');
           process.exit(1);
         }
         stopping = true;
-        app.log.info({ signal }, 'shutting down');
+        health.stopping = true;
+        const started = Date.now();
+        log.info({ signal, timeout_seconds: timeoutS }, 'shutting down: no new work, finishing what is in flight');
         const timer = setTimeout(() => {
-          app.log.error('graceful shutdown timed out; exiting');
+          log.error({ code: 'MC_SHUTDOWN_TIMEOUT', timeout_seconds: timeoutS }, 'graceful shutdown timed out; exiting (the database rolls back what was in flight)');
           process.exit(1);
-        }, Number(opts.shutdownTimeout) * 1000);
+        }, timeoutS * 1000);
         timer.unref();
         void worker
           .stop()
+          .then(() => http?.close())
           .then(() => app.close())
           .then(() => {
-            app.log.info('stopped');
+            log.info({ took_ms: Date.now() - started }, 'stopped');
             process.exit(0);
           })
           .catch((raw) => {
-            app.log.error({ err: coerceError(raw) }, 'error during shutdown');
+            log.error({ err: coerceError(raw) }, 'error during shutdown');
             process.exit(1);
           });
       };

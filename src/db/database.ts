@@ -13,7 +13,8 @@ export interface Database {
 }
 
 /** Connect to DATABASE_URL / database_url, or start the embedded server; then apply migrations. */
-export async function openDatabase(config: Config, log: Logger, opts: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
+export async function openDatabase(config: Config, rootLog: Logger, opts: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
+  const log = rootLog.child({ stage: 'db' });
   let embedded: EmbeddedServer | undefined;
   let url = config.database_url;
   if (!url) {

@@ -24,7 +24,8 @@ export interface ImapFetcherDeps {
   mailboxId: number;
   log: Logger;
   onStored: (stored: StoredRaw[]) => void;
-  onState?: (s: FetcherState) => void;
+  /** Each state change, with the error's message when it is a failure (for /readyz). */
+  onState?: (s: FetcherState, error?: string) => void;
   backoff?: BackoffPolicy;
   /** Messages per APPEND-to-DB transaction, and bytes per source fetch. */
   batchSize?: number;
@@ -48,7 +49,7 @@ export class ImapFetcher {
   private setState(s: FetcherState, fields: Record<string, unknown> = {}): void {
     if (this.state === s) return;
     this.state = s;
-    this.deps.onState?.(s);
+    this.deps.onState?.(s, (fields.err as { message?: string } | undefined)?.message);
     const level = s === 'auth-failed' ? 'error' : s === 'reconnecting' ? 'warn' : 'info';
     this.log[level]({ state: s, ...fields }, `imap ${s}`);
   }
@@ -108,14 +109,21 @@ export class ImapFetcher {
     });
     client.on('exists', () => waker.wake());
     const both = AbortSignal.any([signal, closed.signal]);
+    // A shutdown must not wait for a connect or greeting timeout against a server that does not answer.
+    const abortConnect = (): void => client.close();
+    signal.addEventListener('abort', abortConnect, { once: true });
     try {
-      await client.connect();
+      try {
+        await client.connect();
+      } finally {
+        signal.removeEventListener('abort', abortConnect);
+      }
       const lock = await client.getMailboxLock(m.folder);
       try {
         const useIdle = m.idle && client.capabilities.has('IDLE');
         const pollMs = m.poll_interval_seconds * 1000;
         for (;;) {
-          await this.sync(client, useIdle);
+          await this.sync(client, useIdle, both);
           if (once || both.aborted) break;
           this.setState(useIdle ? 'idle' : 'polling');
           // With IDLE the server pushes EXISTS; the poll timer is only a safety net for a silently dead IDLE.
@@ -134,7 +142,7 @@ export class ImapFetcher {
   }
 
   /** Mark what is committed but unmarked, then store everything above the cursor. */
-  private async sync(client: ImapFlow, idling: boolean): Promise<void> {
+  private async sync(client: ImapFlow, idling: boolean, signal?: AbortSignal): Promise<void> {
     const { pool, mailboxId } = this.deps;
     if (!idling) await client.noop();
     const box = client.mailbox;
@@ -162,7 +170,8 @@ export class ImapFetcher {
     const maxCount = this.deps.batchSize ?? 50;
     const maxBytes = this.deps.batchBytes ?? 16 * 1024 * 1024;
     let i = 0;
-    while (i < fresh.length) {
+    // Stopping between batches is safe: each batch is committed with its cursor before the next one starts.
+    while (i < fresh.length && !signal?.aborted) {
       const batch: FetchMessageObject[] = [];
       let bytes = 0;
       while (

@@ -17,7 +17,8 @@ export interface LeaderOptions {
   retryMs: number;
   log: Logger;
   signal: AbortSignal;
-  onState?: (state: 'leader' | 'standby') => void;
+  /** 'no-lock': the election itself is failing (database unreachable) or the lock connection was lost. */
+  onState?: (state: 'leader' | 'standby' | 'no-lock', error?: string) => void;
 }
 
 /** Run `work` whenever this process holds the mailbox's lock, until `signal` aborts. */
@@ -59,14 +60,20 @@ export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSigna
           lost.abort();
           await heartbeat;
         }
-        if (!signal.aborted) log.warn('fetch leadership lost; trying to regain it');
+        if (!signal.aborted) {
+          log.warn('fetch leadership lost; trying to regain it');
+          opts.onState?.('no-lock', 'the lock connection was lost');
+        }
       } else if (!wasStandby) {
         log.info('another replica is fetch leader; standing by');
         opts.onState?.('standby');
         wasStandby = true;
       }
     } catch (raw) {
-      log.warn({ err: { message: coerceError(raw).message, code: coerceError(raw).code } }, 'leader election failed; retrying');
+      const e = coerceError(raw);
+      log.warn({ err: { message: e.message, code: e.code } }, 'leader election failed; retrying');
+      opts.onState?.('no-lock', e.message);
+      wasStandby = false;
     } finally {
       if (held) await client.query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, opts.mailboxId]).catch(() => undefined);
       await client.end().catch(() => undefined);

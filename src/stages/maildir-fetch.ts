@@ -20,7 +20,11 @@ export async function ensureMaildir(dir: string): Promise<void> {
 }
 
 export class MaildirFetcher {
-  private readonly deps: { pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: (stored: StoredRaw[]) => void; pollMs: number };
+  private readonly deps: {
+    pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: (stored: StoredRaw[]) => void; pollMs: number;
+    /** Each scan's outcome, for /readyz: watching after a good scan, scan-failed (with the reason) after a bad one. */
+    onState?: (s: 'watching' | 'scan-failed', error?: string) => void;
+  };
   private readonly log: Logger;
   constructor(deps: MaildirFetcher['deps']) {
     this.deps = deps;
@@ -43,10 +47,12 @@ export class MaildirFetcher {
       while (!signal.aborted) {
         let again = false;
         try {
-          again = await this.scan();
+          again = await this.scan({ signal });
+          this.deps.onState?.('watching');
         } catch (raw) {
           const e = coerceError(raw);
           this.log.warn({ err: { message: e.message, code: e.code } }, 'maildir scan failed; retrying');
+          this.deps.onState?.('scan-failed', e.message);
         }
         if (signal.aborted) break;
         await waker.wait(again ? SETTLE_MS / 2 : this.deps.pollMs, signal);
@@ -57,12 +63,13 @@ export class MaildirFetcher {
   }
 
   /** One pass over new/. Returns true when some files were too fresh and should be looked at again soon. */
-  async scan(opts: { settleMs?: number } = {}): Promise<boolean> {
+  async scan(opts: { settleMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     const settleMs = opts.settleMs ?? SETTLE_MS;
     const dir = this.deps.mailbox.maildir!;
     const names = (await readdir(path.join(dir, 'new'))).filter((n) => !n.startsWith('.')).sort();
     let deferred = false;
-    for (let i = 0; i < names.length; i += 50) {
+    // Stopping between batches is safe: each batch is committed before its files are renamed.
+    for (let i = 0; i < names.length && !opts.signal?.aborted; i += 50) {
       const batch: { name: string; raw: Buffer }[] = [];
       for (const name of names.slice(i, i + 50)) {
         const file = path.join(dir, 'new', name);

@@ -1,6 +1,7 @@
 import { listenLoop } from '../db/listen.ts';
 import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
+import { metrics } from '../metrics.ts';
 import { processBatch, type ProcessDeps } from './process.ts';
 import { RAW_CHANNEL } from './store.ts';
 
@@ -38,7 +39,9 @@ export class ProcessStage {
     while (!signal.aborted) {
       let claimed = 0;
       try {
+        const started = process.hrtime.bigint();
         claimed = (await processBatch(this.deps)).claimed;
+        if (claimed > 0) metrics.processDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
         failures = 0;
       } catch (raw) {
         const e = coerceError(raw);

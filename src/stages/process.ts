@@ -18,6 +18,7 @@ import { classifyInputOf, classifyMessage, type Classification } from '../core/c
 import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
+import { countProcessed } from '../metrics.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -120,6 +121,8 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
           outcome = { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PROCESS_FAILED', reason: oneLine(e.message) };
         }
       }
+      const failedOne = outcome.state === 'failed';
+      logs.push(() => countProcessed(at.mailbox, failedOne)); // metrics, after the commit like the log lines
       if (outcome.state === 'failed') {
         await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
         await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });

@@ -1,0 +1,153 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import type { Config } from '../config.ts';
+import { MailcaseError, coerceError, oneLine } from '../errors.ts';
+import type { HealthRegistry } from '../health.ts';
+import { redactUrl, type Logger } from '../log.ts';
+import { enableDefaultMetrics, refreshDatabaseGauges, registry } from '../metrics.ts';
+
+// The operations endpoints, on node:http (three GET routes need no framework):
+//   /healthz  the process is alive and its event loop answers;
+//   /readyz   the database answers, every mailbox's fetch side is working or within its retry budget, and the
+//             outbox backlog is under http.outbox_backlog_max; JSON with each check, 200 or 503;
+//   /metrics  Prometheus text (src/metrics.ts).
+// Health queries use a pool of their own (two connections, short timeouts), so that a busy worker pool cannot
+// make a probe time out, and a probe can never take a connection the worker needs.
+
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface HttpDeps {
+  config: Config;
+  dbUrl: string;
+  health: HealthRegistry;
+  log: Logger;
+}
+
+const DB_TIMEOUT_MS = 2000;
+
+interface Check { ok: boolean; detail: string; [k: string]: unknown }
+
+async function checkDatabase(pool: pg.Pool): Promise<Check> {
+  const started = Date.now();
+  try {
+    await pool.query('select 1');
+    return { ok: true, detail: 'select 1 answered', ms: Date.now() - started };
+  } catch (raw) {
+    const e = coerceError(raw);
+    return { ok: false, detail: `database unreachable: ${oneLine(redactUrl(e.message), 200)}`, ms: Date.now() - started };
+  }
+}
+
+async function checkOutbox(pool: pg.Pool, cfg: NonNullable<Config['http']>): Promise<Check> {
+  try {
+    const r = await pool.query<{ n: number }>(
+      `select count(*)::int as n from outbox where state = 'queued' and created_at < now() - make_interval(secs => $1)`,
+      [cfg.outbox_backlog_age_seconds],
+    );
+    const n = r.rows[0]?.n ?? 0;
+    const ok = n <= cfg.outbox_backlog_max;
+    return { ok, detail: `${n} queued for over ${cfg.outbox_backlog_age_seconds} s (at most ${cfg.outbox_backlog_max})`, backlog: n };
+  } catch (raw) {
+    return { ok: false, detail: `cannot read the outbox: ${oneLine(coerceError(raw).message, 200)}` };
+  }
+}
+
+export async function readiness(pool: pg.Pool, deps: HttpDeps): Promise<{ ok: boolean; body: Record<string, unknown> }> {
+  const cfg = deps.config.http!;
+  const [database, outbox] = await Promise.all([checkDatabase(pool), checkOutbox(pool, cfg)]);
+  const mailboxes = deps.health.readiness(cfg.fetch_retry_budget_seconds * 1000);
+  const stopping = deps.health.stopping;
+  const ok = !stopping && database.ok && outbox.ok && Object.values(mailboxes).every((m) => m.ok);
+  return {
+    ok,
+    body: { status: ok ? 'ready' : 'not ready', ...(stopping ? { stopping: true } : {}), checks: { database, mailboxes, outbox } },
+  };
+}
+
+function send(res: http.ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+/** Start the server on http.port (which must be configured); resolves once it listens. */
+export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
+  const cfg = deps.config.http;
+  if (!cfg) throw new Error('startHttpServer: http is not configured');
+  const log = deps.log.child({ stage: 'http' });
+  enableDefaultMetrics();
+  const pool = new pg.Pool({
+    connectionString: deps.dbUrl,
+    max: 2,
+    connectionTimeoutMillis: DB_TIMEOUT_MS,
+    idleTimeoutMillis: 10_000,
+    statement_timeout: DB_TIMEOUT_MS,
+    query_timeout: DB_TIMEOUT_MS + 500,
+    application_name: 'mailcase-http',
+  });
+  // An idle client's error would otherwise crash the process (library-pitfalls.md §5); /readyz reports it.
+  pool.on('error', (raw) => log.debug({ err: { message: coerceError(raw).message } }, 'health connection lost'));
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, '{"error":"method not allowed"}\n');
+    switch (url.pathname) {
+      case '/healthz':
+        return send(res, 200, `${JSON.stringify({ status: 'ok', uptime_seconds: Math.round(process.uptime()) })}\n`);
+      case '/readyz': {
+        const r = await readiness(pool, deps);
+        return send(res, r.ok ? 200 : 503, `${JSON.stringify(r.body, null, 2)}\n`);
+      }
+      case '/metrics':
+        await refreshDatabaseGauges(pool, deps.config, { timeoutMs: DB_TIMEOUT_MS + 1000 });
+        return send(res, 200, await registry.metrics(), registry.contentType);
+      default:
+        return send(res, 404, '{"error":"not found; try /healthz, /readyz or /metrics"}\n');
+    }
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((raw) => {
+      const e = coerceError(raw);
+      log.warn({ err: { message: e.message }, path: req.url }, 'http request failed');
+      if (!res.headersSent) send(res, 500, '{"error":"internal error"}\n');
+      else res.destroy();
+    });
+  });
+  // Probes and scrapers keep connections alive; a short idle timeout keeps shutdown from waiting on them.
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (raw) => {
+      void pool.end().catch(() => undefined);
+      const e = coerceError(raw);
+      reject(new MailcaseError('MC_HTTP_LISTEN', `cannot listen on ${cfg.host}:${cfg.port} (http.port): ${e.code ?? e.message}`, { cause: raw }));
+    });
+    server.listen(cfg.port, cfg.host, () => {
+      server.removeAllListeners('error');
+      resolve();
+    });
+  });
+  server.on('error', (raw) => log.warn({ err: { message: coerceError(raw).message } }, 'http server error'));
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, host: cfg.host }, 'http listening (/healthz, /readyz, /metrics)');
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close: () =>
+      (closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeIdleConnections();
+          // A scrape still running gets a moment; then its connection is cut.
+          setTimeout(() => server.closeAllConnections(), 1000).unref();
+        });
+        await pool.end().catch(() => undefined);
+        log.info('http server closed');
+      })()),
+  };
+}

@@ -1,0 +1,157 @@
+import client from 'prom-client';
+import type pg from 'pg';
+import type { Config } from './config.ts';
+import { computeDeadlines } from './core/sla.ts';
+
+// One Prometheus registry for the process (served at /metrics by src/http/server.ts). Counters are bumped by
+// the stages as things happen; the outbox and SLA gauges are computed from the database at scrape time
+// (refreshDatabaseGauges), with a short timeout, so that every replica reports the same figures and a scrape
+// never fails because the database is slow or down (mailcase_database_up says so instead).
+
+export const registry = new client.Registry();
+
+const MAILBOX = ['mailbox'] as const;
+
+export const metrics = {
+  fetched: new client.Counter({
+    name: 'mailcase_messages_fetched_total',
+    help: 'Raw messages fetched and committed to the database (new ones only), by mailbox.',
+    labelNames: MAILBOX,
+    registers: [registry],
+  }),
+  processed: new client.Counter({
+    name: 'mailcase_messages_processed_total',
+    help: 'Raw messages processed (filed under a case, or recognised as a duplicate), by mailbox.',
+    labelNames: MAILBOX,
+    registers: [registry],
+  }),
+  failed: new client.Counter({
+    name: 'mailcase_messages_failed_total',
+    help: 'Raw messages set aside as failed (kept, with a reason; see mailcase reprocess --failed), by mailbox.',
+    labelNames: MAILBOX,
+    registers: [registry],
+  }),
+  processDuration: new client.Histogram({
+    name: 'mailcase_process_duration_seconds',
+    help: 'Duration of one processing batch, from claim to commit (processing.batch_size messages at most).',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  }),
+  imapReconnects: new client.Counter({
+    name: 'mailcase_imap_reconnects_total',
+    help: 'IMAP connections lost or refused, each followed by a reconnect with backoff, by mailbox.',
+    labelNames: MAILBOX,
+    registers: [registry],
+  }),
+  leader: new client.Gauge({
+    name: 'mailcase_leader',
+    help: '1 while this replica is the fetch leader of the mailbox, else 0.',
+    labelNames: MAILBOX,
+    registers: [registry],
+  }),
+  outboxMessages: new client.Gauge({
+    name: 'mailcase_outbox_messages',
+    help: 'Rows of the outbox by state (queued, sent, failed), read from the database at scrape time.',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  }),
+  outboxOldestQueuedAge: new client.Gauge({
+    name: 'mailcase_outbox_oldest_queued_age_seconds',
+    help: 'Age of the oldest queued outbox row (0 when none is queued), read at scrape time.',
+    registers: [registry],
+  }),
+  slaBreached: new client.Gauge({
+    name: 'mailcase_sla_breached',
+    help: 'Open cases past a disclosure-policy deadline (ack, assessment, resolution), computed at scrape time.',
+    labelNames: ['deadline'] as const,
+    registers: [registry],
+  }),
+  databaseUp: new client.Gauge({
+    name: 'mailcase_database_up',
+    help: '1 when the scrape-time database queries succeeded, 0 when they failed or timed out.',
+    registers: [registry],
+  }),
+};
+
+let defaultsOn = false;
+
+/** Node process metrics (CPU, memory, event loop lag, GC, handles); idempotent. */
+export function enableDefaultMetrics(): void {
+  if (defaultsOn) return;
+  defaultsOn = true;
+  client.collectDefaultMetrics({ register: registry });
+}
+
+/** Give every mailbox's series a 0 so that they exist (and rate() works) before the first event. */
+export function initMailboxMetrics(mailboxes: string[]): void {
+  for (const mailbox of mailboxes) {
+    for (const c of [metrics.fetched, metrics.processed, metrics.failed, metrics.imapReconnects]) c.inc({ mailbox }, 0);
+    metrics.leader.set({ mailbox }, 0);
+  }
+}
+
+/** After a processing batch committed: one processed or failed message of `mailbox`. */
+export function countProcessed(mailbox: string | undefined, failed: boolean): void {
+  (failed ? metrics.failed : metrics.processed).inc({ mailbox: mailbox ?? 'unknown' });
+}
+
+const OUTBOX_STATES = ['queued', 'sent', 'failed'] as const;
+const DEADLINES = ['ack', 'assessment', 'resolution'] as const;
+/** Cases in these states need nothing more; they are not counted as overdue. */
+const CLOSED = ['fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam'];
+
+/**
+ * Which deadlines a case in `status` has met. TODO(integrator): the case lifecycle work adds the times at
+ * which each deadline was met (acknowledged_at, assessed_at, resolved_at); pass them to computeDeadlines and
+ * drop this approximation from the status.
+ */
+function metByStatus(status: string): { ack: boolean; assessment: boolean } {
+  return { ack: status !== 'new', assessment: status !== 'new' && status !== 'acknowledged' };
+}
+
+/**
+ * Recompute the database-backed gauges. Never throws: on error or timeout the gauges keep no stale values
+ * (they are reset) and mailcase_database_up is 0. `db` should have a short statement_timeout of its own.
+ */
+export async function refreshDatabaseGauges(db: pg.Pool, config: Config, opts: { timeoutMs?: number; now?: Date } = {}): Promise<void> {
+  const timeoutMs = opts.timeoutMs ?? 3000;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const work = (async () => {
+      const outbox = await db.query<{ state: string; n: number; oldest: number | null }>(
+        `select state, count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as oldest from outbox group by state`,
+      );
+      const open = await db.query<{ opened_at: Date; severity: string | null; status: string }>(
+        'select opened_at, severity, status from cases where status <> all($1::text[])',
+        [CLOSED],
+      );
+      return { outbox: outbox.rows, open: open.rows };
+    })();
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`database gauges took longer than ${timeoutMs} ms`)), timeoutMs);
+    });
+    const { outbox, open } = await Promise.race([work, timeout]);
+    metrics.outboxMessages.reset();
+    for (const s of OUTBOX_STATES) metrics.outboxMessages.set({ state: s }, outbox.find((r) => r.state === s)?.n ?? 0);
+    metrics.outboxOldestQueuedAge.set(Math.max(0, outbox.find((r) => r.state === 'queued')?.oldest ?? 0));
+    const now = opts.now ?? new Date();
+    const breached = { ack: 0, assessment: 0, resolution: 0 };
+    for (const c of open) {
+      const d = computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status }, config.policy, now);
+      const met = metByStatus(c.status);
+      if (d.breached.ack && !met.ack) breached.ack++;
+      if (d.breached.assessment && !met.assessment) breached.assessment++;
+      if (d.breached.resolution) breached.resolution++;
+    }
+    for (const k of DEADLINES) metrics.slaBreached.set({ deadline: k }, breached[k]);
+    metrics.databaseUp.set(1);
+  } catch {
+    // Reported as mailcase_database_up 0; /readyz says why.
+    metrics.outboxMessages.reset();
+    metrics.outboxOldestQueuedAge.reset();
+    metrics.slaBreached.reset();
+    metrics.databaseUp.set(0);
+  } finally {
+    clearTimeout(timer);
+  }
+}
