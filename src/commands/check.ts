@@ -11,6 +11,7 @@ import { loadMigrations } from '../db/migrate.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
+import { checkTemplates as proveTemplates } from '../mail/templates.ts';
 import type { GlobalOpts } from './common.ts';
 
 // `mailcase check`: is this configuration good to run? One line per check on stdout,
@@ -22,7 +23,7 @@ import type { GlobalOpts } from './common.ts';
 // is masked in every line, whatever a server or library echoes back.
 //
 // The checks are a list of named async functions, CHECKS below. Checks of later stages plug in there:
-// HOOK(integrator) marks the two placeholders (templates, pgp) that the template and PGP work should replace.
+// HOOK(integrator) marks the placeholder (pgp) that the PGP work should replace.
 
 export type CheckStatus = 'ok' | 'warn' | 'FAIL' | 'skip';
 export interface CheckResult { name: string; status: CheckStatus; detail: string }
@@ -176,18 +177,17 @@ async function readable(file: string): Promise<string | undefined> {
 }
 
 /**
- * HOOK(integrator): templates. Placeholder: checks that templates_dir exists. Replace it with a check that
- * loads and renders every template (acknowledgment, notifications; per mailbox kind) with sample data, one
- * line per template set, FAIL on a syntax error or a missing variable.
+ * Templates: load every template (defaults and templates_dir overrides), prove each variable it names exists and
+ * render it strictly with sample contexts (src/mail/templates.ts). A failure names each file and line.
  */
 async function checkTemplates(ctx: CheckContext): Promise<CheckResult[]> {
   const dir = ctx.config.templates_dir;
-  if (!dir) return [{ name: 'templates', status: 'skip', detail: 'templates_dir not set: the built-in templates are used' }];
   try {
-    if (!(await stat(dir)).isDirectory()) return [{ name: 'templates', status: 'FAIL', detail: `${dir} is not a directory` }];
-    return [{ name: 'templates', status: 'ok', detail: `${dir} exists (templates are not rendered by this check yet)` }];
+    const t = proveTemplates(dir);
+    const overridden = t.files.filter((f) => f.overridden).length;
+    return [{ name: 'templates', status: 'ok', detail: `${t.files.length} templates render${dir ? ` (${overridden} from ${dir})` : ' (built-in)'}` }];
   } catch (raw) {
-    return [{ name: 'templates', status: 'FAIL', detail: `${dir}: ${coerceError(raw).code ?? coerceError(raw).message}` }];
+    return [{ name: 'templates', status: 'FAIL', detail: coerceError(raw).message }];
   }
 }
 
@@ -222,7 +222,7 @@ export const CHECKS: NamedCheck[] = [
   { name: 'database', run: checkDatabase },
   { name: 'mailboxes', run: checkMailboxes },
   { name: 'smtp', run: checkSmtp },
-  { name: 'templates', run: checkTemplates }, // HOOK(integrator): templates
+  { name: 'templates', run: checkTemplates },
   { name: 'pgp', run: checkPgp }, // HOOK(integrator): pgp
 ];
 

@@ -106,7 +106,7 @@ describe('mailcase check', () => {
       'ok   imap[security]',
       'ok   maildir[support]',
       'ok   smtp',
-      'skip templates',
+      'ok   templates',
       'skip pgp',
     ]);
     expect(line(r.lines, 'database')[1]).toMatch(/^postgres:\/\/\w+:\[redacted\]@127\.0\.0\.1:\d+\/mailcase_t_\w+ \(PostgreSQL \d+\.\d+.*\), migrations: 2 applied, 0 pending$/);
