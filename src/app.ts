@@ -4,6 +4,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
+import { pgpKeySpec } from './mail/pgp/keys.ts';
 import type { ProcessDeps } from './stages/process.ts';
 
 // What every command needs: the validated config, a logger, the database (migrated) and the mailbox rows.
@@ -48,6 +49,7 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     mailboxes: app.mailboxesById,
     log: app.log,
     url: app.db.url,
-    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms),
+    // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
+    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
   };
 }

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   MC_CASE_NOT_FOUND: 'No case has that reference.',
   MC_MAILBOX_UNKNOWN: 'No configured mailbox has that name.',
   MC_INPUT: 'A command-line argument is missing or invalid.',
+  MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
+  MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

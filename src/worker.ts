@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { processDeps, type App } from './app.ts';
 import { ParsePool } from './mail/parse-pool.ts';
+import { pgpKeySpec } from './mail/pgp/keys.ts';
 import { coerceError } from './errors.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
@@ -42,7 +43,8 @@ export function startWorker(app: App): Worker {
   const ac = new AbortController();
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
-  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms });
+  // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
+  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
   const rawCache = new RawCache();
   const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });
   const loops: Promise<void>[] = [];
