@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerCases } from './commands/cases.ts';
 import { registerIngest } from './commands/ingest.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
@@ -33,6 +34,7 @@ registerMigrate(program);
 registerIngest(program);
 registerCases(program);
 registerReprocess(program);
+registerKeys(program);
 
 process.on('unhandledRejection', (raw) => {
   process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);

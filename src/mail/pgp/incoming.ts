@@ -125,11 +125,13 @@ export class PgpReader {
     const keys = this.keyring?.mailbox(mailbox);
     if (!keys) throw new Failure(`no_secret_key: mailbox ${mailbox} has no secret key configured (pgp.secret_key_file)`);
     const armored = data.indexOf('-----BEGIN PGP MESSAGE-----', 0, 'latin1') >= 0;
+    // Read afresh for every decryption: openpgp.js consumes the encrypted packets of a Message it decrypts.
+    const read = (): Promise<openpgp.Message<Uint8Array> | openpgp.Message<string>> => armored
+      ? openpgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
+      : openpgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
     let message: openpgp.Message<Uint8Array> | openpgp.Message<string>;
     try {
-      message = armored
-        ? await openpgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
-        : await openpgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
+      message = await read();
     } catch (raw) {
       throw new Failure(`bad_armor: the PGP data is truncated or corrupted (${oneLine(openpgpMessage(raw), 120)})`);
     }
@@ -139,9 +141,12 @@ export class PgpReader {
     if (to.length > 0 && !to.some((id) => ours.has(id) || /^0+$/.test(id))) {
       throw new Failure(`not_for_us: encrypted to key ID(s) ${to.map((id) => id.toUpperCase()).join(', ')}, none of which is ours (current key ${keys.fingerprint})`);
     }
+    let fresh: typeof message | undefined = message;
     const run = async (vkeys: openpgp.PublicKey[]): Promise<{ plain: Uint8Array; signatures: VerificationResult[] }> => {
       try {
-        const r = await openpgp.decrypt({ message: message as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
+        const m = fresh ?? (await read());
+        fresh = undefined;
+        const r = await openpgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
         return { plain: r.data, signatures: handled(r.signatures) };
       } catch (raw) {
         const m = openpgpMessage(raw);
