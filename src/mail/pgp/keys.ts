@@ -116,10 +116,15 @@ async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<Mail
   return { name: m.name, address: m.address, keys, signingKey: current, fingerprint: fingerprintOf(current), publicKey: current.toPublic() };
 }
 
-/** Read public keys from armored or binary bytes (one or several). */
+/** Read public keys from armored or binary bytes (one or several; several armor blocks one after the other too). */
 export async function readPublicKeys(bytes: Buffer | string): Promise<openpgp.Key[]> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  return isArmored(buf) ? openpgp.readKeys({ armoredKeys: buf.toString('utf8') }) : openpgp.readKeys({ binaryKeys: buf });
+  if (!isArmored(buf)) return openpgp.readKeys({ binaryKeys: buf });
+  // openpgp.js reads the first armor block only; `gpg --export --armor a b > f; cat g >> f` makes several.
+  const blocks = buf.toString('utf8').match(/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g) ?? [buf.toString('utf8')];
+  const out: openpgp.Key[] = [];
+  for (const b of blocks) out.push(...(await openpgp.readKeys({ armoredKeys: b })));
+  return out;
 }
 
 /** Load every configured key. Throws MailcaseError(MC_PGP_KEY) naming the mailbox, file and what to fix. */
