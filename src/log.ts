@@ -7,6 +7,8 @@ export type { Logger };
 // are the second line of defence for configuration objects and errors that carry credentials.
 const REDACT = [
   'password', '*.password', '*.*.password', 'passphrase', '*.passphrase', '*.*.passphrase',
+  // a whole config logged by mistake: mailboxes[i].pgp.passphrase (PGP, issue 6)
+  '*.*.*.passphrase', '*.*.*.*.passphrase',
   'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
   '*.connectionString', 'secret', '*.secret', 'token', '*.token',
 ];
