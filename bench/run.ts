@@ -20,6 +20,7 @@ import { runLatency } from './latency.ts';
 import { formatProfile, latestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
 import { formatFill, formatHeader, formatResults, verdicts, type Results } from './report.ts';
 import { runRss } from './rss.ts';
+import { formatPgp, runPgpBench } from './pgp.ts';
 import { runCeiling, runIngest } from './throughput.ts';
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [-- --cpu-prof]
@@ -106,6 +107,10 @@ async function main(cleanup: Cleanup): Promise<void> {
   step(`5. leader failover: two replicas, SIGKILL the leader, ${rounds} rounds`);
   const failover = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds });
 
+  step('5. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext');
+  const pgp = await runPgpBench(cleanup, { quick: opts.quick, ingest: { d, server: pgServer, n: opts.quick ? 300 : 1000 } });
+  writeFileSync(path.join(RESULTS_DIR, 'pgp.json'), `${JSON.stringify(pgp, null, 2)}\n`);
+
   // Other processes on the machine (a test suite, say) skew every figure; the load average shows it.
   const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
   const results: Results = { startedAt: new Date().toISOString(), mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss, failover };
@@ -115,6 +120,7 @@ async function main(cleanup: Cleanup): Promise<void> {
     profile = file ? summariseProfile(file) : undefined;
   }
   process.stdout.write(`\n${formatResults(results)}\n`);
+  process.stdout.write(`\n${formatPgp(pgp)}\n`);
   if (profile) process.stdout.write(`\n${formatProfile(profile)}\n`);
   else if (opts.cpuProf) process.stdout.write('\n(--cpu-prof: the worker wrote no .cpuprofile)\n');
   const out = path.join(RESULTS_DIR, 'latest.json');

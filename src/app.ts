@@ -4,6 +4,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
+import { pgpKeySpec } from './mail/pgp/keys.ts';
 import type { ProcessDeps } from './stages/process.ts';
 import { checkTemplates, type Templates } from './mail/templates.ts';
 
@@ -54,7 +55,8 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     mailboxes: app.mailboxesById,
     log: app.log,
     url: app.db.url,
-    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms),
+    // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
+    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
     templates: app.templates,
   };
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { registerCases } from './commands/cases.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerIngest } from './commands/ingest.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
@@ -35,6 +36,7 @@ registerCheck(program);
 registerIngest(program);
 registerCases(program);
 registerReprocess(program);
+registerKeys(program);
 
 process.on('unhandledRejection', (raw) => {
   process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);

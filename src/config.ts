@@ -45,8 +45,10 @@ const imapSource = z
 
 const pgpConfig = z
   .object({
-    secret_key_file: z.union([z.string(), z.array(z.string())]).optional(),
-    passphrase: z.string().optional(),
+    // A list for key rotation: the first key is current (signs, is advertised); all of them decrypt.
+    secret_key_file: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    // One passphrase for every key, or one per secret_key_file entry; use ${ENV} substitution for it.
+    passphrase: z.union([z.string(), z.array(z.string())]).optional(),
   })
   .strict();
 

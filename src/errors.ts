@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   MC_HTTP_LISTEN: 'The HTTP port (http.port) could not be opened, e.g. because another process uses it.',
   MC_SHUTDOWN_TIMEOUT: 'A graceful shutdown took longer than shutdown_timeout_seconds; the process exited anyway.',
   MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
+  MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
+  MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -17,8 +17,11 @@ export type { Logger };
 //     library error carrying its connection options, which fixed redact paths cannot.
 
 const REDACT = [
-  'password', '*.password', 'passphrase', '*.passphrase', 'pass', '*.pass', 'auth.pass',
-  'database_url', '*.database_url', 'connectionString', '*.connectionString', 'secret', '*.secret', 'token', '*.token',
+  'password', '*.password', '*.*.password', 'passphrase', '*.passphrase', '*.*.passphrase',
+  // a whole config logged by mistake: mailboxes[i].pgp.passphrase (PGP, issue 6)
+  '*.*.*.passphrase', '*.*.*.*.passphrase',
+  'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
+  '*.connectionString', 'secret', '*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization',
 ];
 

@@ -4,6 +4,7 @@ import { ParsePool } from './mail/parse-pool.ts';
 import { coerceError, oneLine } from './errors.ts';
 import { HealthRegistry, type FetchState } from './health.ts';
 import { initMailboxMetrics, metrics } from './metrics.ts';
+import { pgpKeySpec } from './mail/pgp/keys.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
@@ -59,7 +60,8 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   initMailboxMetrics(names);
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
-  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms });
+  // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
+  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
   const rawCache = new RawCache();
   const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });
   const loops: Promise<void>[] = [];

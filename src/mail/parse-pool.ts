@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
-import { MOVE_BYTES, type Analyser, type Analysis } from './analyse.ts';
+import { MOVE_BYTES, type Analyser, type Analysis, type PgpContext } from './analyse.ts';
+import type { PgpKeySpec } from './pgp/keys.ts';
 
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
 // while the main thread talks to the database. Each thread has a heap limit, and a message that takes longer
@@ -10,6 +11,7 @@ import { MOVE_BYTES, type Analyser, type Analysis } from './analyse.ts';
 interface Pending {
   id: number;
   raw: Buffer;
+  ctx?: PgpContext;
   resolve: (a: Analysis) => void;
   reject: (e: Error) => void;
 }
@@ -36,25 +38,36 @@ export class ParsePool implements Analyser {
   private readonly timeoutMs: number;
   private readonly heapMb: number;
   private readonly maxSize: number;
+  private readonly pgp: PgpKeySpec | undefined;
+  /** Set when a thread cannot load the PGP keys (wrong passphrase, missing file): no work is possible. */
+  private fatal: MailcaseError | undefined;
 
   /**
    * One thread is started at once; more, up to `size`, only when work queues up while every thread is busy
    * (each costs some 30 MB, which a quiet security inbox need not pay).
    */
-  constructor(opts: { size: number; timeoutMs: number; heapMb?: number }) {
+  constructor(opts: { size: number; timeoutMs: number; heapMb?: number; pgp?: PgpKeySpec }) {
     this.timeoutMs = opts.timeoutMs;
+    this.pgp = opts.pgp;
     this.heapMb = opts.heapMb ?? 512;
     this.maxSize = Math.max(1, opts.size);
     this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 4 } });
+    // The key spec (file names, passphrases) goes to each thread, which unlocks its own copy of the keys once.
+    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: 4 } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };
     worker.on('exit', () => markReady());
-    worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; value?: Analysis; code?: string; message?: string }) => {
+    worker.on('message', (msg: { ready?: boolean; fatal?: boolean; id: number; ok: boolean; value?: Analysis; code?: string; message?: string }) => {
+      if (msg.fatal) {
+        this.fatal = new MailcaseError((msg.code as 'MC_PGP_KEY') ?? 'MC_PGP_KEY', oneLine(msg.message ?? 'parser thread could not load PGP keys'));
+        markReady();
+        for (const t of this.queue.splice(0)) t.reject(this.fatal);
+        return;
+      }
       if (msg.ready) {
         slot.isReady = true;
         markReady();
@@ -76,7 +89,7 @@ export class ParsePool implements Analyser {
     };
     worker.on('error', (err) => died(`failed: ${oneLine(err.message)}`));
     worker.on('exit', (code) => {
-      if (!this.closed && this.slots.includes(slot)) died(`exited (code ${code})`);
+      if (!this.closed && !this.fatal && this.slots.includes(slot)) died(`exited (code ${code})`);
     });
     return slot;
   }
@@ -92,10 +105,11 @@ export class ParsePool implements Analyser {
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     void slot.worker.terminate();
-    if (!this.closed) this.slots.push(this.spawn());
+    if (!this.closed && !this.fatal) this.slots.push(this.spawn());
   }
 
   private pump(): void {
+    if (this.fatal) return;
     if (this.queue.length > 0 && this.slots.length < this.maxSize && this.slots.every((s) => s.task || !s.isReady)) {
       this.slots.push(this.spawn());
     }
@@ -112,19 +126,22 @@ export class ParsePool implements Analyser {
       // A large message is moved to the thread, not copied (the caller passes bytes it no longer needs).
       const raw = task.raw;
       const movable = raw.byteLength >= MOVE_BYTES && raw.byteOffset === 0 && raw.buffer.byteLength === raw.byteLength;
-      slot.worker.postMessage({ id: task.id, raw, timeoutMs: this.timeoutMs }, movable ? [raw.buffer as ArrayBuffer] : []);
+      slot.worker.postMessage({ id: task.id, raw, timeoutMs: this.timeoutMs, ctx: task.ctx }, movable ? [raw.buffer as ArrayBuffer] : []);
     }
   }
 
+  /** Rejects with MC_PGP_KEY when the threads cannot unlock the configured PGP keys. */
   async ready(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.ready));
+    if (this.fatal) throw this.fatal;
   }
 
   /** Analyse `raw`. A large buffer is transferred to the parser thread: the caller must not use it afterwards. */
-  analyse(raw: Buffer): Promise<Analysis> {
+  analyse(raw: Buffer, ctx?: PgpContext): Promise<Analysis> {
     if (this.closed) return Promise.reject(new Error('parse pool is closed'));
+    if (this.fatal) return Promise.reject(this.fatal);
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, raw, resolve, reject });
+      this.queue.push({ id: this.nextId++, raw, ctx, resolve, reject });
       this.pump();
     });
   }

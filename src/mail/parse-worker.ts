@@ -1,18 +1,34 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { MailcaseError, coerceError } from '../errors.ts';
-import { analyse, MOVE_BYTES } from './analyse.ts';
+import { analyse, MOVE_BYTES, type PgpContext } from './analyse.ts';
+import { PgpReader } from './pgp/incoming.ts';
+import { loadKeyring, type PgpKeySpec } from './pgp/keys.ts';
 
 // Worker-thread side of parse-pool.ts: one message at a time, in, analysed, out. Decrypted or parsed content
-// crosses back to the main thread only by message passing; nothing is logged here.
+// crosses back to the main thread only by message passing; nothing is logged here. The PGP secret keys are
+// read and unlocked once per thread, before it says it is ready.
 
-interface Task { id: number; raw: Uint8Array; timeoutMs: number }
+interface Task { id: number; raw: Uint8Array; timeoutMs: number; ctx?: PgpContext }
 
-// Modules are loaded by now: tell the pool this thread can take work.
-parentPort!.postMessage({ ready: true });
+const spec = (workerData as { pgp?: PgpKeySpec } | undefined)?.pgp;
+let reader: PgpReader | undefined;
+try {
+  reader = new PgpReader(spec && spec.mailboxes.length + spec.maintainers.length > 0 ? await loadKeyring(spec) : null);
+} catch (raw) {
+  // A wrong passphrase or a missing key file: the pool stops (a new thread would fail the same way).
+  const e = coerceError(raw);
+  parentPort!.postMessage({ fatal: true, code: e instanceof MailcaseError ? e.code : 'MC_PGP_KEY', message: e.message });
+}
 
-parentPort!.on('message', (task: Task) => {
+// Modules and keys are loaded by now: tell the pool this thread can take work.
+if (reader) {
+  parentPort!.postMessage({ ready: true });
+  parentPort!.on('message', onTask);
+}
+
+function onTask(task: Task): void {
   const raw = Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength);
-  analyse(raw, task.timeoutMs).then(
+  analyse(raw, task.timeoutMs, { reader: reader!, ctx: task.ctx }).then(
     (value) => {
       // Large attachments go back by transfer when they own their memory (small ones share Node's pool).
       const moves = value.parsed.attachments
@@ -26,4 +42,4 @@ parentPort!.on('message', (task: Task) => {
       parentPort!.postMessage({ id: task.id, ok: false, code: e instanceof MailcaseError ? e.code : 'MC_PARSE_FAILED', message: e.message });
     },
   );
-});
+}

@@ -12,6 +12,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
+import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts'; // PGP (issue 6)
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -87,9 +88,12 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
     // A message set aside is not parsed again: it may be what brought the process down.
     const analyses = new Map<number, Promise<Analysis | Error>>();
+    // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
+    const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
+    const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
     for (const raw of claimed) {
       if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
-        analyses.set(raw.id, deps.analyser.analyse(raw.raw).catch((e: unknown) => coerceError(e)));
+        analyses.set(raw.id, deps.analyser.analyse(raw.raw, pgpCtx.get(raw.id)).catch((e: unknown) => coerceError(e)));
       }
     }
 
@@ -214,6 +218,7 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
+    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
@@ -228,6 +233,7 @@ async function processOne(
     const role = parsed.from && c.rows[0]!.reporter_email === parsed.from.address ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await recordMessageCrypto(tx, messageId, caseId, parsed.from?.address ?? null, analysed.crypto); // PGP (issue 6)
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
@@ -246,6 +252,7 @@ async function processOne(
     });
     const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')));
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await recordMessageCrypto(tx, messageId, caseId, parsed.from?.address ?? null, analysed.crypto); // PGP (issue 6)
     const year = yearIn(now, config.policy.timezone);
     const ack: AckCandidate = {
       caseId,

@@ -1,0 +1,471 @@
+import { createHash } from 'node:crypto';
+import * as openpgp from 'openpgp';
+import { coerceError, oneLine } from '../../errors.ts';
+import { stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
+import { fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
+import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
+
+// Incoming PGP: PGP/MIME (RFC 3156) encrypted and signed, inline PGP (armored blocks in text, encrypted
+// attachments), Autocrypt headers and attached keys. Runs where parsing runs (a parser thread), with no I/O:
+// it gets the keys it may use, and returns what it found as data. Failure is data: a message we cannot
+// decrypt or verify still parses (its outer layer) and says why. Decrypted content is never logged.
+//
+// Identity binding (library-pitfalls §3): a good signature is `valid` only when the signing key is bound to the
+// From address, which is the case for
+//   - a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
+//   - a key we hold for the From address (`keys` table: imported, or learned and trusted, see sql/003_pgp.sql);
+//   - a key attached to this very message (application/pgp-keys or Autocrypt) carrying the From address as a
+//     user ID, but only on first contact: when we know no key for that address yet (trust on first use). A
+//     maintainer's address, or one with an imported key, is pinned: attached keys never count for it.
+// Any other good signature is `unknown_key`: it proves that some key signed, not who sent it.
+
+export interface PgpContext {
+  /** Which mailbox's secret keys decrypt. */
+  mailbox: string;
+  /** The From address this context was looked up for (cheap header scan); ignored if parsing finds another. */
+  from: string | null;
+  /** Armored public keys we hold, trusted, for `from`. */
+  senderKeys: string[];
+  /** `from` has an imported key: only senderKeys count for it. */
+  pinned: boolean;
+}
+
+export interface LearnedKey { fingerprint: string; armored: string; addresses: string[]; expires: Date | null; source: 'attached' | 'autocrypt' }
+
+export type Decryption = 'none' | 'ok' | 'failed';
+export type SignatureState = 'none' | 'valid' | 'invalid' | 'unknown_key';
+
+export interface CryptoResult {
+  encrypted: boolean;
+  decryption: Decryption;
+  /** "<code>: <reason>", codes: no_secret_key, not_for_us, bad_armor, integrity, too_large, failed. */
+  decryptionError: string | null;
+  signature: SignatureState;
+  signatureError: string | null;
+  /** The signing key's primary fingerprint when we have the key, else the issuer fingerprint or key ID. */
+  signerFingerprint: string | null;
+  /** signature is valid, i.e. by a key bound to the From address. */
+  signerMatchesFrom: boolean;
+  /** Keys found in the message (attachments, Autocrypt) that carry the From address. */
+  learnedKeys: LearnedKey[];
+  protectedSubject: string | null;
+  /** We hold a trusted key for the From address (so replies to it can be encrypted). */
+  senderKeyKnown: boolean;
+}
+
+export const NO_CRYPTO: CryptoResult = Object.freeze({
+  encrypted: false,
+  decryption: 'none',
+  decryptionError: null,
+  signature: 'none',
+  signatureError: null,
+  signerFingerprint: null,
+  signerMatchesFrom: false,
+  learnedKeys: [],
+  protectedSubject: null,
+  senderKeyKnown: false,
+}) as CryptoResult;
+
+/** One signature's outcome as openpgp.js reports it (its type is not exported). */
+interface VerificationResult { keyID: openpgp.KeyID; verified: Promise<true>; signature: Promise<openpgp.Signature> }
+type Verify = (keys: openpgp.PublicKey[]) => Promise<VerificationResult[]>;
+/** A signed piece of the message: how to verify it, and whether it covers all of the message's text. */
+interface Signed { verify: Verify; coversAll: boolean }
+
+class Failure extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+
+const noop = (): void => undefined;
+
+/** Verification results whose promises are already handled (an unawaited rejection would kill the thread). */
+function handled(results: VerificationResult[]): VerificationResult[] {
+  for (const r of results) {
+    r.verified.catch(noop);
+    r.signature.catch(noop);
+  }
+  return results;
+}
+
+/** Quick test: could this message involve PGP at all? Saves the work for the vast majority that do not. */
+export function mayInvolvePgp(raw: Buffer): boolean {
+  for (const s of ['-----BEGIN PGP', 'multipart/encrypted', 'multipart/signed', 'application/pgp', 'pgp-', 'utocrypt:', 'UTOCRYPT:', '.gpg', '.pgp', '.asc', 'Multipart/', 'MULTIPART/']) {
+    if (raw.indexOf(s, 0, 'latin1') >= 0) return true;
+  }
+  return false;
+}
+
+export class PgpReader {
+  private readonly keyring: Keyring | null;
+  private readonly config: openpgp.PartialConfig;
+  // Parsed public keys by armored text: the same sender keys arrive with every message of a thread.
+  private readonly keyCache = new Map<string, openpgp.PublicKey[]>();
+  constructor(keyring: Keyring | null) {
+    this.keyring = keyring;
+    this.config = keyring?.openpgpConfig ?? {};
+  }
+
+  /** Public keys from armored text, or from base64 (Autocrypt keydata) when `b64` is set. */
+  private async publicKeys(text: string, b64 = false): Promise<openpgp.PublicKey[]> {
+    const cacheKey = b64 ? `b64:${text}` : text;
+    const hit = this.keyCache.get(cacheKey);
+    if (hit) return hit;
+    const keys = (await readPublicKeys(b64 ? Buffer.from(text, 'base64') : text).catch(() => [])).map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)));
+    if (this.keyCache.size > 500) this.keyCache.delete(this.keyCache.keys().next().value!);
+    this.keyCache.set(cacheKey, keys);
+    return keys;
+  }
+
+  /** Decrypt an OpenPGP message (armored or binary) with the mailbox's keys; throws Failure with a reason. */
+  private async decrypt(data: Buffer, mailbox: string, verificationKeys: openpgp.PublicKey[]): Promise<{ plain: Uint8Array; signatures: VerificationResult[]; redo: Verify }> {
+    const keys = this.keyring?.mailbox(mailbox);
+    if (!keys) throw new Failure(`no_secret_key: mailbox ${mailbox} has no secret key configured (pgp.secret_key_file)`);
+    const armored = data.indexOf('-----BEGIN PGP MESSAGE-----', 0, 'latin1') >= 0;
+    // Read afresh for every decryption: openpgp.js consumes the encrypted packets of a Message it decrypts.
+    const read = (): Promise<openpgp.Message<Uint8Array> | openpgp.Message<string>> => armored
+      ? openpgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
+      : openpgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
+    let message: openpgp.Message<Uint8Array> | openpgp.Message<string>;
+    try {
+      message = await read();
+    } catch (raw) {
+      throw new Failure(`bad_armor: the PGP data is truncated or corrupted (${oneLine(openpgpMessage(raw), 120)})`);
+    }
+    const ours = new Set(keys.keys.flatMap((k) => k.getKeys().map((s) => s.getKeyID().toHex())));
+    const to = message.getEncryptionKeyIDs().map((id) => id.toHex());
+    // A wildcard (anonymous recipient, all zeros) may be ours: let decryption try.
+    if (to.length > 0 && !to.some((id) => ours.has(id) || /^0+$/.test(id))) {
+      throw new Failure(`not_for_us: encrypted to key ID(s) ${to.map((id) => id.toUpperCase()).join(', ')}, none of which is ours (current key ${keys.fingerprint})`);
+    }
+    let fresh: typeof message | undefined = message;
+    const run = async (vkeys: openpgp.PublicKey[]): Promise<{ plain: Uint8Array; signatures: VerificationResult[] }> => {
+      try {
+        const m = fresh ?? (await read());
+        fresh = undefined;
+        const r = await openpgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
+        return { plain: r.data, signatures: handled(r.signatures) };
+      } catch (raw) {
+        const m = openpgpMessage(raw);
+        if (/decompressed message size/i.test(m)) throw new Failure(`too_large: the decrypted message is larger than the limit (${this.config.maxDecompressedMessageSize} bytes)`);
+        if (/modification detected|integrity|authentication tag|MDC/i.test(m)) throw new Failure(`integrity: the encrypted data was modified in transit (${oneLine(m, 120)})`);
+        if (/no decryption key|session key decryption failed|no key/i.test(m)) throw new Failure(`not_for_us: none of our keys decrypts it (${oneLine(m, 120)}); current key ${keys.fingerprint}`);
+        throw new Failure(`failed: ${oneLine(m, 160)}`);
+      }
+    };
+    const first = await run(verificationKeys);
+    // Signed inside the encryption by a key we only learn from the decrypted content (attached there): decrypt
+    // again with the larger key set, rather than keep openpgp.js internals to verify later.
+    const redo: Verify = async (vkeys) => {
+      const missing = first.signatures.some((s) => !verificationKeys.some((k) => k.getKeys(s.keyID).length > 0) && vkeys.some((k) => k.getKeys(s.keyID).length > 0));
+      return missing ? (await run(vkeys)).signatures : first.signatures;
+    };
+    return { ...first, redo };
+  }
+
+  /**
+   * Undo the PGP layers of `raw`, parse what is inside with `parse`, and verify what is signed. Never throws for
+   * a PGP reason (those are recorded in the result); parse errors propagate as from parseMessage.
+   */
+  async read(raw: Buffer, parse: (bytes: Buffer) => Promise<ParsedMessage>, ctx: PgpContext | undefined): Promise<{ parsed: ParsedMessage; crypto: CryptoResult }> {
+    if (!mayInvolvePgp(raw)) {
+      const parsed = await parse(raw);
+      const known = !!ctx && ctx.senderKeys.length > 0 && ctx.from === (parsed.from?.address ?? null);
+      return { parsed, crypto: known ? { ...NO_CRYPTO, senderKeyKnown: true } : NO_CRYPTO };
+    }
+    const mailbox = ctx?.mailbox ?? '';
+    const result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [] };
+    const signed: Signed[] = [];
+    const fail = (reason: string): void => {
+      result.encrypted = true;
+      if (result.decryption !== 'failed') {
+        result.decryption = 'failed';
+        result.decryptionError = reason;
+      }
+    };
+    const decrypted = (): void => {
+      result.encrypted = true;
+      if (result.decryption === 'none') result.decryption = 'ok';
+    };
+
+    // Keys known before parsing: the sender's (looked up for the From address) and an outer Autocrypt header;
+    // they are used when verifying signatures inside an encryption. Binding is decided later, on the parsed From.
+    const outer = readEntity(raw);
+    const ctxKeys = ctx ? (await Promise.all(ctx.senderKeys.map((a) => this.publicKeys(a)))).flat() : [];
+    // Autocrypt from the raw header: parsed header values are cut at 4,000 characters, and keydata is often longer.
+    const autocrypt = await this.autocryptKeys(outer.headers.filter((h) => h.key === 'autocrypt').map((h) => h.value));
+    const earlyKeys = [...ctxKeys, ...this.maintainerKeysFor(header(outer, 'from')), ...autocrypt.map((k) => k.key)];
+
+    // 1. PGP/MIME layers (RFC 3156): the top-level entity, and a multipart/signed inside an encrypted one.
+    let entity = outer;
+    let bytes = raw;
+    const top = contentType(outer);
+    if (top.type === 'multipart/encrypted' && top.params.boundary) {
+      const parts = multipartParts(outer.body, top.params.boundary).map(readEntity);
+      const payload = parts.find((p) => contentType(p).type === 'application/octet-stream') ?? parts[1];
+      if (!payload) fail('bad_armor: multipart/encrypted without an encrypted part');
+      else {
+        try {
+          const d = await this.decrypt(decodedBody(payload), mailbox, earlyKeys);
+          decrypted();
+          if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: true });
+          entity = readEntity(Buffer.from(d.plain.buffer, d.plain.byteOffset, d.plain.byteLength));
+          const merged = mergeEntity(outer, entity);
+          bytes = merged.bytes;
+          result.protectedSubject = merged.protectedSubject;
+        } catch (raw_) {
+          if (!(raw_ instanceof Failure)) throw raw_;
+          fail(raw_.reason);
+        }
+      }
+    }
+    const inner = contentType(entity);
+    if (inner.type === 'multipart/signed' && inner.params.boundary && /pgp-signature/i.test(inner.params.protocol ?? 'application/pgp-signature')) {
+      const parts = multipartParts(entity.body, inner.params.boundary);
+      const content = parts[0];
+      const sigPart = parts[1] === undefined ? undefined : readEntity(parts[1]);
+      if (content !== undefined && sigPart) {
+        const data = new Uint8Array(Buffer.from(canonicalCrlf(content), 'latin1'));
+        const sigBytes = decodedBody(sigPart);
+        signed.push({ coversAll: true, verify: (keys) => this.verifyDetached(data, sigBytes, keys) });
+        const merged = mergeEntity(outer, readEntity(content));
+        bytes = merged.bytes;
+        if (merged.protectedSubject !== null) result.protectedSubject = merged.protectedSubject;
+      }
+    }
+
+    // 2. Parse what is inside: attachments of the case are the attachments inside the encryption.
+    const parsed = await parse(bytes);
+
+    // 3. Inline PGP in the text, and encrypted attachments (.asc, .gpg, .pgp).
+    const early = earlyKeys;
+    let text = parsed.text;
+    let outside = text;
+    let textChanged = false;
+    const inline: Signed[] = [];
+    for (const block of text.match(/-----BEGIN PGP MESSAGE-----[\s\S]*?(?:-----END PGP MESSAGE-----|$)/g) ?? []) {
+      outside = outside.replace(block, '');
+      try {
+        const d = await this.decrypt(Buffer.from(block, 'utf8'), mailbox, early);
+        decrypted();
+        const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
+        text = text.replace(block, () => plain);
+        textChanged = true;
+        if (d.signatures.length > 0) inline.push({ verify: d.redo, coversAll: true });
+      } catch (raw_) {
+        if (!(raw_ instanceof Failure)) throw raw_;
+        fail(raw_.reason);
+      }
+    }
+    for (const block of text.match(/-----BEGIN PGP SIGNED MESSAGE-----[\s\S]*?-----END PGP SIGNATURE-----/g) ?? []) {
+      outside = outside.replace(block, '');
+      let msg: openpgp.CleartextMessage;
+      try {
+        msg = await openpgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
+      } catch (raw_) {
+        inline.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(raw_), 100)})`)) });
+        continue;
+      }
+      const clear = msg.getText();
+      text = text.replace(block, () => clear);
+      textChanged = true;
+      inline.push({ coversAll: true, verify: async (keys) => handled((await openpgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) });
+    }
+    // Signature wrapping (Müller et al., USENIX Security 2019): only the signed block is authenticated. Text
+    // around it that is not whitespace makes the signature cover part of the message, never all of it.
+    if (/\S/.test(outside)) for (const s of inline) s.coversAll = false;
+    signed.push(...inline);
+
+    const attachments: ParsedAttachment[] = [];
+    const attachedKeys: openpgp.PublicKey[] = [];
+    for (const a of parsed.attachments) {
+      const content = Buffer.concat(a.pieces);
+      const head = content.subarray(0, 64).toString('latin1');
+      if (a.contentType === 'application/pgp-keys' || head.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
+        attachedKeys.push(...(await this.publicKeys(content.toString('utf8'))));
+        attachments.push(a);
+        continue;
+      }
+      const encryptedName = /\.(gpg|pgp|asc)$/i.test(a.filename ?? '');
+      const looksEncrypted = head.includes('-----BEGIN PGP MESSAGE-----') || (encryptedName && !head.includes('-----BEGIN PGP') && isBinaryPgpMessage(content));
+      // The version part of a PGP/MIME message we could not decrypt, and its payload: nothing to do again.
+      if (!looksEncrypted || a.contentType === 'application/pgp-encrypted' || (result.decryption === 'failed' && top.type === 'multipart/encrypted')) {
+        attachments.push(a);
+        continue;
+      }
+      try {
+        const d = await this.decrypt(content, mailbox, early);
+        decrypted();
+        if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: !/\S/.test(text) });
+        attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
+      } catch (raw_) {
+        if (!(raw_ instanceof Failure)) throw raw_;
+        fail(raw_.reason);
+        attachments.push(a);
+      }
+    }
+    if (textChanged) {
+      parsed.text = text;
+      // The HTML alternative still shows the ciphertext (or an unsigned copy): the text is what we keep.
+      parsed.html = null;
+    }
+    parsed.attachments = attachments;
+
+    // 4. Keys in the message, bound to From as the comment at the top says; then verify.
+    const from = parsed.from?.address ?? null;
+    const maintainer = from ? (this.keyring?.maintainerKeys(from) ?? []) : [];
+    const pinned = maintainer.length > 0 || (ctx?.pinned === true && ctx.from === from);
+    const known = maintainer.length > 0 ? maintainer : ctx && ctx.from === from ? ctxKeys : [];
+    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from)];
+    const bound: openpgp.PublicKey[] = [...known];
+    for (const o of offered) {
+      const info = await keyInfo(o.key);
+      if (!from || !info.addresses.includes(from) || info.invalid) continue;
+      if (!result.learnedKeys.some((l) => l.fingerprint === info.fingerprint)) {
+        result.learnedKeys.push({ fingerprint: info.fingerprint, armored: info.armored, addresses: [from], expires: info.expires, source: o.source });
+      }
+      if (!pinned && known.length === 0) bound.push(o.key);
+    }
+    result.senderKeyKnown = known.length > 0 || bound.length > 0;
+    const all = [...bound, ...ctxKeys, ...earlyKeys, ...offered.map((o) => o.key)];
+    Object.assign(result, await this.classify(signed, bound, all));
+    return { parsed, crypto: result };
+  }
+
+  private maintainerKeysFor(fromHeader: string | undefined): openpgp.PublicKey[] {
+    const m = fromHeader ? /<([^<>\s]+@[^<>\s]+)>|([^\s<>,;:"()]+@[^\s<>,;:"()]+)/.exec(fromHeader) : null;
+    const addr = m ? (m[1] ?? m[2] ?? '').toLowerCase() : '';
+    return addr ? (this.keyring?.maintainerKeys(addr) ?? []) : [];
+  }
+
+  private async verifyDetached(data: Uint8Array, sigBytes: Buffer, keys: openpgp.PublicKey[]): Promise<VerificationResult[]> {
+    let signature: openpgp.Signature;
+    try {
+      signature = sigBytes.indexOf('-----BEGIN PGP SIGNATURE-----', 0, 'latin1') >= 0
+        ? await openpgp.readSignature({ armoredSignature: sigBytes.toString('latin1'), config: this.config })
+        : await openpgp.readSignature({ binarySignature: new Uint8Array(sigBytes), config: this.config });
+    } catch (raw) {
+      throw new Error(`the signature part is malformed (${oneLine(openpgpMessage(raw), 100)})`);
+    }
+    const message = await openpgp.createMessage({ binary: data });
+    return handled((await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary', config: this.config })).signatures);
+  }
+
+  /** Autocrypt headers (autocrypt.org level 1): addr and keydata; one with an unknown critical attribute is ignored. */
+  private async autocryptKeys(values: string[]): Promise<{ addr: string; key: openpgp.PublicKey; source: 'autocrypt' }[]> {
+    const out: { addr: string; key: openpgp.PublicKey; source: 'autocrypt' }[] = [];
+    for (const v of values) {
+      const attrs = new Map<string, string>();
+      for (const part of v.split(';')) {
+        const i = part.indexOf('=');
+        if (i > 0) attrs.set(part.slice(0, i).trim().toLowerCase(), part.slice(i + 1).trim());
+      }
+      const addr = attrs.get('addr')?.toLowerCase();
+      const keydata = attrs.get('keydata');
+      if (!addr || !keydata || [...attrs.keys()].some((k) => !['addr', 'keydata', 'prefer-encrypt'].includes(k) && !k.startsWith('_'))) continue;
+      const b64 = keydata.replace(/\s+/g, '');
+      for (const key of await this.publicKeys(b64, true)) {
+        out.push({ addr, key, source: 'autocrypt' });
+      }
+    }
+    return out;
+  }
+
+  /** Verify every signed piece and reduce to one state: invalid wins, then unknown_key, then valid. */
+  private async classify(signed: Signed[], bound: openpgp.PublicKey[], all: openpgp.PublicKey[]): Promise<Pick<CryptoResult, 'signature' | 'signatureError' | 'signerFingerprint' | 'signerMatchesFrom'>> {
+    if (signed.length === 0) return { signature: 'none', signatureError: null, signerFingerprint: null, signerMatchesFrom: false };
+    const keys = dedupe(all);
+    const outcomes: { state: SignatureState; fingerprint: string | null; error: string | null }[] = [];
+    for (const s of signed) {
+      let results: VerificationResult[];
+      try {
+        results = await s.verify(keys);
+      } catch (raw) {
+        outcomes.push({ state: 'invalid', fingerprint: null, error: oneLine(openpgpMessage(raw), 160) });
+        continue;
+      }
+      if (results.length === 0) outcomes.push({ state: 'invalid', fingerprint: null, error: 'the signature part holds no signature' });
+      for (const r of results) {
+        const key = keys.find((k) => k.getKeys(r.keyID).length > 0);
+        let issuer = r.keyID.toHex().toUpperCase();
+        try {
+          const fp = (await r.signature).packets[0]?.issuerFingerprint;
+          if (fp) issuer = Buffer.from(fp).toString('hex').toUpperCase();
+        } catch {
+          // keep the key ID
+        }
+        if (!key) {
+          outcomes.push({ state: 'unknown_key', fingerprint: issuer, error: 'signed by a key we do not have' });
+          continue;
+        }
+        const fingerprint = fingerprintOf(key);
+        try {
+          await r.verified;
+        } catch (raw) {
+          outcomes.push({ state: 'invalid', fingerprint, error: oneLine(openpgpMessage(raw), 160) });
+          continue;
+        }
+        const isBound = bound.some((b) => fingerprintOf(b) === fingerprint);
+        if (!isBound) outcomes.push({ state: 'unknown_key', fingerprint, error: 'good signature, by a key not bound to the From address' });
+        else if (!s.coversAll) outcomes.push({ state: 'invalid', fingerprint, error: 'the signature covers only part of the message: unsigned text was added around it' });
+        else outcomes.push({ state: 'valid', fingerprint, error: null });
+      }
+    }
+    const pick = outcomes.find((o) => o.state === 'invalid') ?? outcomes.find((o) => o.state === 'unknown_key') ?? outcomes[0]!;
+    return { signature: pick.state, signatureError: pick.error, signerFingerprint: pick.fingerprint, signerMatchesFrom: pick.state === 'valid' };
+  }
+}
+
+function dedupe(keys: openpgp.PublicKey[]): openpgp.PublicKey[] {
+  const seen = new Set<string>();
+  return keys.filter((k) => {
+    const fp = k.getFingerprint();
+    if (seen.has(fp)) return false;
+    seen.add(fp);
+    return true;
+  });
+}
+
+/** openpgp.js wraps errors ("Error decrypting message: ..."); the inner reason is what helps. */
+function openpgpMessage(raw: unknown): string {
+  return coerceError(raw).message.replace(/^Error (decrypting|verifying signed|reading) message: /i, '');
+}
+
+/** The armored block itself (text before or after it would break the armor parser). */
+function armorBlock(text: string): string {
+  const start = text.indexOf('-----BEGIN PGP MESSAGE-----');
+  const endMark = '-----END PGP MESSAGE-----';
+  const end = text.indexOf(endMark, start);
+  return end < 0 ? text.slice(start) : text.slice(start, end + endMark.length) + '\n';
+}
+
+/** A binary OpenPGP message starts with a PKESK (tag 1), SKESK (3), SEIPD (18) or compressed/literal packet. */
+function isBinaryPgpMessage(b: Buffer): boolean {
+  const first = b[0];
+  if (first === undefined || (first & 0x80) === 0) return false;
+  const tag = first & 0x40 ? first & 0x3f : (first >> 2) & 0x0f;
+  return [1, 3, 8, 11, 18, 20].includes(tag);
+}
+
+function attachmentOf(plain: Uint8Array, filename: string): ParsedAttachment {
+  const buf = Buffer.from(plain);
+  return {
+    filename: filename || 'attachment',
+    contentType: /\.(txt|md|log)$/i.test(filename) ? 'text/plain' : 'application/octet-stream',
+    size: buf.length,
+    sha256: createHash('sha256').update(buf).digest(),
+    pieces: buf.length === 0 ? [] : splitPieces(buf),
+  };
+}
+
+function splitPieces(buf: Buffer): Buffer[] {
+  const PIECE = 1024 * 1024;
+  const out: Buffer[] = [];
+  for (let at = 0; at < buf.length; at += PIECE) out.push(Buffer.from(buf.subarray(at, at + PIECE)));
+  return out;
+}
+
+export type { Entity };
