@@ -4,7 +4,7 @@ import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
-import { pgpKeySpec } from './mail/pgp/keys.ts';
+import { loadKeyring, pgpKeySpec, type Keyring } from './mail/pgp/keys.ts';
 import type { ProcessDeps } from './stages/process.ts';
 import { checkTemplates, type Templates } from './mail/templates.ts';
 
@@ -20,6 +20,8 @@ export interface App {
   mailboxesById: Map<number, MailboxRow>;
   /** Outgoing-mail templates, loaded and proven to render at start. */
   templates: Templates;
+  /** The mailboxes' PGP keys, read and unlocked once, on first use (they are needed to send and to acknowledge). */
+  keyring(): Promise<Keyring>;
   close(): Promise<void>;
 }
 
@@ -39,6 +41,7 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
       mailboxes,
       mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
       templates,
+      keyring: memo(() => loadKeyring(pgpKeySpec(config))),
       close: () => db.close(),
     };
   } catch (raw) {
@@ -58,5 +61,12 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
     analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
     templates: app.templates,
+    keyring: app.keyring,
   };
+}
+
+/** A function that calls `fn` once, on first use, and returns the same promise ever after. */
+export function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= fn());
 }

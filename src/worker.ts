@@ -5,6 +5,7 @@ import { coerceError, oneLine } from './errors.ts';
 import { HealthRegistry, type FetchState } from './health.ts';
 import { initMailboxMetrics, metrics } from './metrics.ts';
 import { pgpKeySpec } from './mail/pgp/keys.ts';
+import { preparePgp } from './mail/pgp/send.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
@@ -31,7 +32,17 @@ export interface Worker {
 
 /** What the sender stage needs: the transport from config (SMTP, or .eml files without `smtp`). */
 export function sendDeps(app: App): SendDeps {
-  return { pool: app.db.pool, url: app.db.url, config: app.config, log: app.log, transport: createTransport(app.config) };
+  const pgpMailboxes = pgpKeySpec(app.config).mailboxes.length > 0;
+  return {
+    pool: app.db.pool,
+    url: app.db.url,
+    config: app.config,
+    log: app.log,
+    transport: createTransport(app.config),
+    prepare: pgpMailboxes
+      ? async (row, raw) => preparePgp(app.db.pool, await app.keyring(), app.mailboxesById.get(row.mailbox_id)!.name, row.to_addrs, raw)
+      : undefined,
+  };
 }
 
 type OnFetchState = (state: FetchState, error?: string) => void;

@@ -9,6 +9,7 @@ import { insertEvents } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { autoMailCounts, enqueue } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
+import type { Keyring } from '../mail/pgp/keys.ts';
 
 // The acknowledgments of one processing batch, queued in the batch's transaction (the transactional outbox):
 // each new case whose first message came from a person gets one, unless a rate limit says no. Whatever is
@@ -35,8 +36,8 @@ export interface AckDeps {
   config: Config;
   mailboxes: Map<number, MailboxRow>;
   templates: Templates;
-  /** Fingerprint of each mailbox's current PGP key, by mailbox id (told to reporters; none without PGP). */
-  fingerprints?: Map<number, string>;
+  /** The mailboxes' PGP keys: the current key's fingerprint is told to reporters (none without PGP). */
+  keyring?: () => Promise<Keyring>;
 }
 
 /** A new Message-ID, in angle brackets as stored (messages.message_id), in the mailbox address's domain. */
@@ -58,6 +59,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   const suppressedEvents: { caseId: number; rawMessageId: number; kind: string; actor: string; data: Record<string, unknown> }[] = [];
   let queued = 0;
   const security = config.mailboxes.find((m) => m.kind === 'security');
+  const keyring = cases.length > 0 && deps.keyring ? await deps.keyring() : undefined;
   for (const c of cases) {
     const mailbox = deps.mailboxes.get(c.mailboxId)!;
     const decision = autoReplyDecision({
@@ -86,7 +88,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
         securityAddress: security?.address ?? null,
         encrypted: c.encrypted,
         decryptionFailed: c.decryptionFailed,
-        ourFingerprint: deps.fingerprints?.get(c.mailboxId) ?? null,
+        ourFingerprint: keyring?.mailbox(mailbox.name)?.fingerprint ?? null,
       },
       config.policy,
       now,

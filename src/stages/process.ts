@@ -18,6 +18,7 @@ import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
+import type { Keyring } from '../mail/pgp/keys.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
 import { countProcessed } from '../metrics.ts';
 
@@ -36,8 +37,8 @@ export interface ProcessDeps {
   rawCache?: RawCache;
   /** Acknowledgment (and later notification) templates, loaded and checked at start. */
   templates: Templates;
-  /** Fingerprint of each mailbox's current PGP key, by mailbox id. */
-  fingerprints?: Map<number, string>;
+  /** The mailboxes' PGP keys (the acknowledgment names the current key's fingerprint). */
+  keyring?: () => Promise<Keyring>;
   now?: () => Date;
 }
 
@@ -153,7 +154,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
     // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
     // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
-    if (!opts.reprocess) await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, fingerprints: deps.fingerprints }, opened.map((o) => o.ack), refs, deps.now?.() ?? new Date());
+    if (!opts.reprocess) await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, deps.now?.() ?? new Date());
     await rawq.markProcessed(tx, done);
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });
@@ -265,8 +266,8 @@ async function processOne(
       messageId: parsed.messageId,
       references: parsed.references,
       missing: missing as ReportField[],
-      encrypted: false,
-      decryptionFailed: false,
+      encrypted: analysed.crypto.encrypted,
+      decryptionFailed: analysed.crypto.decryption === 'failed',
     };
     return {
       state: 'opened',

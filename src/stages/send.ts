@@ -20,7 +20,7 @@ export interface SendDeps {
   log: Logger;
   transport: Transport;
   /** Turns composed bytes into what goes on the wire (PGP/MIME encryption, when keys are known). */
-  prepare?: (row: outq.OutboxRow, raw: Buffer) => Promise<Buffer>;
+  prepare?: (row: outq.OutboxRow, raw: Buffer) => Promise<{ raw: Buffer; encrypted: boolean }>;
   onResult?: (row: outq.OutboxRow, outcome: outq.AttemptOutcome) => void;
 }
 
@@ -56,6 +56,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
       return null;
     }
     let delivery: DeliveryResult;
+    let encrypted = false;
     try {
       let raw = await compose({
         rfcMessageId: row.rfc_message_id,
@@ -70,7 +71,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
         headers: row.headers,
         date: row.created_at,
       });
-      if (deps.prepare) raw = await deps.prepare(row, raw);
+      if (deps.prepare) ({ raw, encrypted } = await deps.prepare(row, raw));
       delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);
     } catch (raw_) {
       // Composing or encrypting failed: the row itself is bad, and retrying will not help.
@@ -78,6 +79,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
     }
     const outcome = outcomeOf(delivery, row.attempts, config.outbox);
     await outq.recordAttempt(client, row.id, outcome);
+    if (outcome.state === 'sent' && encrypted) await client.query('update messages set encrypted = true where id = (select message_id from outbox where id = $1)', [row.id]);
     await client.query('commit');
     const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
     if (outcome.state === 'sent') deps.log.info(at, 'mail sent');

@@ -1,10 +1,11 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { processDeps, type App } from '../../src/app.ts';
+import { memo, processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
 import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
 import { checkTemplates } from '../../src/mail/templates.ts';
+import { loadKeyring, pgpKeySpec } from '../../src/mail/pgp/keys.ts';
 import { ProcessStage } from '../../src/stages/process-stage.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { afterAll, beforeAll } from 'vitest';
@@ -34,6 +35,7 @@ export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {
     mailboxes,
     mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
     templates: checkTemplates(config.templates_dir),
+    keyring: memo(() => loadKeyring(pgpKeySpec(config))),
     close: async () => undefined,
   };
 }

@@ -82,6 +82,7 @@ export async function autoMailCounts(db: Db, addresses: string[], since: Date): 
 export interface OutboxRow {
   id: number;
   case_id: number | null;
+  mailbox_id: number;
   kind: string;
   rfc_message_id: string;
   from_addr: string;
@@ -99,7 +100,7 @@ export interface OutboxRow {
 
 /** Lock up to `limit` rows that are due; other replicas skip them until this transaction ends. */
 export async function claimDue(tx: Db, limit: number): Promise<OutboxRow[]> {
-  const r = await tx.query<OutboxRow>(named('mc_outbox_claim', `select id, case_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to,
+  const r = await tx.query<OutboxRow>(named('mc_outbox_claim', `select id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to,
        "references", headers, attempts, created_at
      from outbox where state = 'queued' and next_attempt_at <= now()
      order by next_attempt_at, id limit $1 for update skip locked`, [limit]));

@@ -1,0 +1,28 @@
+import type { Db } from '../../db/pool.ts';
+import { trustedKeys } from '../../db/queries/keys.ts';
+import type { Keyring } from './keys.ts';
+import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoing.ts';
+
+// What the sender stage does with a composed message before it goes on the wire (issue 6, outgoing): when the
+// sending mailbox has a key and every recipient has a usable one (a reporter's trusted key, a maintainer's
+// configured key), PGP/MIME encrypted to them and signed by the mailbox key; otherwise as composed, with our key
+// in an Autocrypt header so that the reporter's client can answer encrypted.
+
+export interface Prepared { raw: Buffer; encrypted: boolean }
+
+export async function preparePgp(db: Db, keyring: Keyring, mailbox: string, to: string[], raw: Buffer): Promise<Prepared> {
+  const ours = keyring.mailbox(mailbox);
+  if (!ours) return { raw, encrypted: false };
+  const known = await trustedKeys(db, to.map((a) => a.toLowerCase()));
+  const recipientKeys = [];
+  for (const addr of to.map((a) => a.toLowerCase())) {
+    const configured = keyring.maintainerKeys(addr);
+    const usable = configured.length > 0 ? configured : await usableEncryptionKeys(known.get(addr)?.armored ?? []);
+    if (usable.length === 0) {
+      // One recipient without a key: the message goes as it is (encrypting to some and not others would leak).
+      return { raw: Buffer.concat([Buffer.from(`Autocrypt: ${autocryptHeader(ours.address, ours.publicKey)}\r\n`), raw]), encrypted: false };
+    }
+    recipientKeys.push(...usable);
+  }
+  return { raw: await encryptMessage(raw, { recipientKeys, signingKey: ours.signingKey, config: keyring.openpgpConfig }), encrypted: true };
+}
