@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
 
 // The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
@@ -152,6 +153,24 @@ const configSchema = z
       .array(z.object({ email, name: z.string().optional(), pgp_public_key_file: z.string().optional() }).strict())
       .default([]),
     trusted_authserv_id: z.string().optional(),
+    // What a reporter's reply does to a closed or rejected case (src/core/lifecycle.ts).
+    lifecycle: z
+      .object({
+        reopen_on_reply: z.boolean().default(true),
+        reopen_to: z.enum(REOPEN_TARGETS).default('triaged'),
+      })
+      .strict()
+      .default({ reopen_on_reply: true, reopen_to: 'triaged' }),
+    // Deadline reminders to maintainers: one this many hours before each deadline, one when it is breached.
+    reminders: z
+      .object({ lead_hours: z.coerce.number().min(0).max(24 * 30).default(24) })
+      .strict()
+      .default({ lead_hours: 24 }),
+    // Mail to maintainers: attachments larger than this are listed (name, type, size, sha256), not forwarded.
+    notifications: z
+      .object({ attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024) })
+      .strict()
+      .default({ attachment_limit_bytes: 5 * 1024 * 1024 }),
     templates_dir: z.string().optional(),
     // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
     // host never fight over a port; the Docker image's example config turns it on at 8080.

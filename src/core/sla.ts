@@ -1,7 +1,9 @@
 // Disclosure-policy deadlines of a case, pure, with the clock passed in. Acknowledgment: ack_hours after the
 // case opened. Initial assessment: assessment_business_days business days after it opened, at the same local
 // time in policy.timezone, skipping non-business days and holidays. Resolution: resolution_days.critical or
-// .default calendar days after it opened.
+// .default calendar days after it opened, at the same local time in policy.timezone (so "90 days" from 11:00 in
+// Berlin ends at 11:00, whether or not a DST change falls in between). The resolution deadline follows the
+// current severity and is always counted from the opening: a case rated critical on day 10 is due on day 30.
 
 export interface Policy {
   ack_hours: number;
@@ -68,11 +70,22 @@ export function addBusinessDays(start: Date, days: number, policy: Pick<Policy, 
   return fromLocal({ y: day.getUTCFullYear(), mo: day.getUTCMonth() + 1, d: day.getUTCDate(), h: l.h, mi: l.mi, s: l.s }, policy.timezone);
 }
 
+/** `days` calendar days after `start`, at the same wall-clock time in `timeZone` (DST gaps and folds: fromLocal). */
+export function addCalendarDays(start: Date, days: number, timeZone: string): Date {
+  const l = localParts(start, timeZone);
+  const day = new Date(Date.UTC(l.y, l.mo - 1, l.d) + days * 86_400_000);
+  return fromLocal({ y: day.getUTCFullYear(), mo: day.getUTCMonth() + 1, d: day.getUTCDate(), h: l.h, mi: l.mi, s: l.s }, timeZone);
+}
+
+/** The resolution period for a severity: critical, or the default for every other severity and for none. */
+export function resolutionDays(policy: Pick<Policy, 'resolution_days'>, severity: string | null): number {
+  return severity === 'critical' ? policy.resolution_days.critical : policy.resolution_days.default;
+}
+
 export function computeDeadlines(c: { openedAt: Date; severity: string | null; status: string; acknowledgedAt?: Date | null; assessedAt?: Date | null; resolvedAt?: Date | null }, policy: Policy, now: Date): Deadlines {
   const ack = new Date(c.openedAt.getTime() + policy.ack_hours * 3_600_000);
   const assessment = addBusinessDays(c.openedAt, policy.assessment_business_days, policy);
-  const resDays = c.severity === 'critical' ? policy.resolution_days.critical : policy.resolution_days.default;
-  const resolution = new Date(c.openedAt.getTime() + resDays * 86_400_000);
+  const resolution = addCalendarDays(c.openedAt, resolutionDays(policy, c.severity), policy.timezone);
   const breached = (due: Date, met: Date | null | undefined): boolean => (met ? met > due : now > due);
   return {
     ack_due: ack.toISOString(),

@@ -96,6 +96,32 @@ describe('buildConfig defaults', () => {
     expect(e.policy.assessment_business_days).toBe(5);
   });
 
+  it('gives the maintainer-flow defaults: reopen to triaged, 24 h reminder lead, 5 MiB attachments', () => {
+    expect(c.lifecycle).toEqual({ reopen_on_reply: true, reopen_to: 'triaged' });
+    expect(c.reminders).toEqual({ lead_hours: 24 });
+    expect(c.notifications).toEqual({ attachment_limit_bytes: 5 * 1024 * 1024 });
+    expect(c.trusted_authserv_id).toBeUndefined();
+  });
+
+  it('keeps explicit maintainer-flow values and coerces numbers from strings (${ENV} substitution)', () => {
+    const x = buildConfig(
+      {
+        mailboxes: [sec],
+        trusted_authserv_id: 'mx.example.org',
+        lifecycle: { reopen_on_reply: false, reopen_to: 'accepted' },
+        reminders: { lead_hours: '6' },
+        notifications: { attachment_limit_bytes: '0' },
+      },
+      SRC,
+      {},
+    );
+    expect(x.trusted_authserv_id).toBe('mx.example.org');
+    expect(x.lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'accepted' });
+    expect(x.reminders).toEqual({ lead_hours: 6 });
+    expect(x.notifications).toEqual({ attachment_limit_bytes: 0 });
+    expect(buildConfig({ mailboxes: [sec], lifecycle: { reopen_on_reply: false } }, SRC, {}).lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'triaged' });
+  });
+
   it('is deeply frozen', () => {
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.mailboxes)).toBe(true);
@@ -132,6 +158,13 @@ describe('buildConfig errors name the bad key', () => {
     ['nested resolution_days', { mailboxes: [sec], policy: { resolution_days: { critical: -1 } } }, /policy\.resolution_days\.critical/],
     ['batch size too big', { mailboxes: [sec], processing: { batch_size: 501 } }, /processing\.batch_size/],
     ['maintainer email', { mailboxes: [sec], maintainers: [{ email: 'bob' }] }, /maintainers\[0\]\.email/],
+    ['reopen_on_reply not a boolean', { mailboxes: [sec], lifecycle: { reopen_on_reply: 'yes' } }, /lifecycle\.reopen_on_reply/],
+    ['reopen_to not a reopen target', { mailboxes: [sec], lifecycle: { reopen_to: 'closed' } }, /lifecycle\.reopen_to/],
+    ['unknown lifecycle key', { mailboxes: [sec], lifecycle: { reopen: true } }, /lifecycle: Unrecognized key: "reopen"/],
+    ['negative lead_hours', { mailboxes: [sec], reminders: { lead_hours: -1 } }, /reminders\.lead_hours/],
+    ['lead_hours over 30 days', { mailboxes: [sec], reminders: { lead_hours: 24 * 30 + 1 } }, /reminders\.lead_hours/],
+    ['attachment limit not an integer', { mailboxes: [sec], notifications: { attachment_limit_bytes: 1.5 } }, /notifications\.attachment_limit_bytes/],
+    ['unknown notifications key', { mailboxes: [sec], notifications: { limit: 1 } }, /notifications: Unrecognized key: "limit"/],
   ])('%s', (_name, doc, re) => {
     const e = thrown(() => buildConfig(doc, SRC, {}));
     expect(e.code).toBe('MC_CONFIG_INVALID');

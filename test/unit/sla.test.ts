@@ -174,6 +174,18 @@ describe('resolution deadline', () => {
   });
 });
 
+describe('resolution deadline in a time zone (calendar days at the same local time)', () => {
+  it.each<{ name: string; opened: string; tz: string; severity: string | null; want: string }>([
+    { name: 'Berlin, no DST change in 30 days', opened: '2026-06-01T09:00:00Z', tz: 'Europe/Berlin', severity: 'critical', want: '2026-07-01T09:00:00.000Z' },
+    { name: 'Berlin, across the March change: 11:00 CET -> 11:00 CEST', opened: '2026-03-06T10:00:00Z', tz: 'Europe/Berlin', severity: 'critical', want: '2026-04-05T09:00:00.000Z' },
+    { name: 'Berlin, across the October change: 11:00 CEST -> 11:00 CET', opened: '2026-10-01T09:00:00Z', tz: 'Europe/Berlin', severity: 'critical', want: '2026-10-31T10:00:00.000Z' },
+    { name: 'New York, 90 days across the March change: 10:00 EST -> 10:00 EDT', opened: '2026-01-15T15:00:00Z', tz: 'America/New_York', severity: 'high', want: '2026-04-15T14:00:00.000Z' },
+    { name: 'New York, late evening counts from the local date', opened: '2026-03-07T03:30:00Z', tz: 'America/New_York', severity: 'critical', want: '2026-04-06T02:30:00.000Z' },
+  ])('$name', ({ opened, tz, severity, want }) => {
+    expect(deadlines(new Date(opened), { timezone: tz }, severity).resolution_due).toBe(want);
+  });
+});
+
 describe('breached flags', () => {
   const ms = (iso: string, delta = 0): Date => new Date(new Date(iso).getTime() + delta);
   const ACK = '2026-03-08T10:00:00Z';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideThread, type KnownMessage, type ThreadDecision } from '../../src/core/thread.ts';
+import { decideThread, findCaseTag, type KnownMessage, type ThreadDecision } from '../../src/core/thread.ts';
 import { messageIdFromRaw, normalizeMessageId, referencedIds } from '../../src/core/message-id.ts';
 
 // Threading rule 1 (DESIGN.md): a reply naming a stored Message-ID joins that case, nearest ancestor first;
@@ -240,5 +240,98 @@ describe('messageIdFromRaw', () => {
 
   it('takes the header, not a Message-ID line in the body', () => {
     expect(messageIdFromRaw(raw('X-Original-Message-ID: <orig@x>\r\nMessage-ID: <real@x>\r\n\r\nMessage-ID: <body@x>\r\n'))).toBe('<real@x>');
+  });
+});
+
+// Rules 2 and 3: the subject tag joins only for participants (the reporter, a proven maintainer); a stranger's
+// tagged mail opens a new case linked to the tagged one; a proven maintainer's mail that matches nothing bounces.
+describe('decideThread: subject tag and maintainer rules', () => {
+  const tagged = { caseId: 42, ref: 'SEC-2026-0042', participants: ['Reporter@Example.NET'] };
+  const reporter = { email: 'reporter@example.net', maintainer: false };
+  const stranger = { email: 'stranger@evil.example', maintainer: false };
+  const alice = { email: 'alice@example.org', maintainer: true };
+  const known: KnownMessage[] = [{ messageId: '<n1@x>', caseId: 7 }];
+
+  it.each<{ name: string; input: Parameters<typeof decideThread>[0]; want: ThreadDecision }>([
+    {
+      name: 'the reporter (address compared case-insensitively) joins by tag',
+      input: { inReplyTo: null, referenced: [], known, tagged, sender: reporter },
+      want: { action: 'join', caseId: 42, by: 'subject-tag', matched: 'SEC-2026-0042' },
+    },
+    {
+      name: 'a proven maintainer joins by tag',
+      input: { inReplyTo: null, referenced: [], known, tagged, sender: alice },
+      want: { action: 'join', caseId: 42, by: 'subject-tag', matched: 'SEC-2026-0042' },
+    },
+    {
+      name: 'a stranger with a guessed tag opens a new linked case',
+      input: { inReplyTo: null, referenced: [], known, tagged, sender: stranger },
+      want: { action: 'new-linked', linkedCaseId: 42, matched: 'SEC-2026-0042', reason: 'stranger@evil.example is not a participant of SEC-2026-0042' },
+    },
+    {
+      name: 'an unproven maintainer address is a stranger to the tag',
+      input: { inReplyTo: null, referenced: [], known, tagged, sender: { email: 'alice@example.org', maintainer: false } },
+      want: { action: 'new-linked', linkedCaseId: 42, matched: 'SEC-2026-0042', reason: 'alice@example.org is not a participant of SEC-2026-0042' },
+    },
+    {
+      name: 'a tag without a known sender opens a linked case',
+      input: { inReplyTo: null, referenced: [], known, tagged },
+      want: { action: 'new-linked', linkedCaseId: 42, matched: 'SEC-2026-0042', reason: 'the sender is not a participant of SEC-2026-0042' },
+    },
+    {
+      name: 'rule 1 wins over the tag, even for a stranger',
+      input: { inReplyTo: '<n1@x>', referenced: ['<n1@x>'], known, tagged, sender: stranger },
+      want: { action: 'join', caseId: 7, by: 'in-reply-to', matched: '<n1@x>' },
+    },
+    {
+      name: 'rule 1 wins over the tag for a maintainer',
+      input: { inReplyTo: null, referenced: ['<n1@x>'], known, tagged, sender: alice },
+      want: { action: 'join', caseId: 7, by: 'references', matched: '<n1@x>' },
+    },
+    {
+      name: 'a proven maintainer matching nothing is bounced',
+      input: { inReplyTo: '<lost@x>', referenced: ['<lost@x>'], known, tagged: null, sender: alice },
+      want: { action: 'bounce-to-maintainer', reason: 'it matches no case: it is not a reply to a message of a case, and its subject carries no case tag' },
+    },
+    {
+      name: 'the bounce names a tag of a case that does not exist',
+      input: { inReplyTo: null, referenced: [], known, tagged: null, unknownTag: 'SEC-2026-9999', sender: alice },
+      want: { action: 'bounce-to-maintainer', reason: 'it matches no case: it is not a reply to a message of a case, and its subject names SEC-2026-9999, which does not exist' },
+    },
+    {
+      name: 'an unproven maintainer matching nothing opens a case like anyone else',
+      input: { inReplyTo: null, referenced: [], known, tagged: null, sender: { email: 'alice@example.org', maintainer: false } },
+      want: { action: 'open' },
+    },
+    {
+      name: 'a reporter matching nothing opens a case',
+      input: { inReplyTo: null, referenced: [], known, tagged: null, sender: reporter },
+      want: { action: 'open' },
+    },
+  ])('$name', ({ input, want }) => {
+    expect(decideThread(input)).toEqual(want);
+  });
+});
+
+describe('findCaseTag', () => {
+  const prefixes = ['SEC', 'SUP'];
+  it.each<[string | null, string | null]>([
+    ['[SEC-2026-0042] Re: XSS', 'SEC-2026-0042'],
+    ['Re: [sec-2026-0042] XSS', 'SEC-2026-0042'],
+    ['AW: [ SUP-2026-10000 ] help', 'SUP-2026-10000'],
+    ['[SUP-2026-0001] and [SEC-2026-0042]', 'SUP-2026-0001'],
+    ['[ABC-2026-0001] not ours, [SEC-2026-0002] ours', 'SEC-2026-0002'],
+    ['SEC-2026-0042 without brackets', null],
+    ['[SEC-2026-042] too short', null],
+    ['[SEC-26-0042]', null],
+    ['[XSEC-2026-0042]', null],
+    ['', null],
+    [null, null],
+  ])('%j -> %j', (subject, want) => {
+    expect(findCaseTag(subject, prefixes)).toBe(want);
+  });
+
+  it('no configured prefixes: no tag', () => {
+    expect(findCaseTag('[SEC-2026-0042]', [])).toBeNull();
   });
 });

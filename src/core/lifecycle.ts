@@ -1,0 +1,150 @@
+// The lifecycle of a case (DESIGN.md; issue 5). Pure: which status changes are allowed, which policy milestones a
+// change meets, and when a reporter's reply reopens a case. The caller writes the new status, the milestone
+// timestamps (`coalesce(col, now)`, so a milestone is met once) and one audit event per change.
+//
+//   new → acknowledged → triaged → accepted → fixed → disclosed → closed      (the main path)
+//   any open state → rejected | duplicate | spam                              (closing it out)
+//   closed | rejected → reopen_to (default triaged)     on a reporter's reply, if lifecycle.reopen_on_reply
+//
+// Decisions:
+// - Forward moves along the main path may skip states (a maintainer who fixes a bug the day it arrives writes
+//   `#status fixed` on a new case). Backward moves are refused: they would un-meet deadlines and muddle the
+//   audit trail; reopening is the one way back, and it is explicit.
+// - `new` is never a target: only the opening of a case sets it.
+// - A maintainer (or the CLI) may reopen any terminal case explicitly, to any open state after acknowledged,
+//   and may re-classify among rejected, duplicate and spam. A reporter's reply reopens only closed and
+//   rejected cases: a reply to a case closed as spam or as a duplicate of another is recorded, nothing more
+//   (a spammer must not be able to reopen their case by replying).
+
+export const CASE_STATES = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam'] as const;
+export type CaseState = (typeof CASE_STATES)[number];
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The main path, in order. */
+export const MAIN_PATH = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed', 'disclosed', 'closed'] as const satisfies readonly CaseState[];
+
+/** States that end a case: deadlines stop, reminders stop, `cases list --overdue` leaves them out. */
+export const TERMINAL_STATES = ['closed', 'rejected', 'duplicate', 'spam'] as const satisfies readonly CaseState[];
+
+/** Terminal states a reporter's reply may reopen. */
+export const REOPENABLE_STATES = ['closed', 'rejected'] as const satisfies readonly CaseState[];
+
+/** States a case may be reopened to (lifecycle.reopen_to). */
+export const REOPEN_TARGETS = ['acknowledged', 'triaged', 'accepted'] as const satisfies readonly CaseState[];
+export type ReopenTarget = (typeof REOPEN_TARGETS)[number];
+
+const CLOSE_OUTS: readonly CaseState[] = ['rejected', 'duplicate', 'spam'];
+
+export function isCaseState(s: string): s is CaseState {
+  return (CASE_STATES as readonly string[]).includes(s);
+}
+
+export function isSeverity(s: string): s is Severity {
+  return (SEVERITIES as readonly string[]).includes(s);
+}
+
+/** An open case has deadlines and reminders; fixed and disclosed cases are still open (not yet closed). */
+export function isOpen(state: CaseState): boolean {
+  return !(TERMINAL_STATES as readonly CaseState[]).includes(state);
+}
+
+/** The policy milestones (columns of `cases`) that a change can meet. */
+export type Milestone = 'acknowledged_at' | 'assessed_at' | 'resolved_at';
+
+// Which milestones reaching a state meets. Acknowledgment: any state past new (a case triaged or rejected
+// without the automatic ack has been seen by a person). Initial assessment: triaged or later, or any close-out.
+// Resolution: fixed or later, or any close-out. Closing out meets every milestone at that moment, so a spam case
+// closed in time never shows as breached later, and one closed late keeps its breach.
+const MEETS: Record<CaseState, readonly Milestone[]> = {
+  new: [],
+  acknowledged: ['acknowledged_at'],
+  triaged: ['acknowledged_at', 'assessed_at'],
+  accepted: ['acknowledged_at', 'assessed_at'],
+  fixed: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  disclosed: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  closed: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  rejected: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  duplicate: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  spam: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+};
+
+/** The milestones met by reaching `state` (set each one only if it is still null). */
+export function milestonesMet(state: CaseState): readonly Milestone[] {
+  return MEETS[state];
+}
+
+/** Who asks for a change. `actor` is what the audit event records (an address, `cli:<user>`, `system`). */
+export interface Actor {
+  kind: 'maintainer' | 'cli' | 'system' | 'reporter';
+  actor: string;
+}
+
+export type TransitionResult =
+  | {
+      ok: true;
+      from: CaseState;
+      to: CaseState;
+      /** Milestones to set now if still null. */
+      set: readonly Milestone[];
+      /** Milestones to clear (a reopened case must be resolved again). */
+      clear: readonly Milestone[];
+      reopened: boolean;
+      actor: Actor;
+    }
+  | { ok: false; code: 'unknown-state' | 'unchanged' | 'not-allowed' | 'not-permitted'; error: string };
+
+function indexOnPath(s: CaseState): number {
+  return (MAIN_PATH as readonly CaseState[]).indexOf(s);
+}
+
+function ok(from: CaseState, to: CaseState, actor: Actor): TransitionResult {
+  const reopened = !isOpen(from) && isOpen(to);
+  // A case reopened before its fix must be resolved again; one reopened as fixed or disclosed keeps its resolution.
+  const clear: readonly Milestone[] = reopened && !MEETS[to].includes('resolved_at') ? ['resolved_at'] : [];
+  return { ok: true, from, to, set: MEETS[to], clear, reopened, actor };
+}
+
+/**
+ * May `actor` move a case from `current` to `target`? Reporters never change a status this way (see
+ * `reopenOnReply`). Errors are one sentence, for the command confirmation sent to maintainers or the CLI.
+ */
+export function applyTransition(current: string, target: string, actor: Actor): TransitionResult {
+  const from = current.trim().toLowerCase();
+  const to = target.trim().toLowerCase();
+  if (!isCaseState(from)) return { ok: false, code: 'unknown-state', error: `the case has an unknown status "${current}"` };
+  if (!isCaseState(to)) return { ok: false, code: 'unknown-state', error: `"${target}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new').join(', ')}` };
+  if (actor.kind === 'reporter') return { ok: false, code: 'not-permitted', error: 'a reporter cannot change the status of a case' };
+  if (from === to) return { ok: false, code: 'unchanged', error: `the case is already ${to}` };
+  if (to === 'new') return { ok: false, code: 'not-allowed', error: 'a case cannot go back to new' };
+
+  if (isOpen(from)) {
+    if (CLOSE_OUTS.includes(to)) return ok(from, to, actor);
+    if (indexOnPath(to) > indexOnPath(from)) return ok(from, to, actor);
+    return { ok: false, code: 'not-allowed', error: `a case cannot go back from ${from} to ${to}` };
+  }
+  // From a terminal state: re-classify among the close-outs, or reopen explicitly.
+  if (CLOSE_OUTS.includes(from) && CLOSE_OUTS.includes(to)) return ok(from, to, actor);
+  if (isOpen(to) && to !== 'acknowledged') return ok(from, to, actor);
+  return { ok: false, code: 'not-allowed', error: `a ${from} case cannot become ${to}; reopen it first (for example with #status triaged)` };
+}
+
+export interface ReopenConfig {
+  reopen_on_reply: boolean;
+  reopen_to: ReopenTarget;
+}
+
+export type ReopenDecision =
+  | { reopen: true; from: CaseState; to: ReopenTarget; clear: readonly Milestone[] }
+  | { reopen: false; reason: 'open' | 'disabled' | 'not-reopenable' | 'unknown-state' };
+
+/** What a reporter's reply does to the status of its case. */
+export function reopenOnReply(current: string, config: ReopenConfig): ReopenDecision {
+  const from = current.trim().toLowerCase();
+  if (!isCaseState(from)) return { reopen: false, reason: 'unknown-state' };
+  if (isOpen(from)) return { reopen: false, reason: 'open' };
+  if (!(REOPENABLE_STATES as readonly CaseState[]).includes(from)) return { reopen: false, reason: 'not-reopenable' };
+  if (!config.reopen_on_reply) return { reopen: false, reason: 'disabled' };
+  return { reopen: true, from, to: config.reopen_to, clear: ['resolved_at'] };
+}
