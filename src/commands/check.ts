@@ -3,7 +3,6 @@ import { access, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
 import type { Config, MailboxConfig } from '../config.ts';
 import { loadConfig } from '../config.ts';
 import { openDatabase, type Database } from '../db/database.ts';
@@ -141,6 +140,8 @@ async function checkSmtp(ctx: CheckContext): Promise<CheckResult[]> {
   const s = ctx.config.smtp;
   if (!s) return [{ name: 'smtp', status: 'skip', detail: 'smtp is not configured' }];
   const timeout = s.timeout_seconds * 1000;
+  // Loaded here, not at the top: every CLI command (the worker too) loads this module, and nodemailer is large.
+  const nodemailer = (await import('nodemailer')).default;
   const transport = nodemailer.createTransport({
     host: s.host,
     port: s.port,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { MailcaseError, coerceError } from '../errors.ts';
 import { HealthRegistry } from '../health.ts';
-import { startHttpServer, type HttpServer } from '../http/server.ts';
+import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
 import { openApp } from '../app.ts';
 import { withApp, type GlobalOpts } from './common.ts';
@@ -38,6 +38,8 @@ export function registerRun(program: Command): void {
       let http: HttpServer | undefined;
       if (app.config.http) {
         try {
+          // Loaded only when configured: node:http and prom-client cost a worker without endpoints ~20 MiB.
+          const { startHttpServer } = await import('../http/server.ts');
           http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
         } catch (raw) {
           await app.close();

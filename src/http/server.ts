@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import type { HealthRegistry } from '../health.ts';
 import { redactUrl, type Logger } from '../log.ts';
-import { enableDefaultMetrics, refreshDatabaseGauges, registry } from '../metrics.ts';
+import { enableMetrics, refreshDatabaseGauges } from '../metrics.ts';
 
 // The operations endpoints, on node:http (three GET routes need no framework):
 //   /healthz  the process is alive and its event loop answers;
@@ -78,7 +78,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
   const cfg = deps.config.http;
   if (!cfg) throw new Error('startHttpServer: http is not configured');
   const log = deps.log.child({ stage: 'http' });
-  enableDefaultMetrics();
+  const registry = await enableMetrics();
   const pool = new pg.Pool({
     connectionString: deps.dbUrl,
     max: 2,

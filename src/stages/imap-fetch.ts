@@ -123,7 +123,8 @@ export class ImapFetcher {
         const useIdle = m.idle && client.capabilities.has('IDLE');
         const pollMs = m.poll_interval_seconds * 1000;
         for (;;) {
-          await this.sync(client, useIdle, both);
+          // `run --once` passes an aborted signal (no waiting); its one sync still fetches everything.
+          await this.sync(client, useIdle, once ? undefined : both);
           if (once || both.aborted) break;
           this.setState(useIdle ? 'idle' : 'polling');
           // With IDLE the server pushes EXISTS; the poll timer is only a safety net for a silently dead IDLE.
