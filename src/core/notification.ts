@@ -7,11 +7,14 @@ import { formatFingerprint, MISSING_FIELD_QUESTIONS, SAMPLE_POLICY, when, type M
 import { REPORT_FIELDS, type ReportField, type ReportRecord } from './report.ts';
 import { computeDeadlines, type Policy } from './sla.ts';
 import { plainText, safeSubject } from './subject.ts';
+import { REPLY_MARKER } from './quote.ts';
 
 export type DecryptionStatus = 'none' | 'ok' | 'failed';
 export type SignatureStatus = 'none' | 'valid' | 'invalid' | 'unknown_key';
 
 export interface NotificationContext {
+  /** The line above which a maintainer types a reply (src/core/quote.ts): everything below it is cut off. */
+  reply_marker: string;
   ref: string;
   kind: MailboxKind;
   mailbox_address: string;
@@ -78,6 +81,7 @@ export function notificationContext(input: NotificationInput, policy: Policy, no
   const report = input.report;
   const missing = new Set(input.missing);
   return {
+    reply_marker: REPLY_MARKER,
     ref: input.ref,
     kind: input.mailbox.kind,
     mailbox_address: input.mailbox.address,

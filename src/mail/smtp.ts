@@ -22,6 +22,7 @@ export interface Outgoing {
   references: string[];
   headers: Record<string, string>;
   date: Date;
+  attachments?: { filename: string | null; contentType: string; content: Buffer }[];
 }
 
 /** RFC 5322 bytes of an outgoing message; the same row always gives the same headers (Message-ID, Date). */
@@ -38,6 +39,7 @@ export async function compose(m: Outgoing): Promise<Buffer> {
     date: m.date,
     headers: m.headers,
     textEncoding: 'quoted-printable',
+    attachments: (m.attachments ?? []).map((a) => ({ filename: a.filename ?? 'attachment', contentType: a.contentType, content: a.content })),
   });
   return composer.compile().build();
 }

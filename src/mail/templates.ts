@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Liquid, type Template } from 'liquidjs';
 import { sampleAckContexts, type AckContext } from '../core/ack.ts';
 import { sampleNotificationContexts, type NotificationContext } from '../core/notification.ts';
+import { sampleMaintainerMailContexts, type MaintainerMailContext } from '../core/maintainer-mail.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 
 // The mail templates adapter (LiquidJS). Defaults ship in templates/<kind>/<name>.txt.liquid (and an optional
@@ -19,13 +20,15 @@ export type TemplateKind = (typeof TEMPLATE_KINDS)[number];
 export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
+  maintainer: MaintainerMailContext;
 }
 export type TemplateName = keyof TemplateContexts;
-export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification'];
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer'];
 
 const SAMPLES: { [N in TemplateName]: () => Array<TemplateContexts[N]> } = {
   ack: sampleAckContexts,
   notification: sampleNotificationContexts,
+  maintainer: sampleMaintainerMailContexts,
 };
 
 export interface RenderedMail {

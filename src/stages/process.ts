@@ -20,6 +20,10 @@ import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
+import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
+import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
+import { findCaseTag } from '../core/thread.ts';
+import { caseByRef } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
@@ -45,12 +49,13 @@ export interface ProcessDeps {
 export interface BatchResult { claimed: number; processed: number; failed: number }
 
 /** A case opened in this batch; its number is given at the end of the batch (see assignCaseRefs). */
-export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[]; ack: AckCandidate }
+export interface OpenedCase { caseId: number; mailboxId: number; prefix: string; year: number; rawId: number; actor: string; missing: string[]; ack: AckCandidate; notice: OpenedForNotice }
 
 type Outcome =
   | { state: 'processed'; caseId: number; caseRef: string; copy?: StoredCopy }
   | { state: 'opened'; opened: OpenedCase; copy?: StoredCopy }
   | { state: 'duplicate'; caseId: number }
+  | { state: 'bounced'; reason: string }
   | { state: 'failed'; code: string; reason: string };
 
 /** Process up to processing.batch_size pending raw messages (or exactly `ids`). */
@@ -103,6 +108,8 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
     const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
     const dupIndex = { copies, looked };
+    // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
+    const maintainers = await maintainerEntries(flowDeps(deps));
 
     const opened: OpenedCase[] = [];
     const done: number[] = [];
@@ -116,7 +123,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       } else {
         await tx.query('savepoint msg');
         try {
-          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), dupIndex, opts.reprocess === true);
+          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), dupIndex, opts.reprocess === true, maintainers);
           await tx.query('release savepoint msg');
         } catch (rawErr) {
           await tx.query('rollback to savepoint msg');
@@ -138,8 +145,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         done.push(raw.id);
         result.processed++;
         const o = outcome;
-        if (o.state !== 'duplicate' && o.copy) copies.push(o.copy);
+        if ((o.state === 'processed' || o.state === 'opened') && o.copy) copies.push(o.copy);
         if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+        else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
         else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
         else {
           opened.push(o.opened);
@@ -154,7 +162,11 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
     // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
     // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
-    if (!opts.reprocess) await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, deps.now?.() ?? new Date());
+    if (!opts.reprocess) {
+      const now = deps.now?.() ?? new Date();
+      await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
+      await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
+    }
     await rawq.markProcessed(tx, done);
     await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
   });
@@ -179,6 +191,7 @@ async function processOne(
   analysis: Promise<Analysis | Error> | undefined,
   dupIndex: { copies: StoredCopy[]; looked: Set<string> },
   reprocess: boolean,
+  maintainers: MaintainerEntry[],
 ): Promise<Outcome> {
   const { config } = deps;
   const mailbox = deps.mailboxes.get(raw.mailbox_id);
@@ -225,35 +238,70 @@ async function processOne(
     return { state: 'processed', caseRef, caseId };
   }
 
+  const now = deps.now?.() ?? new Date();
+  const from = parsed.from?.address ?? null;
+  // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
+  // trusted Authentication-Results header), never by From alone (DESIGN.md, "Who is a maintainer").
+  const proof = proveMaintainer({
+    from: from ? [from] : [],
+    maintainers,
+    authResults: parsed.headers['authentication-results'] ?? [],
+    trustedAuthservId: config.trusted_authserv_id,
+    signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
+  });
   const known = await msgq.casesForMessageIds(tx, parsed.referenced);
-  const decision = decideThread({ inReplyTo: parsed.inReplyTo, referenced: parsed.referenced, known });
+  const tag = findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
+  const taggedCase = tag && known.length === 0 ? await caseByRef(tx, tag) : undefined;
+  const decision = decideThread({
+    inReplyTo: parsed.inReplyTo,
+    referenced: parsed.referenced,
+    known,
+    tagged: taggedCase ? { caseId: taggedCase.id, ref: taggedCase.ref, participants: taggedCase.reporter_email ? [taggedCase.reporter_email] : [] } : null,
+    unknownTag: tag && !taggedCase ? tag : null,
+    sender: from ? { email: from, maintainer: proof.role === 'maintainer' } : null,
+  });
+  if (decision.action === 'bounce-to-maintainer') {
+    await bounceToMaintainer(tx, flowDeps(deps), mailbox, parsed, raw.id, decision.reason, now);
+    return { state: 'bounced', reason: decision.reason };
+  }
   if (decision.action === 'join') {
     caseId = decision.caseId;
     const c = await tx.query<{ ref: string; reporter_email: string | null }>('select ref, reporter_email from cases where id = $1 for update', [caseId]);
     caseRef = c.rows[0]!.ref;
-    const role = parsed.from && c.rows[0]!.reporter_email === parsed.from.address ? 'reporter' : 'outsider';
+    const role = proof.role === 'maintainer' ? 'maintainer' : from && c.rows[0]!.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, parsed.from?.address ?? null, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await tx.query('update messages set proof = $2 where id = $1', [messageId, proof.reason]);
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: parsed.from?.address ?? 'unknown', data: { threaded_by: decision.by } });
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
+    const acted = await actOnJoined(tx, flowDeps(deps), { caseId, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
+    if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
-    const now = deps.now?.() ?? new Date();
     const { report, missing } = extracted;
+    const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
     caseId = await caseq.insertCase(tx, {
       ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
       mailboxId: mailbox.id,
       subject: parsed.subject || null,
-      reporterEmail: parsed.from?.address ?? null,
+      reporterEmail: from,
       reporterName: parsed.from?.name || null,
       report: { ...report },
       missingFields: missing,
       openedAt: now,
+      linkedCaseId,
     });
     const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')));
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, parsed.from?.address ?? null, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await tx.query('update messages set proof = $2 where id = $1', [messageId, proof.reason]);
+    if (proof.role === 'outsider') {
+      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
+    }
+    if (decision.action === 'new-linked') {
+      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
+    }
     const year = yearIn(now, config.policy.timezone);
     const ack: AckCandidate = {
       caseId,
@@ -261,7 +309,7 @@ async function processOne(
       mailboxId: mailbox.id,
       classification: verdict,
       // Answers go where the sender asks (Reply-To), else to From.
-      recipient: parsed.replyTo[0]?.address ?? parsed.from?.address ?? null,
+      recipient: parsed.replyTo[0]?.address ?? from,
       subject: parsed.subject,
       messageId: parsed.messageId,
       references: parsed.references,
@@ -269,12 +317,29 @@ async function processOne(
       encrypted: analysed.crypto.encrypted,
       decryptionFailed: analysed.crypto.decryption === 'failed',
     };
+    const notice: OpenedForNotice = {
+      caseId,
+      messageRowId: messageId,
+      mailboxId: mailbox.id,
+      subject: parsed.subject,
+      reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
+      report: { ...report },
+      missing: missing as ReportField[],
+      decryption: { status: analysed.crypto.decryption, reason: analysed.crypto.decryptionError },
+      signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
+      linkedRef: decision.action === 'new-linked' ? decision.matched : null,
+      classification: verdict,
+    };
     return {
       state: 'opened',
-      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: parsed.from?.address ?? 'unknown', missing, ack },
+      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: from ?? 'unknown', missing, ack, notice },
       copy: copyIn(caseId),
     };
   }
+}
+
+function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; mailboxes: Map<number, MailboxRow>; keyring?: () => Promise<Keyring> } {
+  return { config: deps.config, templates: deps.templates, mailboxes: deps.mailboxes, keyring: deps.keyring };
 }
 
 /** The class recorded on a message: what a person's message is to its case, or which kind of machine sent it. */

@@ -70,6 +70,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
         references: row.references,
         headers: row.headers,
         date: row.created_at,
+        attachments: await outq.outgoingAttachments(client, row.attachment_ids),
       });
       if (deps.prepare) ({ raw, encrypted } = await deps.prepare(row, raw));
       delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);

@@ -21,6 +21,8 @@ export interface NewOutgoing {
   /** Lower-cased recipient of automatic mail (per-address rate limit); null for relayed human mail. */
   rateKey: string | null;
   visibility?: 'case' | 'internal';
+  /** Rows of `attachments` to forward with it (read at send time). */
+  attachmentIds?: number[];
 }
 
 /**
@@ -53,10 +55,10 @@ export async function enqueue(tx: Db, m: NewOutgoing, now: Date): Promise<{ outb
     bodyHtml: m.html,
   });
   const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
-       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) returning id`,
+       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id`,
   [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
-    JSON.stringify(m.headers), m.rateKey, now]));
+    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []]));
   await tx.query(`select pg_notify('${OUTBOX_CHANNEL}', '')`);
   return { outboxId: r.rows[0]!.id, messageRowId };
 }
@@ -96,12 +98,13 @@ export interface OutboxRow {
   headers: Record<string, string>;
   attempts: number;
   created_at: Date;
+  attachment_ids: number[];
 }
 
 /** Lock up to `limit` rows that are due; other replicas skip them until this transaction ends. */
 export async function claimDue(tx: Db, limit: number): Promise<OutboxRow[]> {
   const r = await tx.query<OutboxRow>(named('mc_outbox_claim', `select id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to,
-       "references", headers, attempts, created_at
+       "references", headers, attempts, created_at, attachment_ids
      from outbox where state = 'queued' and next_attempt_at <= now()
      order by next_attempt_at, id limit $1 for update skip locked`, [limit]));
   return r.rows;
@@ -144,6 +147,16 @@ export async function recordAttempt(tx: Db, id: number, o: AttemptOutcome): Prom
     o.state === 'failed',
     o.state === 'sent' ? o.response : o.error,
   ]);
+}
+
+/** The attachments an outgoing message forwards. */
+export async function outgoingAttachments(db: Db, ids: number[]): Promise<{ filename: string | null; contentType: string; content: Buffer }[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<{ filename: string | null; content_type: string; content: Buffer }>(
+    'select filename, content_type, content from attachments where id = any($1::bigint[]) order by id',
+    [ids],
+  );
+  return r.rows.map((a) => ({ filename: a.filename, contentType: a.content_type, content: a.content }));
 }
 
 /** When the next queued row falls due (for the sender's sleep), or null when nothing is queued. */

@@ -1,0 +1,246 @@
+import type { Config } from '../config.ts';
+import type { MailboxKind } from '../core/ack.ts';
+import type { Classification } from '../core/classify.ts';
+import { parseMaintainerReply, type Command } from '../core/commands.ts';
+import type { Actor } from '../core/lifecycle.ts';
+import type { MaintainerEntry, Proof } from '../core/maintainer.ts';
+import { notificationContext } from '../core/notification.ts';
+import type { ReportField, ReportRecord } from '../core/report.ts';
+import type { Db } from '../db/pool.ts';
+import { insertEvent } from '../db/queries/events.ts';
+import * as life from '../db/queries/lifecycle.ts';
+import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import type { Keyring } from '../mail/pgp/keys.ts';
+import type { ParsedMessage } from '../mail/parse.ts';
+import type { Templates } from '../mail/templates.ts';
+import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps } from './case-mail.ts';
+
+// Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
+// message that joins a case, depending on who sent it, and the notification of a new case. Everything is queued
+// in the processing transaction (the transactional outbox); the decisions are the pure modules' in src/core.
+
+export interface FlowDeps {
+  config: Config;
+  templates: Templates;
+  mailboxes: Map<number, MailboxRow>;
+  keyring?: () => Promise<Keyring>;
+}
+
+/** The configured maintainers with their keys' fingerprints (primary and subkeys), for proveMaintainer. */
+export async function maintainerEntries(deps: FlowDeps): Promise<MaintainerEntry[]> {
+  const keyring = deps.config.maintainers.some((m) => m.pgp_public_key_file) && deps.keyring ? await deps.keyring() : undefined;
+  return deps.config.maintainers.map((m) => ({
+    email: m.email.toLowerCase(),
+    pgpFingerprints: (keyring?.maintainerKeys(m.email) ?? []).flatMap((k) => k.getKeys().map((s) => s.getFingerprint().toUpperCase())),
+  }));
+}
+
+/** Attachments of a stored message: forwarded when small enough, listed otherwise. */
+async function attachmentsOf(db: Db, messageRowId: number, limit: number): Promise<{ ids: number[]; listed: { filename: string | null; contentType: string; size: number; sha256: string; forwarded: boolean }[] }> {
+  const r = await db.query<{ id: number; filename: string | null; content_type: string; size: number; sha256: string }>(
+    `select id, filename, content_type, size, encode(sha256, 'hex') as sha256 from attachments where message_id = $1 order by id`,
+    [messageRowId],
+  );
+  const listed = r.rows.map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, forwarded: a.size <= limit }));
+  return { ids: r.rows.filter((a) => a.size <= limit).map((a) => Number(a.id)), listed };
+}
+
+export interface Joined {
+  caseId: number;
+  rawId: number;
+  messageRowId: number;
+  parsed: ParsedMessage;
+  classification: Classification;
+  proof: Proof;
+  /** The role the message was stored with. */
+  role: 'reporter' | 'maintainer' | 'outsider';
+}
+
+/** Act on a message that joined a case. Returns the visibility the message should have. */
+export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date): Promise<{ visibility: 'case' | 'internal' }> {
+  const c = (await life.lockCase(tx, j.caseId))!;
+  const mailbox = deps.mailboxes.get(c.mailbox_id)!;
+  const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
+  const from = j.parsed.from?.address ?? 'unknown';
+  const thread = await caseThread(tx, c.id, c.reporter_email);
+  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
+
+  if (j.proof.role === 'outsider') {
+    // A maintainer's address without proof: never relayed, never obeyed; recorded and reported.
+    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'maintainer_proof_failed', actor: from, data: { reason: j.proof.reason } });
+    await queueMaintainerMail(tx, mail, { ...base, kind: 'proof_failed', input: { purpose: 'proof_failed', headline: `A message claiming to be from maintainer ${from} was not proven; it was not relayed and its commands were not obeyed`, lines: [j.proof.reason] } }, now);
+    return { visibility: 'internal' };
+  }
+  // Automatic mail (an out-of-office reply, a bounce) is kept on the case but relayed nowhere.
+  if (j.classification.kind !== 'human') return { visibility: 'case' };
+
+  if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, j, now);
+
+  const att = await attachmentsOf(tx, j.messageRowId, deps.config.notifications.attachment_limit_bytes);
+  if (j.role === 'reporter') {
+    const reopened = await life.reopenOnReporterReply(tx, c, deps.config.lifecycle, from, j.rawId);
+    await queueMaintainerMail(tx, mail, {
+      ...base,
+      kind: 'relay',
+      attachmentIds: att.ids,
+      input: { purpose: 'reporter_reply', headline: `${c.ref}: the reporter replied`, author: from, text: j.parsed.text, lines: reopened ? [reopened] : [], attachments: att.listed },
+    }, now);
+    return { visibility: 'case' };
+  }
+  // Someone else on the case's thread: the maintainers see it, marked as such; the reporter never does.
+  await queueMaintainerMail(tx, mail, {
+    ...base,
+    kind: 'relay',
+    attachmentIds: att.ids,
+    input: { purpose: 'outsider', headline: `${c.ref}: a message from someone who is neither the reporter nor a maintainer`, author: from, text: j.parsed.text, attachments: att.listed },
+  }, now);
+  return { visibility: 'internal' };
+}
+
+async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], actor: Actor, rawId: number): Promise<{ lines: string[]; errors: string[] }> {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  // Severity first (the resolution deadline follows it), the status change last.
+  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'duplicate', 'status', 'note'];
+  for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
+    let r: life.ChangeResult | undefined;
+    if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
+    else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
+    else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
+    else if (cmd.kind === 'duplicate') r = await life.setDuplicate(tx, c, cmd.ref, actor, rawId);
+    else if (cmd.kind === 'status') r = await life.changeStatus(tx, c, cmd.status, actor, rawId);
+    if (!r) continue;
+    if (r.ok) lines.push(r.line);
+    else errors.push(`line ${cmd.line}: ${r.error}`);
+  }
+  return { lines, errors };
+}
+
+async function actOnMaintainerReply(
+  tx: Db,
+  deps: FlowDeps,
+  mail: CaseMailDeps,
+  c: life.CaseState,
+  mailbox: MailboxRow,
+  j: Joined,
+  now: Date,
+): Promise<{ visibility: 'case' | 'internal' }> {
+  const from = j.parsed.from!.address;
+  const actor: Actor = { kind: 'maintainer', actor: from };
+  const reply = parseMaintainerReply(j.parsed.text);
+  const thread = await caseThread(tx, c.id, c.reporter_email);
+  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
+  let errors = [...reply.errors];
+  let lines: string[] = [];
+  if (errors.length === 0 && reply.commands.length > 0) {
+    // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
+    await tx.query('savepoint commands');
+    ({ lines, errors } = await applyCommands(tx, c, reply.commands, actor, j.rawId));
+    if (errors.length > 0) await tx.query('rollback to savepoint commands');
+    else await tx.query('release savepoint commands');
+  }
+  if (errors.length > 0) {
+    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'commands_refused', actor: from, data: { errors } });
+    await queueMaintainerMail(tx, mail, {
+      ...base,
+      kind: 'command_result',
+      only: [from],
+      input: { purpose: 'command_result', headline: `${c.ref}: your message was not applied and nothing was sent to the reporter`, author: from, lines: errors },
+    }, now);
+    return { visibility: 'internal' };
+  }
+  if (reply.internal) {
+    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'note_added', actor: from });
+    await queueMaintainerMail(tx, mail, { ...base, kind: 'relay', except: [from], internal: true, input: { purpose: 'note', headline: `${c.ref}: internal note`, author: from, text: reply.text, lines } }, now);
+    return { visibility: 'internal' };
+  }
+  if (reply.text.trim() !== '') {
+    await queueRelayToReporter(tx, mail, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, reply.text, now);
+    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'reply_relayed', actor: from, data: { to: c.reporter_email } });
+    await queueMaintainerMail(tx, mail, {
+      ...base,
+      kind: 'relay',
+      except: [from],
+      input: { purpose: 'maintainer_copy', headline: `${c.ref}: ${from} answered the reporter`, author: from, text: reply.text, lines: reply.signature ? [...lines, `signature (not sent): ${reply.signature}`] : lines },
+    }, now);
+  }
+  if (lines.length > 0) {
+    await queueMaintainerMail(tx, mail, { ...base, kind: 'command_result', input: { purpose: 'command_result', headline: `${c.ref}: ${from} changed the case`, author: from, lines } }, now);
+  }
+  // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
+  return { visibility: 'internal' };
+}
+
+/** A proven maintainer's mail that matches no case: recorded, and sent back to them with the reason. */
+export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: MailboxRow, parsed: ParsedMessage, rawId: number, reason: string, now: Date): Promise<void> {
+  const from = parsed.from!.address;
+  await insertEvent(tx, { caseId: null, rawMessageId: rawId, kind: 'maintainer_bounced', actor: from, data: { reason } });
+  await queueMaintainerMail(tx, { config: deps.config, templates: deps.templates }, {
+    mailbox,
+    caseId: null,
+    ref: null,
+    kind: 'bounce_back',
+    only: [from],
+    inReplyTo: parsed.messageId,
+    references: parsed.messageId ? [parsed.messageId] : [],
+    subject: `Not delivered: ${parsed.subject || '(no subject)'}`,
+    input: {
+      purpose: 'bounce_back',
+      headline: `Your message was not sent to anyone: ${reason}`,
+      lines: ['Reply to a notification of the case, or put its tag (e.g. [SEC-2026-0042]) in the subject.'],
+    },
+  }, now);
+}
+
+/** What a new case's notification needs (known before its ref is given at the end of the batch). */
+export interface OpenedForNotice {
+  caseId: number;
+  messageRowId: number;
+  mailboxId: number;
+  subject: string;
+  reporter: { email: string; name: string | null };
+  report: ReportRecord | null;
+  missing: ReportField[];
+  decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
+  signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
+  linkedRef: string | null;
+  classification: Classification;
+}
+
+/** Notify the maintainers of the cases a batch opened (after their refs are given). */
+export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedForNotice[], refs: Map<number, string>, now: Date): Promise<void> {
+  if (deps.config.maintainers.length === 0) return;
+  for (const o of opened) {
+    // Machine mail that opened a case (a bounce, a list post) is kept but not announced.
+    if (o.classification.kind !== 'human') continue;
+    const mailbox = deps.mailboxes.get(o.mailboxId)!;
+    const ref = refs.get(o.caseId)!;
+    const kind = mailbox.kind as MailboxKind;
+    const att = await attachmentsOf(tx, o.messageRowId, deps.config.notifications.attachment_limit_bytes);
+    const ctx = notificationContext({
+      ref,
+      openedAt: now,
+      subject: o.subject,
+      mailbox: { kind, address: mailbox.address },
+      reporter: { ...o.reporter, pgpFingerprint: o.signature.status === 'valid' ? o.signature.fingerprint : null },
+      report: kind === 'security' ? o.report : null,
+      missing: o.missing,
+      decryption: o.decryption,
+      signature: o.signature,
+      attachments: att.listed.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256 })),
+    }, deps.config.policy, now);
+    const body = deps.templates.render(kind, 'notification', ctx);
+    const text = o.linkedRef
+      ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
+      : body.text;
+    await queueToMaintainers(tx, { config: deps.config, templates: deps.templates }, {
+      mailbox,
+      caseId: o.caseId,
+      ref,
+      kind: 'notification',
+      subject: ctx.notification_subject,
+      body: { ...body, text },
+      attachmentIds: att.ids,
+    }, now);
+  }
+}

@@ -1,0 +1,129 @@
+import type { Config } from '../config.ts';
+import type { MailboxKind } from '../core/ack.ts';
+import { outgoingLoopHeaders } from '../core/classify.ts';
+import { maintainerMailContext, type MaintainerMailInput } from '../core/maintainer-mail.ts';
+import { replySubject, safeSubject } from '../core/subject.ts';
+import type { Db } from '../db/pool.ts';
+import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import { enqueue } from '../db/queries/outbox.ts';
+import type { RenderedMail, Templates } from '../mail/templates.ts';
+import { newMessageId } from './ack.ts';
+
+// The mail of a case worked by email (issue 5), queued in the caller's transaction: to the maintainers (the
+// new-case notification, relays, copies, command results, proof failures, bounces, reminders), always from the
+// mailbox address with Auto-Submitted: auto-generated and the reply marker on top; and to the reporter (a
+// maintainer's answer), from the mailbox address, never the maintainer's, in the reporter's thread.
+
+export interface CaseMailDeps {
+  config: Config;
+  templates: Templates;
+}
+
+/** The thread of a case: the latest Message-ID from the reporter (to answer) and the chain (References). */
+export async function caseThread(db: Db, caseId: number, reporter: string | null): Promise<{ inReplyTo: string | null; references: string[] }> {
+  const r = await db.query<{ message_id: string; from_email: string | null; direction: string }>(
+    `select message_id, from_email, direction from messages where case_id = $1 and message_id is not null and visibility = 'case'
+       and (direction = 'out' or role = 'reporter') order by id`,
+    [caseId],
+  );
+  const fromReporter = r.rows.filter((m) => m.direction === 'in' && m.from_email === reporter);
+  const ids = r.rows.map((m) => m.message_id);
+  return { inReplyTo: fromReporter.at(-1)?.message_id ?? ids.at(-1) ?? null, references: ids.slice(-20) };
+}
+
+export interface MaintainerMail {
+  mailbox: MailboxRow;
+  caseId: number | null;
+  ref: string | null;
+  /** Outbox kind: notification, relay, command_result, proof_failed, bounce_back, reminder. */
+  kind: string;
+  subject: string;
+  body: RenderedMail;
+  /** Leave these maintainers out (the author of a relayed reply gets no copy of it). */
+  except?: string[];
+  /** Only to these (a bounce goes to its sender alone). */
+  only?: string[];
+  inReplyTo?: string | null;
+  references?: string[];
+  attachmentIds?: number[];
+  /** An internal note: the case thread shows it as internal. */
+  internal?: boolean;
+}
+
+/** Queue one mail to the maintainers; returns false when there is nobody to send it to. */
+export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: MaintainerMail, now: Date): Promise<boolean> {
+  const except = new Set((m.except ?? []).map((a) => a.toLowerCase()));
+  const to = (m.only ?? deps.config.maintainers.map((x) => x.email.toLowerCase())).filter((a) => !except.has(a.toLowerCase()));
+  if (to.length === 0) return false;
+  await enqueue(
+    tx,
+    {
+      caseId: m.caseId,
+      mailboxId: m.mailbox.id,
+      kind: m.kind,
+      rfcMessageId: newMessageId(m.mailbox.address),
+      from: m.mailbox.address,
+      fromName: null,
+      to,
+      subject: m.subject,
+      text: m.body.text,
+      html: m.body.html ?? null,
+      inReplyTo: m.inReplyTo ?? null,
+      references: m.references ?? [],
+      // Maintainers answer to the mailbox, so that their reply comes back into the case.
+      headers: { ...outgoingLoopHeaders('notification', m.mailbox.address), 'Reply-To': m.mailbox.address },
+      rateKey: null,
+      attachmentIds: m.attachmentIds ?? [],
+      visibility: 'internal',
+    },
+    now,
+  );
+  return true;
+}
+
+/** Render and queue a maintainer mail from a MaintainerMailInput. */
+export async function queueMaintainerMail(
+  tx: Db,
+  deps: CaseMailDeps,
+  m: Omit<MaintainerMail, 'body' | 'subject'> & { subject?: string; input: Omit<MaintainerMailInput, 'mailbox' | 'ref'> },
+  now: Date,
+): Promise<boolean> {
+  const kind = m.mailbox.kind as MailboxKind;
+  const ctx = maintainerMailContext({ ...m.input, ref: m.ref, mailbox: { kind, address: m.mailbox.address } }, deps.config.policy.timezone, now);
+  const subject = m.subject ?? (m.ref ? `[${m.ref}] ${ctx.headline}` : ctx.headline);
+  return queueToMaintainers(tx, deps, { ...m, subject: safeSubject(subject, 300), body: deps.templates.render(kind, 'maintainer', ctx) }, now);
+}
+
+/** Queue a maintainer's answer to the reporter: from the mailbox address, in the reporter's thread, with the tag. */
+export async function queueRelayToReporter(
+  tx: Db,
+  deps: CaseMailDeps,
+  c: { id: number; ref: string; subject: string | null; reporter_email: string | null; mailbox: MailboxRow },
+  text: string,
+  now: Date,
+): Promise<string | null> {
+  if (!c.reporter_email) return null;
+  const thread = await caseThread(tx, c.id, c.reporter_email);
+  const id = newMessageId(c.mailbox.address);
+  await enqueue(
+    tx,
+    {
+      caseId: c.id,
+      mailboxId: c.mailbox.id,
+      kind: 'relay',
+      rfcMessageId: id,
+      from: c.mailbox.address,
+      fromName: null,
+      to: [c.reporter_email],
+      subject: replySubject(c.ref, c.subject ?? '', c.mailbox.kind === 'security' ? 'Your report' : 'Your request'),
+      text: text.endsWith('\n') ? text : `${text}\n`,
+      html: null,
+      inReplyTo: thread.inReplyTo,
+      references: thread.references,
+      headers: {},
+      rateKey: null,
+    },
+    now,
+  );
+  return id;
+}
