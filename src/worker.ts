@@ -13,6 +13,7 @@ import { ProcessStage } from './stages/process-stage.ts';
 import { RawCache } from './stages/raw-cache.ts';
 import type { StoredRaw } from './stages/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
+import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
 import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
@@ -28,6 +29,10 @@ export interface Worker {
   sender: SendStage;
   /** Fetch-side status for /readyz. */
   health: HealthRegistry;
+}
+
+function reminderDeps(app: App): ReminderDeps {
+  return { pool: app.db.pool, config: app.config, log: app.log, templates: app.templates, mailboxes: app.mailboxesById };
 }
 
 /** What the sender stage needs: the transport from config (SMTP, or .eml files without `smtp`). */
@@ -107,6 +112,8 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   const send = sendDeps(app);
   const sender = new SendStage(send);
   loops.push(sender.run(ac.signal).catch((raw) => wlog.error({ stage: 'send', err: coerceError(raw) }, 'send loop ended with an error')));
+  const reminders = new ReminderStage(reminderDeps(app));
+  loops.push(reminders.run(ac.signal).catch((raw) => wlog.error({ stage: 'remind', err: coerceError(raw) }, 'reminder loop ended with an error')));
   const done = Promise.all(loops).then(async () => {
     send.transport.close();
     await parsers.close();
@@ -132,6 +139,7 @@ export async function runOnce(app: App): Promise<{ processed: number; failed: nu
     if (!led) app.log.info({ stage: 'fetch', mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
   }
   const processed = await processor.drain();
+  if (app.config.maintainers.length > 0) await remindOnce(reminderDeps(app));
   const deps = sendDeps(app);
   try {
     const sent = await new SendStage(deps).drain();

@@ -1,0 +1,101 @@
+import type pg from 'pg';
+import type { Config } from '../config.ts';
+import { when } from '../core/ack.ts';
+import { dueReminders, nextReminderAt, type Reminder, type ReminderCase } from '../core/reminders.ts';
+import { sleep } from '../core/signal.ts';
+import { withTransaction } from '../db/pool.ts';
+import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import { coerceError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Templates } from '../mail/templates.ts';
+import { queueMaintainerMail } from './case-mail.ts';
+
+// Deadline reminders to the maintainers (issue 5), on any replica: once within reminders.lead_hours before each
+// deadline of an open case, and once when it is breached. "Once" is a row in reminders_sent, inserted in the
+// transaction that queues the mail, keyed (case, reminder): a restart or a second replica finds it there.
+
+export interface ReminderDeps {
+  pool: pg.Pool;
+  config: Config;
+  log: Logger;
+  templates: Templates;
+  mailboxes: Map<number, MailboxRow>;
+  now?: () => Date;
+}
+
+interface Row { id: number; ref: string; mailbox_id: number; subject: string | null; status: string; severity: string | null; opened_at: Date; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null; sent: string[] }
+
+const OPEN_CASES = `
+  select c.id, c.ref, c.mailbox_id, c.subject, c.status, c.severity, c.opened_at, c.acknowledged_at, c.assessed_at, c.resolved_at,
+         coalesce(array_agg(r.key) filter (where r.key is not null), '{}') as sent
+  from cases c left join reminders_sent r on r.case_id = c.id
+  where c.status not in ('closed', 'rejected', 'duplicate', 'spam')
+  group by c.id order by c.id`;
+
+const NAMES: Record<Reminder['deadline'], string> = { ack: 'the acknowledgment', assessment: 'the initial assessment', resolution: 'the resolution' };
+
+function asCase(r: Row): ReminderCase {
+  return { openedAt: r.opened_at, status: r.status, severity: r.severity, acknowledgedAt: r.acknowledged_at, assessedAt: r.assessed_at, resolvedAt: r.resolved_at };
+}
+
+/** Queue every reminder due now; returns how many were queued and when the next one may fall due. */
+export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; next: Date | null }> {
+  const { config } = deps;
+  const now = deps.now?.() ?? new Date();
+  const rows = (await deps.pool.query<Row>(OPEN_CASES)).rows;
+  let queued = 0;
+  let next: Date | null = null;
+  for (const row of rows) {
+    for (const r of dueReminders(asCase(row), config.policy, config.reminders.lead_hours, row.sent, now)) {
+      const sent = await withTransaction(deps.pool, async (tx) => {
+        const claimed = await tx.query('insert into reminders_sent (case_id, key, due_at) values ($1, $2, $3) on conflict do nothing returning case_id', [row.id, r.key, r.dueAt]);
+        if (!claimed.rowCount) return false; // another replica, or an earlier run, sent it
+        const due = when(new Date(r.dueAt), config.policy.timezone);
+        const headline = r.kind === 'breached'
+          ? `${row.ref}: ${NAMES[r.deadline]} was due ${due.long} ${due.time} (${config.policy.timezone}) and is overdue`
+          : `${row.ref}: ${NAMES[r.deadline]} is due ${due.long} ${due.time} (${config.policy.timezone})`;
+        await queueMaintainerMail(tx, { config, templates: deps.templates }, {
+          mailbox: deps.mailboxes.get(row.mailbox_id)!,
+          caseId: row.id,
+          ref: row.ref,
+          kind: 'reminder',
+          input: { purpose: 'reminder', headline, lines: [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.subject ?? '(none)'}`] },
+        }, now);
+        await tx.query(`insert into events (case_id, kind, actor, data) values ($1, 'reminder_sent', 'system', $2)`, [row.id, JSON.stringify({ key: r.key, due_at: r.dueAt })]);
+        return true;
+      });
+      if (sent) {
+        queued++;
+        row.sent.push(r.key);
+        deps.log.info({ stage: 'remind', case: row.ref, reminder: r.key }, 'deadline reminder queued');
+      }
+    }
+    const n = nextReminderAt(asCase(row), config.policy, config.reminders.lead_hours, row.sent, now);
+    if (n && (next === null || n < next)) next = n;
+  }
+  return { queued, next };
+}
+
+export class ReminderStage {
+  private readonly deps: ReminderDeps;
+  constructor(deps: ReminderDeps) {
+    this.deps = deps;
+  }
+
+  /** Look every minute at most (a case opened or changed meanwhile may bring a deadline nearer), or at the next due time. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.deps.config.maintainers.length === 0) return; // nobody to remind
+    const log = this.deps.log.child({ stage: 'remind' });
+    while (!signal.aborted) {
+      let wait = 60_000;
+      try {
+        const r = await remindOnce(this.deps);
+        if (r.next) wait = Math.max(1000, Math.min(wait, r.next.getTime() - Date.now()));
+      } catch (raw) {
+        const e = coerceError(raw);
+        log.warn({ err: { message: e.message, code: e.code } }, 'reminder round failed; retrying');
+      }
+      await sleep(wait, signal);
+    }
+  }
+}
