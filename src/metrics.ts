@@ -120,7 +120,7 @@ export async function enableMetrics(): Promise<Prom.Registry> {
     }),
     slaBreached: new client.Gauge({
       name: 'mailcase_sla_breached',
-      help: 'Open cases past a disclosure-policy deadline (ack, assessment, resolution), computed at scrape time.',
+      help: 'Open cases past a disclosure-policy deadline (ack, assessment, resolution) that is not met yet, computed at scrape time.',
       labelNames: ['deadline'] as const,
       registers,
     }),
@@ -147,15 +147,6 @@ const DEADLINES = ['ack', 'assessment', 'resolution'] as const;
 const CLOSED = ['fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam'];
 
 /**
- * Which deadlines a case in `status` has met. TODO(integrator): the case lifecycle work adds the times at
- * which each deadline was met (acknowledged_at, assessed_at, resolved_at); pass them to computeDeadlines and
- * drop this approximation from the status.
- */
-function metByStatus(status: string): { ack: boolean; assessment: boolean } {
-  return { ack: status !== 'new', assessment: status !== 'new' && status !== 'acknowledged' };
-}
-
-/**
  * Recompute the database-backed gauges. Never throws: on error or timeout the gauges keep no stale values
  * (they are reset) and mailcase_database_up is 0. `db` should have a short statement_timeout of its own.
  */
@@ -169,8 +160,8 @@ export async function refreshDatabaseGauges(db: pg.Pool, config: Config, opts: {
       const outbox = await db.query<{ state: string; n: number; oldest: number | null }>(
         `select state, count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as oldest from outbox group by state`,
       );
-      const open = await db.query<{ opened_at: Date; severity: string | null; status: string }>(
-        'select opened_at, severity, status from cases where status <> all($1::text[])',
+      const open = await db.query<{ opened_at: Date; severity: string | null; status: string; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null }>(
+        'select opened_at, severity, status, acknowledged_at, assessed_at, resolved_at from cases where status <> all($1::text[])',
         [CLOSED],
       );
       return { outbox: outbox.rows, open: open.rows };
@@ -185,11 +176,11 @@ export async function refreshDatabaseGauges(db: pg.Pool, config: Config, opts: {
     const now = opts.now ?? new Date();
     const breached = { ack: 0, assessment: 0, resolution: 0 };
     for (const c of open) {
+      // Overdue now: past the deadline and not met (a deadline met late is on the case's record, not an alert).
       const d = computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status }, config.policy, now);
-      const met = metByStatus(c.status);
-      if (d.breached.ack && !met.ack) breached.ack++;
-      if (d.breached.assessment && !met.assessment) breached.assessment++;
-      if (d.breached.resolution) breached.resolution++;
+      if (d.breached.ack && !c.acknowledged_at) breached.ack++;
+      if (d.breached.assessment && !c.assessed_at) breached.assessment++;
+      if (d.breached.resolution && !c.resolved_at) breached.resolution++;
     }
     for (const k of DEADLINES) m.slaBreached.set({ deadline: k }, breached[k]);
     m.databaseUp.set(1);

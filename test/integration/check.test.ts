@@ -109,7 +109,7 @@ describe('mailcase check', () => {
       'ok   templates',
       'skip pgp',
     ]);
-    expect(line(r.lines, 'database')[1]).toMatch(/^postgres:\/\/\w+:\[redacted\]@127\.0\.0\.1:\d+\/mailcase_t_\w+ \(PostgreSQL \d+\.\d+.*\), migrations: 2 applied, 0 pending$/);
+    expect(line(r.lines, 'database')[1]).toMatch(/^postgres:\/\/\w+:\[redacted\]@127\.0\.0\.1:\d+\/mailcase_t_\w+ \(PostgreSQL \d+\.\d+.*\), migrations: \d+ applied, 0 pending$/);
     expect(line(r.lines, 'imap[security]')[1]).toMatch(new RegExp(`^${user.user} at 127\\.0\\.0\\.1:${dovecot.port}, folder INBOX \\(0 messages, 0 unseen\\), IDLE supported$`));
     expect(line(r.lines, 'maildir[support]')[1]).toMatch(/new\/ cur\/ tmp\/ readable and writable, 0 message\(s\) waiting/);
     expect(line(r.lines, 'smtp')[1]).toMatch(/accepted the connection and the login; no mail sent/);
@@ -162,7 +162,7 @@ describe('mailcase check', () => {
       const r = await check({ ...base({ database_url: withDatabase(admin, name) }), mailboxes: [{ name: 'security', kind: 'security', imap: noIdle.imapConfig(u) }] });
       expect(r.code, r.stdout + r.stderr).toBe(0);
       expect(line(r.lines, 'imap[security]')).toEqual(['warn', expect.stringMatching(/the server does not offer IDLE: polling every 60 s instead$/)]);
-      expect(line(r.lines, 'database')).toEqual(['warn', expect.stringMatching(/migrations: 0 applied, 2 pending \(applied at the next start, or by mailcase migrate\)$/)]);
+      expect(line(r.lines, 'database')).toEqual(['warn', expect.stringMatching(/migrations: 0 applied, \d+ pending \(applied at the next start, or by mailcase migrate\)$/)]);
     } finally {
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();

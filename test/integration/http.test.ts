@@ -105,16 +105,20 @@ describe('http endpoints of a running worker', () => {
   it('counts the outbox backlog and SLA breaches from the database at scrape time', async () => {
     // A queued row written two hours ago: over outbox_backlog_age_seconds, and backlog_max is 0.
     const msg = await admin.query<{ id: number; case_id: number; mailbox_id: number }>(
-      `select m.id, m.case_id, c.mailbox_id from messages m join cases c on c.id = m.case_id limit 1`,
+      `select m.id, m.case_id, c.mailbox_id from messages m join cases c on c.id = m.case_id where m.direction = 'in' limit 1`,
     );
     const { id, case_id, mailbox_id } = msg.rows[0]!;
+    // (The worker has sent the acknowledgments already, to .eml files: they count as sent.)
+    await waitFor(async () => (await admin.query(`select 1 from outbox where state = 'queued'`)).rowCount === 0 || undefined, 'the acknowledgments to be sent');
+    const sentBefore = (await admin.query<{ n: number }>(`select count(*)::int as n from outbox where state = 'sent'`)).rows[0]!.n;
     await admin.query(
-      `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, to_addrs, subject, body_text, created_at)
-       values ($1, $2, $3, 'ack', 'ack-1@example.org', 'security@example.org', '{r@example.org}', 'ack', 'ack', now() - interval '2 hours')`,
+      `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, to_addrs, subject, body_text, created_at, next_attempt_at)
+       values ($1, $2, $3, 'relay', '<relay-1@example.org>', 'security@example.org', '{r@example.org}', 'relay', 'relay', now() - interval '2 hours', now() + interval '1 day')`,
       [id, case_id, mailbox_id],
     );
     // And the case opened 3 days ago: its 48 h acknowledgment deadline has passed.
-    await admin.query(`update cases set opened_at = now() - interval '3 days' where id = $1`, [case_id]);
+    // (Its acknowledgment was sent just now, to a file; as if it had not gone out.)
+    await admin.query(`update cases set opened_at = now() - interval '3 days', status = 'new', acknowledged_at = null where id = $1`, [case_id]);
     const m = (await get(httpPort, '/metrics')).text;
     expect(metric(m, 'mailcase_outbox_messages{state="queued"}')).toBe(1);
     expect(metric(m, 'mailcase_outbox_oldest_queued_age_seconds')).toBeGreaterThanOrEqual(7200);
@@ -128,7 +132,7 @@ describe('http endpoints of a running worker', () => {
     await admin.query(`update outbox set state = 'sent', sent_at = now()`);
     expect((await ready()).status).toBe(200);
     const after = (await get(httpPort, '/metrics')).text;
-    expect(metric(after, 'mailcase_outbox_messages{state="sent"}')).toBe(1);
+    expect(metric(after, 'mailcase_outbox_messages{state="sent"}')).toBe(sentBefore + 1);
     expect(metric(after, 'mailcase_outbox_messages{state="queued"}')).toBe(0);
   });
 

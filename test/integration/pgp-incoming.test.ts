@@ -169,9 +169,10 @@ describe('PGP mail made by GnuPG, through Dovecot, the worker and PostgreSQL', (
       plainMessage({ from: 'Ivan Inline <ivan@reporter.example>', subject: 'Details attached', messageId: id }, 'Details in the attachment.\n', [
         { filename: 'details.txt.gpg', contentType: 'application/octet-stream', content: await gpg.encrypt(`details: ${CANARY}\n`, [k.ours.fingerprint], { signer: k.ivan, armor: false }) },
       ]));
-    // 13. A maintainer's message clearsigned by the key configured for them.
+    // 13. A maintainer's message clearsigned by the key configured for them, answering a case (a maintainer's mail
+    // that matches no case is sent back to them, not filed).
     await add('maintainerSigned', async (id) =>
-      plainMessage({ from: 'Maya <maya@project.example>', subject: 'Triage notes', messageId: id }, await gpg.clearsign('#status triaged\n', k.maya)));
+      plainMessage({ from: 'Maya <maya@project.example>', subject: 'Triage notes', messageId: id, extra: [`In-Reply-To: ${ids.encUnsigned}`] }, await gpg.clearsign('#status triaged\n', k.maya)));
     // 14. Autocrypt header on plain mail: the key is learned for the sender.
     await add('autocrypt', async (id) => {
       const bin = (await gpg.run(['--export', k.sam.fingerprint])).stdout.toString('base64').replace(/(.{72})/g, '$1\r\n ');

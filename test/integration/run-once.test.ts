@@ -24,7 +24,7 @@ describe('run --once', () => {
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
     });
     const r = await run(process.execPath, [CLI, '--config', file, 'run', '--once'], { env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '' } });
-    expect(r.stdout.trim()).toBe('processed 120, failed 0');
+    expect(r.stdout.trim()).toBe('processed 120, failed 0; sent 120, not sent 0');
     const cases = await db.pool.query<{ n: number }>('select count(*)::int as n from cases');
     expect(cases.rows[0]!.n).toBe(120);
     expect((await listMessages(dovecot, u, 'INBOX')).every((m) => m.flags.includes('\\Seen'))).toBe(true);
