@@ -18,6 +18,15 @@ export interface CaseData {
   opened_at: Date;
   updated_at: Date;
   acknowledged_at?: Date | null;
+  assessed_at?: Date | null;
+  resolved_at?: Date | null;
+  disclosed_at?: Date | null;
+  /** #cve, in the order given. */
+  cves?: string[];
+  /** #credit texts. */
+  credits?: string[];
+  /** The ref of the case this one duplicates (#duplicate). */
+  duplicate_of_ref?: string | null;
 }
 
 export interface MessageData {
@@ -48,6 +57,17 @@ function addr(email: string | null, name: string | null): string | null {
   return name ? `${name} <${email}>` : email;
 }
 
+/** The deadlines of a case, each judged against the moment its milestone was met (if it was). */
+export function caseDeadlines(c: CaseData, policy: Policy, now: Date): Deadlines {
+  return computeDeadlines(
+    { openedAt: c.opened_at, severity: c.severity, status: c.status, acknowledgedAt: c.acknowledged_at ?? null, assessedAt: c.assessed_at ?? null, resolvedAt: c.resolved_at ?? null },
+    policy,
+    now,
+  );
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
 export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date): Record<string, unknown> & { deadlines: Deadlines } {
   const report: Record<string, unknown> = {};
   for (const f of REPORT_FIELDS) report[f] = c.report[f] ?? null;
@@ -60,10 +80,17 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
     opened_at: c.opened_at.toISOString(),
     updated_at: c.updated_at.toISOString(),
     linked_case: c.linked_case_ref,
+    duplicate_of: c.duplicate_of_ref ?? null,
+    cves: c.cves ?? [],
+    credits: c.credits ?? [],
+    acknowledged_at: iso(c.acknowledged_at),
+    assessed_at: iso(c.assessed_at),
+    resolved_at: iso(c.resolved_at),
+    disclosed_at: iso(c.disclosed_at),
     reporter: { email: c.reporter_email, name: c.reporter_name, pgp_fingerprint: c.reporter_pgp_fingerprint },
     report,
     missing_fields: c.missing_fields,
-    deadlines: computeDeadlines({ openedAt: c.opened_at, severity: c.severity, status: c.status, acknowledgedAt: c.acknowledged_at ?? null }, policy, now),
+    deadlines: caseDeadlines(c, policy, now),
     messages: messages.map((m) => ({
       direction: m.direction,
       role: m.role,

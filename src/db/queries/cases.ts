@@ -69,19 +69,29 @@ export interface CaseRow extends CaseData {
 const CASE_SELECT = `
   select c.id, c.ref, m.name as mailbox, m.kind as mailbox_kind, c.status, c.severity, c.subject, c.reporter_email, c.reporter_name,
          c.reporter_pgp_fingerprint, c.report, c.missing_fields, l.ref as linked_case_ref, c.opened_at, c.updated_at, c.acknowledged_at,
+         c.assessed_at, c.resolved_at, c.disclosed_at, c.cves, c.credits, d.ref as duplicate_of_ref,
          (select count(*)::int from messages x where x.case_id = c.id) as message_count
-  from cases c join mailboxes m on m.id = c.mailbox_id left join cases l on l.id = c.linked_case_id`;
+  from cases c join mailboxes m on m.id = c.mailbox_id left join cases l on l.id = c.linked_case_id left join cases d on d.id = c.duplicate_of`;
 
 export async function getCaseByRef(db: Db, ref: string): Promise<CaseRow | undefined> {
   const r = await db.query<CaseRow>(`${CASE_SELECT} where c.ref = $1`, [ref.toUpperCase()]);
   return r.rows[0];
 }
 
-export async function listCases(db: Db, filter: { status?: string; mailbox?: string; limit?: number }): Promise<CaseRow[]> {
+/** Cases, newest first. `notIn`: leave out cases in these states (e.g. the terminal ones, for --overdue). */
+export async function listCases(db: Db, filter: { status?: string; mailbox?: string; notIn?: readonly string[]; limit?: number | null }): Promise<CaseRow[]> {
   const r = await db.query<CaseRow>(
-    `${CASE_SELECT} where ($1::text is null or c.status = $1) and ($2::text is null or m.name = $2)
-     order by c.opened_at desc, c.id desc limit $3`,
-    [filter.status ?? null, filter.mailbox ?? null, filter.limit ?? 1000],
+    `${CASE_SELECT} where ($1::text is null or c.status = $1) and ($2::text is null or m.name = $2) and not (c.status = any($3::text[]))
+     order by c.opened_at desc, c.id desc limit $4`,
+    [filter.status ?? null, filter.mailbox ?? null, filter.notIn ?? [], filter.limit === undefined ? 1000 : filter.limit],
   );
+  return r.rows;
+}
+
+export interface CaseEventRow { kind: string; actor: string; at: Date; data: Record<string, unknown>; raw_message_id: number | null }
+
+/** The audit trail of a case, oldest first. */
+export async function listCaseEvents(db: Db, caseId: number): Promise<CaseEventRow[]> {
+  const r = await db.query<CaseEventRow>('select kind, actor, at, data, raw_message_id from events where case_id = $1 order by at, id', [caseId]);
   return r.rows;
 }
