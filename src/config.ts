@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
+import { DEFAULT_POLICY } from './core/sla.ts';
 
 // The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
 // Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
@@ -109,14 +110,12 @@ const configSchema = z
         holidays: z.array(z.string().refine(validDate, 'must be a date YYYY-MM-DD')).default([]),
       })
       .strict()
-      .default({
-        ack_hours: 48,
-        assessment_business_days: 5,
-        resolution_days: { critical: 30, default: 90 },
-        business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-        timezone: 'UTC',
+      .default(() => ({
+        ...DEFAULT_POLICY,
+        resolution_days: { ...DEFAULT_POLICY.resolution_days },
+        business_days: [...(DEFAULT_POLICY.business_days as ('mon' | 'tue' | 'wed' | 'thu' | 'fri')[])],
         holidays: [],
-      }),
+      })),
     smtp: z
       .object({
         host: z.string().min(1),

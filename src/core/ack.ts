@@ -4,7 +4,7 @@
 // report field values. Which fields were *missing* is ours to say, and is what makes the ack useful.
 
 import type { ReportField } from './report.ts';
-import { computeDeadlines, type Policy } from './sla.ts';
+import { computeDeadlines, DEFAULT_POLICY, type Policy } from './sla.ts';
 import { replySubject, safeSubject } from './subject.ts';
 
 export type MailboxKind = 'security' | 'support';
@@ -159,14 +159,7 @@ export function ackContext(input: AckInput, policy: Policy, now: Date): AckConte
 }
 
 /** The policy defaults of src/config.ts, for sample contexts. */
-export const SAMPLE_POLICY: Policy = {
-  ack_hours: 48,
-  assessment_business_days: 5,
-  resolution_days: { critical: 30, default: 90 },
-  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  timezone: 'UTC',
-  holidays: [],
-};
+export const SAMPLE_POLICY: Policy = DEFAULT_POLICY;
 
 /**
  * Contexts that take every branch of the default templates (fields missing or not, plaintext, encrypted,

@@ -31,16 +31,26 @@ export function referencedIds(inReplyTo: string | null | undefined, references: 
 }
 
 /**
- * The Message-ID header of a raw message, read from its header block without a full MIME parse (the fetch
- * stage needs it for de-duplication before anything is parsed). Handles folded headers.
+ * The first `name` header of a raw message (unfolded), read from its header block without a full MIME parse: the
+ * fetch stage needs the Message-ID for de-duplication, and processing the From address, before anything is
+ * parsed. Reads at most the first 256 KiB.
  */
-export function messageIdFromRaw(raw: Buffer): string | null {
+export function rawHeader(raw: Buffer, name: string): string | null {
   const limit = Math.min(raw.length, 256 * 1024);
   let end = raw.indexOf('\r\n\r\n', 0, 'latin1');
   const endLf = raw.indexOf('\n\n', 0, 'latin1');
   if (end < 0 || (endLf >= 0 && endLf < end)) end = endLf;
   if (end < 0 || end > limit) end = limit;
   const head = raw.subarray(0, end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^message-id[ \t]*:[ \t]*(.*)$/im.exec(head);
-  return m ? normalizeMessageId(m[1]) : null;
+  let re = HEADER_RES.get(name);
+  if (!re) HEADER_RES.set(name, (re = new RegExp(`^${name.replace(/[-]/g, '\\-')}[ \\t]*:[ \\t]*(.*)$`, 'im')));
+  const m = re.exec(head);
+  return m ? m[1]! : null;
+}
+
+const HEADER_RES = new Map<string, RegExp>();
+
+/** The Message-ID header of a raw message, normalised (see rawHeader). */
+export function messageIdFromRaw(raw: Buffer): string | null {
+  return normalizeMessageId(rawHeader(raw, 'message-id'));
 }

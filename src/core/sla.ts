@@ -14,6 +14,16 @@ export interface Policy {
   holidays: string[];
 }
 
+/** The disclosure policy's defaults (config.ts): 48 h, 5 business days Monday to Friday, 30 / 90 days, UTC. */
+export const DEFAULT_POLICY: Policy = Object.freeze({
+  ack_hours: 48,
+  assessment_business_days: 5,
+  resolution_days: { critical: 30, default: 90 },
+  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+  timezone: 'UTC',
+  holidays: [],
+}) as Policy;
+
 export interface Deadlines {
   ack_due: string;
   assessment_due: string;

@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY } from '../../src/core/sla.ts';
 import { describe, expect, it } from 'vitest';
 import { ackContext, formatFingerprint, MISSING_FIELD_QUESTIONS, sampleAckContexts, when, type AckInput } from '../../src/core/ack.ts';
 import { notificationContext, sampleNotificationContexts, type NotificationInput } from '../../src/core/notification.ts';
@@ -8,14 +9,7 @@ import type { Policy } from '../../src/core/sla.ts';
 // sla.ts, with an injected clock), the missing report fields as questions, and nothing the sender wrote except
 // the subject, made safe.
 
-const POLICY: Policy = {
-  ack_hours: 48,
-  assessment_business_days: 5,
-  resolution_days: { critical: 30, default: 90 },
-  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  timezone: 'UTC',
-  holidays: [],
-};
+const POLICY: Policy = DEFAULT_POLICY;
 
 const OPENED = new Date('2026-11-23T09:30:00Z'); // a Monday
 const NOW = new Date('2026-11-23T09:31:10.123Z');

@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY } from '../../src/core/sla.ts';
 import { describe, expect, it } from 'vitest';
 import { caseJson, type CaseData } from '../../src/core/case-view.ts';
 import type { Policy } from '../../src/core/sla.ts';
@@ -5,14 +6,7 @@ import type { Policy } from '../../src/core/sla.ts';
 // caseJson (`cases show --json`): each deadline is judged by when its milestone was met (acknowledged_at,
 // assessed_at, resolved_at), and the fields maintainers set by command are shown.
 
-const POLICY: Policy = {
-  ack_hours: 48,
-  assessment_business_days: 5,
-  resolution_days: { critical: 30, default: 90 },
-  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  timezone: 'UTC',
-  holidays: [],
-};
+const POLICY: Policy = DEFAULT_POLICY;
 
 const OPENED = new Date('2026-03-02T10:00:00Z'); // a Monday: ack due 03-04, assessment 03-09, resolution 05-31 (90 d)
 const hoursIn = (h: number): Date => new Date(OPENED.getTime() + h * 3_600_000);

@@ -35,14 +35,7 @@ describe('buildConfig defaults', () => {
   });
 
   it('gives the policy defaults 48h / 5 business days / 30 / 90 days', () => {
-    expect(c.policy).toEqual({
-      ack_hours: 48,
-      assessment_business_days: 5,
-      resolution_days: { critical: 30, default: 90 },
-      business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-      timezone: 'UTC',
-      holidays: [],
-    });
+    expect(c.policy).toEqual({ ack_hours: 48, assessment_business_days: 5, resolution_days: { critical: 30, default: 90 }, business_days: ['mon', 'tue', 'wed', 'thu', 'fri'], timezone: 'UTC', holidays: [] });
   });
 
   it('gives processing, leader and size defaults', () => {

@@ -1,3 +1,4 @@
+import { DEFAULT_POLICY } from '../../src/core/sla.ts';
 import { describe, expect, it } from 'vitest';
 import { dueReminders, nextReminderAt, reminderKey, type ReminderCase } from '../../src/core/reminders.ts';
 import type { Policy } from '../../src/core/sla.ts';
@@ -6,14 +7,7 @@ import type { Policy } from '../../src/core/sla.ts';
 // once after it, only for open cases whose milestone is not met, never twice given the sent keys (which the
 // caller persists, so a restart passes them back in). Weekends, holidays, time zones, DST, severity changes.
 
-const POLICY: Policy = {
-  ack_hours: 48,
-  assessment_business_days: 5,
-  resolution_days: { critical: 30, default: 90 },
-  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  timezone: 'UTC',
-  holidays: [],
-};
+const POLICY: Policy = DEFAULT_POLICY;
 const H = 3_600_000;
 const FRI = new Date('2026-03-06T10:00:00Z'); // a Friday
 

@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { addBusinessDays, computeDeadlines, type Policy } from '../../src/core/sla.ts';
+import { addBusinessDays, computeDeadlines, type Policy, DEFAULT_POLICY } from '../../src/core/sla.ts';
 
 // Disclosure-policy deadlines: ack after ack_hours, assessment after N business days at the same local wall
 // time (weekends, holidays, custom weeks, DST), resolution after 30 (critical) or 90 days; breach flags.
 
-const POLICY: Policy = {
-  ack_hours: 48,
-  assessment_business_days: 5,
-  resolution_days: { critical: 30, default: 90 },
-  business_days: ['mon', 'tue', 'wed', 'thu', 'fri'],
-  timezone: 'UTC',
-  holidays: [],
-};
+const POLICY: Policy = DEFAULT_POLICY;
 
 const FRI = new Date('2026-03-06T10:00:00Z'); // a Friday
 const policy = (p: Partial<Policy> = {}): Policy => ({ ...POLICY, ...p });

@@ -1,3 +1,4 @@
+import { rawHeader } from '../../core/message-id.ts';
 // Just enough raw MIME for PGP (RFC 3156): openpgp.js reads no MIME, and mailparser decodes parts, which loses
 // the exact bytes a multipart/signed signature covers. Everything here works on bytes (latin1 strings map one
 // character to one byte, so offsets and contents survive the round trip). Pure.
@@ -135,14 +136,8 @@ export function mergeEntity(outer: Entity, inner: Entity): { bytes: Buffer; prot
 
 /** The From address of a raw message, read from its header block without a MIME parse (lower-cased). */
 export function fromAddressFromRaw(raw: Buffer): string | null {
-  const limit = Math.min(raw.length, 256 * 1024);
-  let end = raw.indexOf('\r\n\r\n', 0, 'latin1');
-  const endLf = raw.indexOf('\n\n', 0, 'latin1');
-  if (end < 0 || (endLf >= 0 && endLf < end)) end = endLf;
-  if (end < 0 || end > limit) end = limit;
-  const head = raw.subarray(0, end).toString('latin1').replace(/\r?\n[ \t]+/g, ' ');
-  const m = /^from[ \t]*:[ \t]*(.*)$/im.exec(head);
-  return m ? addressIn(m[1]!) : null;
+  const from = rawHeader(raw, 'from');
+  return from === null ? null : addressIn(from);
 }
 
 /** The first e-mail address in a header value or a user ID ("Name <a@b>" or bare "a@b"), lower-cased. */
