@@ -48,6 +48,13 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
   const { pool, config, transport } = deps;
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The row's transaction stays open, and the client idle, while the SMTP server answers. A checked-out client
+  // has no listener of the pool's, so a connection lost meanwhile (a server restart's 57P01) would be an
+  // unhandled 'error' event and end the process: note it here instead, and destroy the client below.
+  const onError = (raw: unknown): void => {
+    broken = coerceError(raw);
+  };
+  client.on('error', onError);
   try {
     await client.query('begin');
     const row = (await outq.claimDue(client, 1))[0];
@@ -93,6 +100,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
     await client.query('rollback').catch(() => undefined);
     throw broken;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
