@@ -4,6 +4,8 @@ import type { FillResult } from './corpus.ts';
 import type { FailoverResult } from './failover.ts';
 import type { Machine } from './env.ts';
 import type { LatencyResult } from './latency.ts';
+import type { PgpResults } from './pgp.ts';
+import { formatLeaders, type ReplicasResult } from './replicas.ts';
 import type { RssResult } from './rss.ts';
 import type { CeilingResult, IngestResult } from './throughput.ts';
 
@@ -30,6 +32,9 @@ export interface Results {
   rss: RssResult;
   /** Absent in results written before the failover scenario existed. */
   failover?: FailoverResult;
+  /** Absent in results written before these scenarios were part of the table. */
+  pgp?: PgpResults;
+  replicas?: ReplicasResult;
 }
 
 export interface Verdict { name: string; value: number; target: string; pass: boolean }
@@ -86,11 +91,15 @@ export function formatFill(fill: FillResult & { users: number }): string {
   );
 }
 
-export function formatResults(r: Results): string {
+/** The one table: every figure the benchmark measures, beside its target and verdict where it has one. */
+export function resultRows(r: Results): string[][] {
   const v = verdicts(r);
   const i = r.ingest;
-  const b = i.breakdown;
-  const rows = [
+  const rate = (keys: string): { cryptoMsgPerSec: number; analyseMsgPerSec: number } | undefined => r.pgp?.rates.find((x) => x.keys === keys);
+  const rsa = rate('RSA-3072');
+  const ecc = rate('Curve25519');
+  const pgpIngest = r.pgp?.ingest;
+  return [
     ['measure', 'figure', 'target', 'result'],
     ['1. ingest end to end', `${f1(i.msgPerSec)} msg/s, ${f1(i.mibPerSec)} MiB/s`, `>= ${TARGETS.ingestMsgPerSec} msg/s`, pf(v[0]!.pass)],
     ['   startup (spawn → first processed)', s1(i.startupMs), '', ''],
@@ -108,7 +117,30 @@ export function formatResults(r: Results): string {
           ['   SIGKILL → next message stored p50/max', `${f0(r.failover.stored.p50)} / ${f0(r.failover.stored.max)} ms`, '', ''],
         ]
       : []),
+    ...(r.pgp
+      ? [
+          ['6. PGP decrypt + verify, one thread, RSA-3072 / Curve25519', `${f0(rsa?.cryptoMsgPerSec ?? Number.NaN)} / ${f0(ecc?.cryptoMsgPerSec ?? Number.NaN)} msg/s`, '', ''],
+          ['   whole analysis (unwrap, decrypt, verify, parse, extract)', `${f0(rsa?.analyseMsgPerSec ?? Number.NaN)} / ${f0(ecc?.analyseMsgPerSec ?? Number.NaN)} msg/s`, '', ''],
+          ...(pgpIngest
+            ? [['   ingest end to end, all encrypted / plaintext', `${f0(pgpIngest.encryptedMsgPerSec)} / ${f0(pgpIngest.plainMsgPerSec)} msg/s = ${f0(pgpIngest.ratio * 100)} %`, '', '']]
+            : []),
+        ]
+      : []),
+    ...(r.replicas
+      ? r.replicas.runs.map((x, k) => [
+          k === 0 ? `7. throughput, ${r.replicas!.mailboxes} mailboxes, ${x.replicas} replica${x.replicas === 1 ? '' : 's'}` : `   ${x.replicas} replicas`,
+          `${f1(x.msgPerSec)} msg/s (${f1(x.steadyMsgPerSec)} after start-up)`,
+          '',
+          '',
+        ])
+      : []),
   ];
+}
+
+export function formatResults(r: Results): string {
+  const i = r.ingest;
+  const b = i.breakdown;
+  const rows = resultRows(r);
   const notes = [
     `ingest:   ${i.messages} msgs, ${mib(i.bytes)} in ${s1(i.totalMs)}; ${i.cases} cases, ${i.failed} failed, ` +
       `${i.unseenAfter ?? '?'} left unseen on the server; worker warnings/errors: ${fmtProblems(i.workerProblems)}`,
@@ -127,9 +159,41 @@ export function formatResults(r: Results): string {
     ...(r.failover
       ? [`failover: ${r.failover.rounds} rounds, two replicas on one IMAP mailbox, leader.retry_seconds ${r.failover.retrySeconds}, killed at a random point of the standby's retry cycle; per round ${r.failover.perRound.map((x) => `${x.takeoverMs}`).join(', ')} ms`]
       : []),
+    ...(r.pgp
+      ? [
+          `pgp:      PGP/MIME encrypted + signed, 50 KB bodies, ${r.pgp.rates[0]?.messages ?? '?'} distinct messages per key type` +
+            (r.pgp.ingest ? `; ingest ${r.pgp.ingest.messages} messages of 2–100 KB (Curve25519), ${r.pgp.ingest.encryptedOk}/${r.pgp.ingest.messages} read as decrypted and valid` : ''),
+        ]
+      : []),
+    ...(r.replicas
+      ? [
+          `replicas: ${r.replicas.mailboxes} mailboxes × ${r.replicas.perMailbox} messages, a fresh database per run; in parallel on every replica: processing and ` +
+            'sending (SKIP LOCKED); not: fetching (one leader per mailbox, so at most 2 replicas fetch, possibly one for both)',
+          ...r.replicas.runs.map(
+            (x) => `  ${x.replicas}: start-up ${s1(x.startupMs)}, fetch leaders ${formatLeaders(x)}, processed per replica ${x.processedBy.join(' / ')}, ${x.failed} failed` +
+              `; worker warnings/errors: ${fmtProblems(x.workerProblems)}`,
+          ),
+        ]
+      : []),
     `machine load average: ${r.machine.loadAvg1m} at start, ${r.loadAvgEnd1m} at end (${r.machine.cores} cores)`,
   ];
   return `${table(rows)}\n\n${notes.join('\n')}`;
+}
+
+/** The same table in Markdown, with the machine and date, for the README (written to results/latest.md). */
+export function formatMarkdown(r: Results): string {
+  const m = r.machine;
+  const rows = resultRows(r);
+  // Indented sub-rows of the text table become "· …": Markdown would drop the spaces.
+  const cells = (row: string[]): string => `| ${row.map((c, k) => (k === 0 && c.startsWith(' ') ? `· ${c.trim()}` : c.trim()).replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [
+    `${r.mode === 'quick' ? 'Quick run' : 'Full run'} (\`npm run bench${r.mode === 'quick' ? ' -- --quick' : ''}\`), ${r.startedAt.slice(0, 10)}, ${m.cores} cores (${m.cpu}), ` +
+      `${m.memoryGiB} GiB, Node ${m.node.replace(/^v/, '')}, ${r.postgres}; load average ${m.loadAvg1m} at start, ${r.loadAvgEnd1m} at end:`,
+    '',
+    cells(rows[0]!),
+    cells(rows[0]!.map(() => '---')),
+    ...rows.slice(1).map(cells),
+  ].join('\n');
 }
 
 function msOrDash(ms: number | null): string {

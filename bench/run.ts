@@ -6,8 +6,11 @@ import { execFileSync } from 'node:child_process';
 //   3. APPEND → case latency with the worker on IMAP IDLE,
 //   4. peak RSS of a worker ingesting a 25 MiB attachment, and of an idle one,
 //   5. leader failover: two replicas, the leader SIGKILLed, time until the standby leads (bench/failover.ts),
-// prints the figures beside their targets, writes bench/results/latest.json, and exits 0 (also when a target
-// is missed; 1 only when the benchmark itself failed). Everything started is stopped, also on error or Ctrl-C.
+//   6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext (bench/pgp.ts),
+//   7. throughput with 1, 2 and 3 replicas on two mailboxes (bench/replicas.ts),
+// prints every figure in one table beside its target, writes bench/results/latest.json and latest.md (the
+// table in Markdown for the README), and exits 0 (also when a target is missed; 1 only when the benchmark itself
+// failed). Everything started is stopped, also on error or Ctrl-C.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,13 +21,15 @@ import { runFailover } from './failover.ts';
 import { Cleanup, machineInfo, startPgServer } from './env.ts';
 import { runLatency } from './latency.ts';
 import { formatProfile, latestProfile, summariseProfile, type ProfileSummary } from './profile.ts';
-import { formatFill, formatHeader, formatResults, verdicts, type Results } from './report.ts';
+import { formatFill, formatHeader, formatMarkdown, formatResults, verdicts, type Results } from './report.ts';
+import { runReplicas } from './replicas.ts';
 import { runRss } from './rss.ts';
-import { formatPgp, runPgpBench } from './pgp.ts';
+import { runPgpBench } from './pgp.ts';
 import { runCeiling, runIngest } from './throughput.ts';
 
 const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [-- --cpu-prof]
-  --quick      N=500 messages and 50 latency samples (default: 5000 and 200)
+  --quick      N=500 messages and 50 latency samples (default: 5000 and 200); the replica runs
+               ingest N messages over two mailboxes (N/2 each) with 1, 2 and 3 workers
   --n N        messages in the pre-filled mailbox
   --samples S  messages for the latency measurement
   --cpu-prof   profile the ingest worker (node --cpu-prof) and print where its CPU time went`;
@@ -63,6 +68,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const opts = options();
   const mode = opts.quick ? 'quick' : 'full';
   const machine = machineInfo();
+  const startedAt = new Date().toISOString();
   mkdirSync(RESULTS_DIR, { recursive: true });
 
   // Measure what ships: the compiled CLI (npm run build), as `npm start` and the Docker image run it.
@@ -107,25 +113,29 @@ async function main(cleanup: Cleanup): Promise<void> {
   step(`5. leader failover: two replicas, SIGKILL the leader, ${rounds} rounds`);
   const failover = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds });
 
-  step('5. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext');
+  step('6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext');
   const pgp = await runPgpBench(cleanup, { quick: opts.quick, ingest: { d, server: pgServer, n: opts.quick ? 300 : 1000 } });
-  writeFileSync(path.join(RESULTS_DIR, 'pgp.json'), `${JSON.stringify(pgp, null, 2)}\n`);
+  const perMailbox = Math.max(1, Math.round(opts.n / 2));
+  step(`7. throughput with 1, 2 and 3 replicas: 2 mailboxes × ${perMailbox} messages (filling them is not measured)`);
+  const replicas = await runReplicas(cleanup, { d, server: pgServer, perMailbox, onStep: step });
 
   // Other processes on the machine (a test suite, say) skew every figure; the load average shows it.
   const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
-  const results: Results = { startedAt: new Date().toISOString(), mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss, failover };
+  const results: Results = { startedAt, mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss, failover, pgp, replicas };
   let profile: ProfileSummary | undefined;
   if (opts.cpuProf) {
     const file = latestProfile(profDir);
     profile = file ? summariseProfile(file) : undefined;
   }
   process.stdout.write(`\n${formatResults(results)}\n`);
-  process.stdout.write(`\n${formatPgp(pgp)}\n`);
   if (profile) process.stdout.write(`\n${formatProfile(profile)}\n`);
   else if (opts.cpuProf) process.stdout.write('\n(--cpu-prof: the worker wrote no .cpuprofile)\n');
   const out = path.join(RESULTS_DIR, 'latest.json');
   writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile }, null, 2)}\n`);
-  process.stdout.write(`\nresults: ${path.relative(process.cwd(), out)}; ingest worker log: ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
+  const md = path.join(RESULTS_DIR, 'latest.md');
+  writeFileSync(md, `${formatMarkdown(results)}\n`);
+  const rel = (f: string): string => path.relative(process.cwd(), f);
+  process.stdout.write(`\nresults: ${rel(out)} (Markdown table for the README: ${rel(md)}); ingest worker log: ${rel(path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
 }
 
 const cleanup = new Cleanup();
