@@ -46,8 +46,8 @@ describe('fault: three replicas, the leader SIGKILLed', () => {
         return (r.rows[0]!.n === 2 && replicas.every((w) => w.logLines().some((l) => l.msg === 'worker started'))) || undefined;
       }, 'three replicas started and a fetch leader for each mailbox', 60_000);
       const mail = [
-        trickle(dovecot, sec, reports(0, PER_MAILBOX), { chunk: 10, everyMs: 400 }),
-        trickle(dovecot, sup, reports(PER_MAILBOX, PER_MAILBOX, { to: 'support@example.org' }), { chunk: 10, everyMs: 400 }),
+        trickle(dovecot, sec, reports(0, PER_MAILBOX), { chunk: 6, everyMs: 300 }),
+        trickle(dovecot, sup, reports(PER_MAILBOX, PER_MAILBOX, { to: 'support@example.org' }), { chunk: 6, everyMs: 300 }),
       ];
       await waitForProgress(db.pool, smtp, (p) => p.cases >= 30 && p.accepted >= 5, '30 cases and 5 acknowledgments accepted', { timeoutMs: 60_000, alive: replicas });
       const leader = replicas.find((w) => leads(w, 'security'));
