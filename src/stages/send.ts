@@ -109,13 +109,14 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
  * Send up to outbox.batch_size due rows, as many at once as the transport has connections. Stops early when
  * the server is unreachable (every row would fail the same way).
  */
-export async function sendBatch(deps: SendDeps): Promise<SendResult> {
+export async function sendBatch(deps: SendDeps, signal?: AbortSignal): Promise<SendResult> {
   const result: SendResult = { claimed: 0, sent: 0, retried: 0, failed: 0, transportDown: false };
   const slots = deps.config.smtp?.max_connections ?? 2;
   let budget = deps.config.outbox.batch_size;
   let empty = false;
   const slot = async (): Promise<void> => {
-    while (budget > 0 && !empty && !result.transportDown) {
+    // On shutdown, each connection finishes the message it is sending and takes no other.
+    while (budget > 0 && !empty && !result.transportDown && !signal?.aborted) {
       budget--;
       const r = await sendOne(deps);
       if (!r) {
@@ -152,7 +153,7 @@ export class SendStage {
     while (!signal.aborted) {
       let r: SendResult;
       try {
-        r = await sendBatch(this.deps);
+        r = await sendBatch(this.deps, signal);
         failures = 0;
       } catch (raw) {
         failures++;
