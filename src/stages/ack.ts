@@ -7,7 +7,7 @@ import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvents } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { autoMailCounts, enqueue } from '../db/queries/outbox.ts';
+import { autoMailCounts, enqueue, notifyOutbox } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 
@@ -52,7 +52,9 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   // Rate limits are counted under a per-address lock (taken in a fixed order, so batches cannot deadlock on
   // them), so that concurrent batches on several replicas cannot both slip under the limit.
   const recipients = [...new Set(cases.map((c) => c.recipient).filter((r): r is string => r !== null))].sort();
-  for (const r of recipients) await tx.query('select pg_advisory_xact_lock(7402, hashtext($1))', [r]);
+  if (recipients.length > 0) {
+    await tx.query('select pg_advisory_xact_lock(7402, hashtext(a)) from unnest($1::text[]) with ordinality as x(a, n) order by n', [recipients]);
+  }
   const since = new Date(now.getTime() - 3_600_000);
   const counts = await autoMailCounts(tx, recipients, since);
   let total = counts.total;
@@ -114,6 +116,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
         rateKey: c.recipient,
       },
       now,
+      { newCase: true, notify: false },
     );
     if (r) {
       queued++;
@@ -122,5 +125,6 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
     }
   }
   await insertEvents(tx, suppressedEvents);
+  if (queued > 0) await notifyOutbox(tx);
   return { queued, suppressed: suppressedEvents.length };
 }

@@ -269,10 +269,9 @@ async function processOne(
     const c = await tx.query<{ ref: string; reporter_email: string | null }>('select ref, reporter_email from cases where id = $1 for update', [caseId]);
     caseRef = c.rows[0]!.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.rows[0]!.reporter_email === from ? 'reporter' : 'outsider';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role });
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
-    await tx.query('update messages set proof = $2 where id = $1', [messageId, proof.reason]);
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
     const acted = await actOnJoined(tx, flowDeps(deps), { caseId, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
@@ -292,10 +291,9 @@ async function processOne(
       openedAt: now,
       linkedCaseId,
     });
-    const messageId = await msgq.insertMessage(tx, toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')));
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')), proof: proof.reason });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
-    await tx.query('update messages set proof = $2 where id = $1', [messageId, proof.reason]);
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }

@@ -21,16 +21,18 @@ export interface NewMessage {
   headers: Record<string, string[]>;
   bodyText: string | null;
   bodyHtml: string | null;
+  /** Why the sender was or was not taken for a maintainer (incoming mail). */
+  proof?: string | null;
 }
 
 export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; pieces: Buffer[] }
 
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
   const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
-       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) returning id`,
+       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) returning id`,
     [m.caseId, m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
-      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml]));
+      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null]));
   return r.rows[0]!.id;
 }
 

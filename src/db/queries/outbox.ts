@@ -29,8 +29,9 @@ export interface NewOutgoing {
  * Queue one outgoing message: a messages row (direction 'out', in the case's thread) and its outbox row, in the
  * caller's transaction. Returns null when the case already has an acknowledgment (one per case, ever).
  */
-export async function enqueue(tx: Db, m: NewOutgoing, now: Date): Promise<{ outboxId: number; messageRowId: number | null } | null> {
-  if (m.kind === 'ack' && m.caseId !== null) {
+export async function enqueue(tx: Db, m: NewOutgoing, now: Date, opts: { newCase?: boolean; notify?: boolean } = {}): Promise<{ outboxId: number; messageRowId: number | null } | null> {
+  // (A case opened in this very transaction has no acknowledgment yet; the unique index stays the guarantee.)
+  if (m.kind === 'ack' && m.caseId !== null && !opts.newCase) {
     const had = await tx.query('select 1 from outbox where case_id = $1 and kind = $2', [m.caseId, 'ack']);
     if (had.rowCount) return null;
   }
@@ -59,8 +60,13 @@ export async function enqueue(tx: Db, m: NewOutgoing, now: Date): Promise<{ outb
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id`,
   [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
     JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []]));
-  await tx.query(`select pg_notify('${OUTBOX_CHANNEL}', '')`);
+  if (opts.notify !== false) await notifyOutbox(tx);
   return { outboxId: r.rows[0]!.id, messageRowId };
+}
+
+/** Wake the sender stages (delivered at commit; several in one transaction fold into one). */
+export async function notifyOutbox(tx: Db): Promise<void> {
+  await tx.query(`select pg_notify('${OUTBOX_CHANNEL}', '')`);
 }
 
 /** Automatic mail queued in the last hour: to each of `addresses`, and in all. */
