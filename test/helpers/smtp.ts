@@ -26,6 +26,8 @@ export interface SmtpTestServer {
   messages: Captured[];
   /** accept (default), tempfail (451 at RCPT), permfail (550 at RCPT). */
   mode: SmtpMode;
+  /** Wait this long before answering each RCPT TO (a slow server; a client that dies meanwhile sent no DATA). */
+  rcptDelayMs: number;
   /** Called for each accepted message before the server answers 250. */
   onMessage?: (m: Captured) => Promise<void> | void;
   /** The `smtp` config block for mailcase pointing here. */
@@ -64,6 +66,7 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
     dir,
     messages: [],
     mode: 'accept',
+    rcptDelayMs: 0,
     config: (extra = {}) => ({
       host: '127.0.0.1',
       port,
@@ -72,6 +75,11 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
       ...extra,
     }),
     start: async () => {
+      const answerRcpt = (cb: (err?: Error | null) => void): void => {
+        if (s.mode === 'tempfail') return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
+        if (s.mode === 'permfail') return cb(Object.assign(new Error('No such user here'), { responseCode: 550 }));
+        cb();
+      };
       const options: SMTPServerOptions = {
         secure: false,
         disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
@@ -84,9 +92,11 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
           else cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
         },
         onRcptTo(_addr, _session, cb) {
-          if (s.mode === 'tempfail') return cb(Object.assign(new Error('Try again later'), { responseCode: 451 }));
-          if (s.mode === 'permfail') return cb(Object.assign(new Error('No such user here'), { responseCode: 550 }));
-          cb();
+          if (s.rcptDelayMs > 0) {
+            setTimeout(() => answerRcpt(cb), s.rcptDelayMs);
+            return;
+          }
+          answerRcpt(cb);
         },
         onData(stream, session, cb) {
           const chunks: Buffer[] = [];
@@ -105,8 +115,9 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
             writeFileSync(path.join(dir, `${String(++seq).padStart(6, '0')}.eml`), raw);
             Promise.resolve(s.onMessage?.(m)).then(
               () => {
-                s.messages.push(m);
+                // Accepted means the 250 went out: a message whose sender vanished before that is not kept.
                 cb();
+                s.messages.push(m);
               },
               (e: Error) => cb(Object.assign(new Error(`relay failed: ${e.message}`), { responseCode: 451 })),
             );

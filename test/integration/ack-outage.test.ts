@@ -53,8 +53,8 @@ describe('acknowledgments through outages and crashes', () => {
       await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downSince))));
       expect(await outboxStates(db)).toEqual({ queued: TOTAL });
 
-      // Back up, but slow (40 ms a message), so that the kills below land while mail is being sent.
-      smtp.onMessage = () => new Promise((r) => setTimeout(r, 40));
+      // Back up, but slow (40 ms a message, before its DATA), so that the kills below land while mail is being sent.
+      smtp.rcptDelayMs = 40;
       await smtp.start();
       for (let k = 0; k < 3; k++) {
         const before = smtp.messages.length;
