@@ -50,35 +50,40 @@ export interface MaintainerMail {
   internal?: boolean;
 }
 
-/** Queue one mail to the maintainers; returns false when there is nobody to send it to. */
+/**
+ * Queue a mail to the maintainers, one message each (so that each is encrypted to that maintainer's own key when
+ * it is configured, and one maintainer without a key never makes the others' copies plain); returns false when
+ * there is nobody to send it to.
+ */
 export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: MaintainerMail, now: Date): Promise<boolean> {
   const except = new Set((m.except ?? []).map((a) => a.toLowerCase()));
   const to = (m.only ?? deps.config.maintainers.map((x) => x.email.toLowerCase())).filter((a) => !except.has(a.toLowerCase()));
-  if (to.length === 0) return false;
-  await enqueue(
-    tx,
-    {
-      caseId: m.caseId,
-      mailboxId: m.mailbox.id,
-      kind: m.kind,
-      rfcMessageId: newMessageId(m.mailbox.address),
-      from: m.mailbox.address,
-      fromName: null,
-      to,
-      subject: m.subject,
-      text: m.body.text,
-      html: m.body.html ?? null,
-      inReplyTo: m.inReplyTo ?? null,
-      references: m.references ?? [],
-      // Maintainers answer to the mailbox, so that their reply comes back into the case.
-      headers: { ...outgoingLoopHeaders('notification', m.mailbox.address), 'Reply-To': m.mailbox.address },
-      rateKey: null,
-      attachmentIds: m.attachmentIds ?? [],
-      visibility: 'internal',
-    },
-    now,
-  );
-  return true;
+  for (const recipient of to) {
+    await enqueue(
+      tx,
+      {
+        caseId: m.caseId,
+        mailboxId: m.mailbox.id,
+        kind: m.kind,
+        rfcMessageId: newMessageId(m.mailbox.address),
+        from: m.mailbox.address,
+        fromName: null,
+        to: [recipient],
+        subject: m.subject,
+        text: m.body.text,
+        html: m.body.html ?? null,
+        inReplyTo: m.inReplyTo ?? null,
+        references: m.references ?? [],
+        // Maintainers answer to the mailbox, so that their reply comes back into the case.
+        headers: { ...outgoingLoopHeaders('notification', m.mailbox.address), 'Reply-To': m.mailbox.address },
+        rateKey: null,
+        attachmentIds: m.attachmentIds ?? [],
+        visibility: 'internal',
+      },
+      now,
+    );
+  }
+  return to.length > 0;
 }
 
 /** Render and queue a maintainer mail from a MaintainerMailInput. */

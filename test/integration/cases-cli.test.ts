@@ -128,14 +128,14 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     const shown = await show(ref);
     expect(shown.assessed_at).not.toBeNull();
     expect(shown.resolved_at).not.toBeNull();
-    // One command_result mail per change, to every maintainer, saying what changed.
+    // One command_result mail per change to each maintainer (a message each), saying what changed.
     const mails = await outbox(ref, 'command_result');
-    expect(mails).toHaveLength(3);
-    for (const m of mails) expect(m.to_addrs.sort()).toEqual(MAINTAINERS);
+    expect(mails).toHaveLength(3 * MAINTAINERS.length);
+    for (let k = 0; k < 3; k++) expect(mails.slice(k * MAINTAINERS.length, (k + 1) * MAINTAINERS.length).flatMap((m) => m.to_addrs).sort()).toEqual(MAINTAINERS);
     expect(mails[0]!.subject).toContain(ref);
     expect(mails[0]!.body_text).toContain('status: new → triaged');
-    expect(mails[2]!.body_text).toContain('status: accepted → fixed');
-    expect(mails[2]!.body_text).toContain(ACTOR);
+    expect(mails.at(-1)!.body_text).toContain('status: accepted → fixed');
+    expect(mails.at(-1)!.body_text).toContain(ACTOR);
   });
 
   it('refuses a backward move with one line and a non-zero exit, and changes nothing', async () => {
@@ -218,8 +218,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
 
     // The maintainers get the note; nothing with it goes to the reporter.
     const relays = await outbox(ref, 'relay');
-    expect(relays).toHaveLength(1);
-    expect(relays[0]!.to_addrs.sort()).toEqual(MAINTAINERS);
+    expect(relays.flatMap((r) => r.to_addrs).sort()).toEqual(MAINTAINERS);
     expect(relays[0]!.body_text).toContain(text);
     const toReporter = await db.pool.query(
       `select count(*)::int as n from outbox o join cases c on c.id = o.case_id where c.ref = $1 and o.body_text like '%patch in review%' and not (o.to_addrs && $2::text[])`,

@@ -27,7 +27,7 @@ describe('acknowledgments with PGP', () => {
   let app: App;
   let worker: Worker;
   let user: DovecotUser;
-  const k = {} as Record<'ours' | 'rita' | 'stranger', GpgKey>;
+  const k = {} as Record<'ours' | 'rita' | 'stranger' | 'max', GpgKey>;
 
   beforeAll(async () => {
     gpg = Gpg.create();
@@ -35,12 +35,16 @@ describe('acknowledgments with PGP', () => {
     k.ours = await gpg.genKey('Security Team', 'security@example.org', { passphrase: PASSPHRASE });
     k.rita = await gpg.genKey('Rita Reporter', 'rita@reporter.example');
     k.stranger = await gpg.genKey('Someone Else', 'else@elsewhere.example');
+    k.max = await gpg.genKey('Max Maintainer', 'max@project.example', { algo: 'rsa3072' });
     writeFileSync(path.join(dir, 'ours.asc'), await gpg.exportSecret(k.ours));
+    writeFileSync(path.join(dir, 'max.asc'), await gpg.exportPublic(k.max.fingerprint));
     [dovecot, smtp, db] = await Promise.all([startDovecot(), startSmtp(), createTestDatabase()]);
     user = dovecot.newUser();
     app = await makeApp(db, {
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(user), pgp: { secret_key_file: path.join(dir, 'ours.asc'), passphrase: PASSPHRASE } }],
       smtp: smtp.config(),
+      // One maintainer with a configured key, one without.
+      maintainers: [{ email: 'max@project.example', pgp_public_key_file: path.join(dir, 'max.asc') }, { email: 'nokey@project.example' }],
     });
     worker = startWorker(app);
   });
@@ -75,12 +79,25 @@ describe('acknowledgments with PGP', () => {
     expect(text).toMatch(/Subject: \[SEC-\d{4}-0001\] Re:/);
     expect(text).toContain('opened case SEC-');
     const out = await db.pool.query<{ encrypted: boolean; decryption: string; signature: string }>(
-      `select encrypted, decryption, signature from messages order by id`,
+      `select encrypted, decryption, signature from messages where class in ('report', 'ack') order by id`,
     );
     expect(out.rows).toEqual([
       { encrypted: true, decryption: 'ok', signature: 'valid' },
       { encrypted: true, decryption: 'none', signature: 'none' }, // our acknowledgment, sent encrypted
     ]);
+    // The maintainers' notifications: encrypted to the maintainer with a configured key (and signed by the
+    // mailbox key), plain to the one without; neither makes the other's copy plain or encrypted.
+    const forMax = await ackTo('max@project.example');
+    const maxOuter = readEntity(forMax.raw);
+    expect(contentType(maxOuter).type).toBe('multipart/encrypted');
+    const maxPayload = decodedBody(readEntity(multipartParts(maxOuter.body, contentType(maxOuter).params.boundary!)[1]!)).toString('latin1');
+    const m = await gpg.decrypt(maxPayload);
+    expect(m.status).toContain('DECRYPTION_OKAY');
+    expect(m.status.find((l) => l.startsWith('VALIDSIG '))?.split(' ').at(-1)).toBe(k.ours.fingerprint);
+    expect(m.status.filter((l) => l.startsWith('ENC_TO ')).map((l) => l.split(' ')[1]!.toUpperCase()).sort()).toEqual((await gpg.encryptionKeyIds(k.max.fingerprint)).sort());
+    expect(m.stdout.toString('utf8').replace(/=\r?\n/g, '')).toContain('New security report SEC-');
+    const forNokey = await ackTo('nokey@project.example');
+    expect(contentType(readEntity(forNokey.raw)).type).not.toBe('multipart/encrypted');
   });
 
   it('still acknowledges mail encrypted to a key we lack, in clear, asking to re-encrypt to our fingerprint', async () => {
