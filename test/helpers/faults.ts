@@ -9,7 +9,7 @@ import { quietLog } from './db.ts';
 import { appendMessages, type Dovecot, type DovecotUser } from './dovecot.ts';
 import { makeMessage } from './messages.ts';
 import type { SmtpTestServer } from './smtp.ts';
-import type { WorkerProcess } from './worker-process.ts';
+import { writeConfig, type WorkerProcess } from './worker-process.ts';
 
 // Shared by the fault tests (test/integration/fault-*.test.ts): the reports they send, mail that keeps arriving
 // while a fault is on, a PostgreSQL the test may stop and start, and the one ending every fault test asserts:
@@ -193,4 +193,18 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A worker config file for one IMAP security mailbox of `user`, sending to `smtp` over two connections with quick
+ * retries (1 s doubling to 5 s); `extra` adds or overrides keys.
+ */
+export function faultWorkerConfig(dbUrl: string, d: Dovecot, user: DovecotUser, smtp: SmtpTestServer, extra: Record<string, unknown> = {}): { file: string; dir: string } {
+  return writeConfig({
+    database_url: dbUrl,
+    mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: d.imapConfig(user) }],
+    smtp: smtp.config({ max_connections: 2 }),
+    outbox: { retry_base_seconds: 1, retry_max_seconds: 5 },
+    ...extra,
+  });
 }

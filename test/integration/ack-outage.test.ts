@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { appendMessages } from '../helpers/dovecot.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { useDovecotAndDatabase } from '../helpers/services.ts';
-import { startSmtp, type SmtpTestServer } from '../helpers/smtp.ts';
-import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
+import { startSmtp } from '../helpers/smtp.ts';
+import { WorkerProcess } from '../helpers/worker-process.ts';
+import { deliveries, faultWorkerConfig } from '../helpers/faults.ts';
 import type { TestDatabase } from '../helpers/db.ts';
 
 // No acknowledgment is lost or sent twice: 200 reports arrive while the SMTP server is down for 30 s; then the
@@ -17,16 +18,6 @@ async function outboxStates(db: TestDatabase): Promise<Record<string, number>> {
   return Object.fromEntries(r.rows.map((x) => [x.state, x.n]));
 }
 
-function deliveredOnce(smtp: SmtpTestServer, ids: string[]): { distinct: number; duplicates: number; missing: string[] } {
-  const seen = new Map<string, number>();
-  for (const m of smtp.messages) seen.set(m.messageId, (seen.get(m.messageId) ?? 0) + 1);
-  return {
-    distinct: ids.filter((id) => seen.has(id)).length,
-    duplicates: [...seen.values()].reduce((a, n) => a + n - 1, 0),
-    missing: ids.filter((id) => !seen.has(id)),
-  };
-}
-
 describe('acknowledgments through outages and crashes', () => {
   const env = useDovecotAndDatabase();
 
@@ -34,10 +25,7 @@ describe('acknowledgments through outages and crashes', () => {
     const { dovecot, db } = env;
     const smtp = await startSmtp();
     const u = dovecot.newUser();
-    const { file } = writeConfig({
-      database_url: db.url,
-      mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
-      smtp: smtp.config({ max_connections: 2 }),
+    const { file } = faultWorkerConfig(db.url, dovecot, u, smtp, {
       outbox: { retry_base_seconds: 1, retry_max_seconds: 4 },
     });
     const worker = new WorkerProcess(file, 'outage');
@@ -73,7 +61,7 @@ describe('acknowledgments through outages and crashes', () => {
     expect(ids).toHaveLength(TOTAL);
     const cases = await db.pool.query<{ n: number }>('select count(distinct case_id)::int as n from outbox');
     expect(cases.rows[0]!.n).toBe(TOTAL);
-    const d = deliveredOnce(smtp, ids);
+    const d = deliveries(smtp, ids);
     if (process.env.MAILCASE_TEST_VERBOSE) process.stderr.write(`ack-outage: ${d.distinct} distinct, ${d.duplicates} duplicate deliveries\n`);
     expect(d.missing).toEqual([]);
     expect(d.distinct).toBe(TOTAL);

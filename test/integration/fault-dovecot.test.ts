@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { appendMessages, listMessages } from '../helpers/dovecot.ts';
-import { expectEveryMessageOnce, reports, waitForAllAcknowledged, waitForProgress } from '../helpers/faults.ts';
+import { expectEveryMessageOnce, reports, waitForAllAcknowledged, waitForProgress, faultWorkerConfig } from '../helpers/faults.ts';
 import { waitFor } from '../helpers/messages.ts';
 import { useDovecotAndDatabase } from '../helpers/services.ts';
 import { startSmtp } from '../helpers/smtp.ts';
@@ -22,11 +22,7 @@ describe('fault: Dovecot restarted mid-ingest', () => {
     const { dovecot, db } = env;
     const smtp = await startSmtp();
     const u = dovecot.newUser();
-    const { file } = writeConfig({
-      database_url: db.url,
-      mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
-      smtp: smtp.config({ max_connections: 2 }),
-      outbox: { retry_base_seconds: 1, retry_max_seconds: 5 },
+    const { file } = faultWorkerConfig(db.url, dovecot, u, smtp, {
       processing: { batch_size: 10 },
     });
     // Larger messages than elsewhere, so that fetching the mailbox takes long enough to be cut.

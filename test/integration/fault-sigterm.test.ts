@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { appendMessages } from '../helpers/dovecot.ts';
-import { expectEveryMessageOnce, progress, reports, waitForAllAcknowledged, waitForProgress } from '../helpers/faults.ts';
+import { expectEveryMessageOnce, progress, reports, waitForAllAcknowledged, waitForProgress, faultWorkerConfig } from '../helpers/faults.ts';
 import { useDovecotAndDatabase } from '../helpers/services.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
@@ -21,11 +21,7 @@ describe('fault: worker SIGTERMed mid-batch', () => {
     // A slowish server (30 ms a message), so that the stop finds acknowledgments in flight.
     smtp.onMessage = () => new Promise((r) => setTimeout(r, 30));
     const u = dovecot.newUser();
-    const { file } = writeConfig({
-      database_url: db.url,
-      mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
-      smtp: smtp.config({ max_connections: 2 }),
-      outbox: { retry_base_seconds: 1, retry_max_seconds: 5 },
+    const { file } = faultWorkerConfig(db.url, dovecot, u, smtp, {
       processing: { batch_size: 5 },
       shutdown_timeout_seconds: 10,
     });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { appendMessages } from '../helpers/dovecot.ts';
-import { expectEveryMessageOnce, reports, waitForAllAcknowledged, waitForProgress } from '../helpers/faults.ts';
+import { expectEveryMessageOnce, reports, waitForAllAcknowledged, waitForProgress, faultWorkerConfig } from '../helpers/faults.ts';
 import { useDovecotAndDatabase } from '../helpers/services.ts';
 import { startSmtp } from '../helpers/smtp.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
@@ -22,10 +22,7 @@ describe('fault: SMTP server refusing for a minute', () => {
     const { dovecot, db } = env;
     const smtp = await startSmtp();
     const u = dovecot.newUser();
-    const { file } = writeConfig({
-      database_url: db.url,
-      mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
-      smtp: smtp.config({ max_connections: 2 }),
+    const { file } = faultWorkerConfig(db.url, dovecot, u, smtp, {
       // Retries every 0.5-5 s (jittered) make some 20 attempts a row in a minute: over the default 12, after
       // which a row is failed for good. An operator's defaults (30 s doubling to an hour) span about a day.
       outbox: { retry_base_seconds: 1, retry_max_seconds: 5, max_attempts: 200 },
