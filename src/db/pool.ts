@@ -47,9 +47,12 @@ const RETRYABLE_TX = new Set([
 
 /**
  * Run `fn` in one transaction on one client; COMMIT on success, ROLLBACK on error, release in finally.
- * The only place that retries serialization failures and deadlocks.
+ * The only place that retries serialization failures and deadlocks; `retry: false` for work that must not run
+ * twice (a transaction that sent mail). While `fn` runs, a connection lost under the idle client is noted
+ * (a checked-out client has no listener of the pool's) and the client is destroyed instead of reused.
  */
-export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: { retry?: boolean } = {}): Promise<T> {
+  const maxAttempts = opts.retry === false ? 1 : 5;
   for (let attempt = 1; ; attempt++) {
     const client = await pool.connect();
     let broken: Error | undefined;
@@ -65,7 +68,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     } catch (raw) {
       const e = coerceError(raw);
       await client.query('ROLLBACK').catch(() => undefined);
-      if (RETRYABLE_TX.has(String(e.code)) && attempt < 5) continue;
+      if (RETRYABLE_TX.has(String(e.code)) && attempt < maxAttempts) continue;
       broken ??= isConnectionError(e) ? e : undefined;
       throw e;
     } finally {

@@ -7,6 +7,7 @@ import { coerceError, oneLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { compose, type DeliveryResult, type Transport } from '../mail/smtp.ts';
 import * as outq from '../db/queries/outbox.ts';
+import { withTransaction } from '../db/pool.ts';
 
 // Step 3 of DESIGN.md: deliver outbox rows, on any replica. Each row is locked (FOR UPDATE SKIP LOCKED, so
 // replicas never send the same row at once), sent, and its result recorded, in one short transaction. A crash
@@ -45,23 +46,12 @@ export function outcomeOf(result: DeliveryResult, attemptsSoFar: number, outbox:
  * after its send keeps the window for a duplicate (accepted by the server, not yet recorded) to one commit.
  */
 export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; outcome: outq.AttemptOutcome; transportDown: boolean } | null> {
-  const { pool, config, transport } = deps;
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  // The row's transaction stays open, and the client idle, while the SMTP server answers. A checked-out client
-  // has no listener of the pool's, so a connection lost meanwhile (a server restart's 57P01) would be an
-  // unhandled 'error' event and end the process: note it here instead, and destroy the client below.
-  const onError = (raw: unknown): void => {
-    broken = coerceError(raw);
-  };
-  client.on('error', onError);
-  try {
-    await client.query('begin');
+  const { config, transport } = deps;
+  // Never run again after a failure: the mail may have gone out. The row's transaction stays open while the
+  // SMTP server answers; withTransaction notes a connection lost meanwhile and destroys that client.
+  const done = await withTransaction(deps.pool, async (client) => {
     const row = (await outq.claimDue(client, 1))[0];
-    if (!row) {
-      await client.query('commit');
-      return null;
-    }
+    if (!row) return null;
     let delivery: DeliveryResult;
     let encrypted = false;
     try {
@@ -88,21 +78,16 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
     const outcome = outcomeOf(delivery, row.attempts, config.outbox);
     await outq.recordAttempt(client, row.id, outcome);
     if (outcome.state === 'sent' && encrypted) await client.query('update messages set encrypted = true where id = (select message_id from outbox where id = $1)', [row.id]);
-    await client.query('commit');
-    const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
-    if (outcome.state === 'sent') deps.log.info(at, 'mail sent');
-    else if (outcome.state === 'retry') deps.log.warn({ ...at, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'mail not sent; will retry');
-    else deps.log.error({ ...at, error: outcome.error }, 'mail failed permanently');
-    deps.onResult?.(row, outcome);
     return { row, outcome, transportDown: !delivery.ok && delivery.transport };
-  } catch (raw) {
-    broken = coerceError(raw);
-    await client.query('rollback').catch(() => undefined);
-    throw broken;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  }, { retry: false });
+  if (!done) return null;
+  const { row, outcome } = done;
+  const at = { stage: 'send', outbox_id: row.id, case_id: row.case_id, kind: row.kind, message_id: row.rfc_message_id };
+  if (outcome.state === 'sent') deps.log.info(at, 'mail sent');
+  else if (outcome.state === 'retry') deps.log.warn({ ...at, error: outcome.error, retry_in_ms: outcome.retryInMs }, 'mail not sent; will retry');
+  else deps.log.error({ ...at, error: outcome.error }, 'mail failed permanently');
+  deps.onResult?.(row, outcome);
+  return done;
 }
 
 /**
