@@ -10,6 +10,7 @@ import { loadMigrations } from '../db/migrate.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
+import { imapConnection } from '../stages/imap-fetch.ts';
 import { checkTemplates as proveTemplates } from '../mail/templates.ts';
 import type { GlobalOpts } from './common.ts';
 
@@ -79,15 +80,10 @@ async function checkImap(m: MailboxConfig): Promise<CheckResult> {
   const name = `imap[${m.name}]`;
   const where = `${imap.user} at ${imap.host}:${imap.port}`;
   const client = new ImapFlow({
-    host: imap.host,
-    port: imap.port,
-    secure: imap.secure,
-    auth: { user: imap.user, pass: imap.password },
-    logger: false,
+    ...imapConnection(imap),
     connectionTimeout: IMAP_TIMEOUT_MS,
     greetingTimeout: IMAP_TIMEOUT_MS,
     socketTimeout: IMAP_TIMEOUT_MS,
-    tls: { rejectUnauthorized: imap.tls_reject_unauthorized },
   });
   client.on('error', () => undefined); // the failing command rejects anyway
   try {

@@ -1,4 +1,4 @@
-import { ImapFlow, type FetchMessageObject } from 'imapflow';
+import { ImapFlow, type FetchMessageObject, type ImapFlowOptions } from 'imapflow';
 import type pg from 'pg';
 import type { MailboxConfig } from '../config.ts';
 import { backoffDelay, DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from '../core/backoff.ts';
@@ -35,6 +35,18 @@ export interface ImapFetcherDeps {
 const IDLE_RESTART_MS = 4 * 60_000;
 /** Messages larger than this are fetched one at a time, streamed into a buffer of their size. */
 const LARGE_BYTES = 4 * 1024 * 1024;
+
+/** How a mailbox's `imap` settings become imapflow's connection options (the fetcher's and `mailcase check`'s). */
+export function imapConnection(imap: NonNullable<MailboxConfig['imap']>): Pick<ImapFlowOptions, 'host' | 'port' | 'secure' | 'auth' | 'logger' | 'tls'> {
+  return {
+    host: imap.host,
+    port: imap.port,
+    secure: imap.secure,
+    auth: { user: imap.user, pass: imap.password },
+    logger: false,
+    tls: { rejectUnauthorized: imap.tls_reject_unauthorized },
+  };
+}
 
 export class ImapFetcher {
   private state: FetcherState | undefined;
@@ -85,17 +97,12 @@ export class ImapFetcher {
   private async session(signal: AbortSignal, once = false): Promise<void> {
     const m = this.deps.mailbox.imap!;
     const client = new ImapFlow({
-      host: m.host,
-      port: m.port,
-      secure: m.secure,
-      auth: { user: m.user, pass: m.password },
-      logger: false,
+      ...imapConnection(m),
       disableAutoIdle: true,
       maxIdleTime: IDLE_RESTART_MS,
       connectionTimeout: 30_000,
       greetingTimeout: 16_000,
       socketTimeout: 5 * 60_000,
-      tls: { rejectUnauthorized: m.tls_reject_unauthorized },
     });
     const waker = new Waker();
     const closed = new AbortController();
