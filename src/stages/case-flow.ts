@@ -13,7 +13,7 @@ import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
-import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps } from './case-mail.ts';
+import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
 // message that joins a case, depending on who sent it, and the notification of a new case. Everything is queued
@@ -46,7 +46,8 @@ async function attachmentsOf(db: Db, messageRowId: number, limit: number): Promi
 }
 
 export interface Joined {
-  caseId: number;
+  /** The case, locked by the caller (life.lockCase). */
+  case: life.CaseState;
   rawId: number;
   messageRowId: number;
   parsed: ParsedMessage;
@@ -58,7 +59,7 @@ export interface Joined {
 
 /** Act on a message that joined a case. Returns the visibility the message should have. */
 export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date): Promise<{ visibility: 'case' | 'internal' }> {
-  const c = (await life.lockCase(tx, j.caseId))!;
+  const c = j.case;
   const mailbox = deps.mailboxes.get(c.mailbox_id)!;
   const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
   const from = j.parsed.from?.address ?? 'unknown';
@@ -74,7 +75,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   // Automatic mail (an out-of-office reply, a bounce) is kept on the case but relayed nowhere.
   if (j.classification.kind !== 'human') return { visibility: 'case' };
 
-  if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, j, now);
+  if (j.role === 'maintainer') return actOnMaintainerReply(tx, mail, c, mailbox, thread, j, now);
 
   const att = await attachmentsOf(tx, j.messageRowId, deps.config.notifications.attachment_limit_bytes);
   if (j.role === 'reporter') {
@@ -118,17 +119,16 @@ async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], act
 
 async function actOnMaintainerReply(
   tx: Db,
-  deps: FlowDeps,
   mail: CaseMailDeps,
   c: life.CaseState,
   mailbox: MailboxRow,
+  thread: CaseThread,
   j: Joined,
   now: Date,
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
   const actor: Actor = { kind: 'maintainer', actor: from };
   const reply = parseMaintainerReply(j.parsed.text);
-  const thread = await caseThread(tx, c.id, c.reporter_email);
   const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
   let errors = [...reply.errors];
   let lines: string[] = [];
@@ -155,7 +155,7 @@ async function actOnMaintainerReply(
     return { visibility: 'internal' };
   }
   if (reply.text.trim() !== '') {
-    await queueRelayToReporter(tx, mail, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, reply.text, now);
+    await queueRelayToReporter(tx, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, thread, reply.text, now);
     await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'reply_relayed', actor: from, data: { to: c.reporter_email } });
     await queueMaintainerMail(tx, mail, {
       ...base,

@@ -19,8 +19,10 @@ export interface CaseMailDeps {
   templates: Templates;
 }
 
+export interface CaseThread { inReplyTo: string | null; references: string[] }
+
 /** The thread of a case: the latest Message-ID from the reporter (to answer) and the chain (References). */
-export async function caseThread(db: Db, caseId: number, reporter: string | null): Promise<{ inReplyTo: string | null; references: string[] }> {
+export async function caseThread(db: Db, caseId: number, reporter: string | null): Promise<CaseThread> {
   const r = await db.query<{ message_id: string; from_email: string | null; direction: string }>(
     `select message_id, from_email, direction from messages where case_id = $1 and message_id is not null and visibility = 'case'
        and (direction = 'out' or role = 'reporter') order by id`,
@@ -102,13 +104,12 @@ export async function queueMaintainerMail(
 /** Queue a maintainer's answer to the reporter: from the mailbox address, in the reporter's thread, with the tag. */
 export async function queueRelayToReporter(
   tx: Db,
-  deps: CaseMailDeps,
   c: { id: number; ref: string; subject: string | null; reporter_email: string | null; mailbox: MailboxRow },
+  thread: CaseThread,
   text: string,
   now: Date,
 ): Promise<string | null> {
   if (!c.reporter_email) return null;
-  const thread = await caseThread(tx, c.id, c.reporter_email);
   const id = newMessageId(c.mailbox.address);
   await enqueue(
     tx,

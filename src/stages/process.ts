@@ -23,7 +23,7 @@ import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
-import { caseByRef } from '../db/queries/lifecycle.ts';
+import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
@@ -266,15 +266,15 @@ async function processOne(
   }
   if (decision.action === 'join') {
     caseId = decision.caseId;
-    const c = await tx.query<{ ref: string; reporter_email: string | null }>('select ref, reporter_email from cases where id = $1 for update', [caseId]);
-    caseRef = c.rows[0]!.ref;
-    const role = proof.role === 'maintainer' ? 'maintainer' : from && c.rows[0]!.reporter_email === from ? 'reporter' : 'outsider';
+    const c = (await lockCase(tx, caseId))!;
+    caseRef = c.ref;
+    const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
-    const acted = await actOnJoined(tx, flowDeps(deps), { caseId, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
+    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
