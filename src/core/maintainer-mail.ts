@@ -1,4 +1,5 @@
 import { SAMPLE_POLICY, when, type MailboxKind, type When } from './ack.ts';
+import { sizeText } from './notification.ts';
 import { REPLY_MARKER } from './quote.ts';
 import { plainText, safeSubject } from './subject.ts';
 
@@ -48,12 +49,6 @@ export interface MaintainerMailInput {
 }
 
 const TEXT_MAX_CHARS = 100_000;
-
-function sizeText(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-}
 
 export function maintainerMailContext(input: MaintainerMailInput, timeZone: string, now: Date): MaintainerMailContext {
   const text = input.text ? Array.from(plainText(input.text).replace(/\n{3,}/g, '\n\n').trim()).slice(0, TEXT_MAX_CHARS).join('') : null;

@@ -62,7 +62,8 @@ function safeText(s: string, maxChars = VALUE_MAX_CHARS): string {
   return chars.length <= maxChars ? text : `${chars.slice(0, maxChars - 1).join('').trimEnd()}…`;
 }
 
-function sizeText(bytes: number): string {
+/** A size for people: 512 B, 2.0 KB, 9.4 MB. */
+export function sizeText(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;

@@ -95,7 +95,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
       config.policy,
       now,
     );
-    const body = await deps.templates.render(kind, 'ack', ctx);
+    const body = deps.templates.render(kind, 'ack', ctx);
     const refsChain = c.messageId ? [...c.references.filter((r) => r !== c.messageId), c.messageId] : c.references;
     const r = await enqueue(
       tx,

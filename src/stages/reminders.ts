@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../config.ts';
 import { when } from '../core/ack.ts';
+import { TERMINAL_STATES } from '../core/lifecycle.ts';
 import { dueReminders, nextReminderAt, type Reminder, type ReminderCase } from '../core/reminders.ts';
 import { sleep } from '../core/signal.ts';
 import { withTransaction } from '../db/pool.ts';
@@ -29,7 +30,7 @@ const OPEN_CASES = `
   select c.id, c.ref, c.mailbox_id, c.subject, c.status, c.severity, c.opened_at, c.acknowledged_at, c.assessed_at, c.resolved_at,
          coalesce(array_agg(r.key) filter (where r.key is not null), '{}') as sent
   from cases c left join reminders_sent r on r.case_id = c.id
-  where c.status not in ('closed', 'rejected', 'duplicate', 'spam')
+  where c.status <> all($1::text[])
   group by c.id order by c.id`;
 
 const NAMES: Record<Reminder['deadline'], string> = { ack: 'the acknowledgment', assessment: 'the initial assessment', resolution: 'the resolution' };
@@ -42,7 +43,7 @@ function asCase(r: Row): ReminderCase {
 export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; next: Date | null }> {
   const { config } = deps;
   const now = deps.now?.() ?? new Date();
-  const rows = (await deps.pool.query<Row>(OPEN_CASES)).rows;
+  const rows = (await deps.pool.query<Row>(OPEN_CASES, [TERMINAL_STATES])).rows;
   let queued = 0;
   let next: Date | null = null;
   for (const row of rows) {

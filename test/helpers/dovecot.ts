@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
+import { freePort } from '../../src/db/embedded.ts';
 
 export interface DovecotUser { user: string; password: string }
 export interface Dovecot {
@@ -72,14 +73,6 @@ function mailAccount(): { uid: number; gid: number } {
     if (row) return { uid: Number(row[2]), gid: Number(row[3]) };
   }
   throw new Error('Found no "mail" or "nobody" account in /etc/passwd to own the test maildirs.');
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, HOST, resolve));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 // The server's first line, '' if it connected but sent no line within

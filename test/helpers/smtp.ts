@@ -3,10 +3,11 @@
 // on demand, can be stopped (connections refused) and started again on the same port, and can hand each
 // accepted message on (e.g. APPEND it into a Dovecot mailbox, to make two mailcase instances talk).
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { rawHeader } from '../../src/core/message-id.ts';
+import { freePort } from '../../src/db/embedded.ts';
 
 export interface Captured {
   raw: Buffer;
@@ -35,24 +36,6 @@ export interface SmtpTestServer {
   stop(): Promise<void>;
   start(): Promise<void>;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-export function headerOf(raw: Buffer, name: string): string | undefined {
-  const head = raw.toString('latin1').split(/\r?\n\r?\n/, 1)[0]!.replace(/\r?\n[ \t]+/g, ' ');
-  const re = new RegExp(`^${name.replace(/[-]/g, '\\-')}:[ \\t]*(.*)$`, 'im');
-  const m = re.exec(head);
-  return m ? m[1]!.trim() : undefined;
 }
 
 export async function startSmtp(opts: { auth?: { user: string; password: string } } = {}): Promise<SmtpTestServer> {
@@ -109,8 +92,8 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
                 from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
                 to: session.envelope.rcptTo.map((r) => r.address),
               },
-              header: (name) => headerOf(raw, name),
-              messageId: headerOf(raw, 'Message-ID') ?? '',
+              header: (name) => rawHeader(raw, name)?.trim() ?? undefined,
+              messageId: rawHeader(raw, 'message-id')?.trim() ?? '',
             };
             writeFileSync(path.join(dir, `${String(++seq).padStart(6, '0')}.eml`), raw);
             Promise.resolve(s.onMessage?.(m)).then(
