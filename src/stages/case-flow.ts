@@ -36,7 +36,8 @@ export async function maintainerEntries(deps: FlowDeps): Promise<MaintainerEntry
 }
 
 /** Attachments of a stored message: forwarded when small enough, listed otherwise. */
-async function attachmentsOf(db: Db, messageRowId: number, limit: number): Promise<{ ids: number[]; listed: { filename: string | null; contentType: string; size: number; sha256: string; forwarded: boolean }[] }> {
+async function attachmentsOf(db: Db, messageRowId: number, count: number, limit: number): Promise<{ ids: number[]; listed: { filename: string | null; contentType: string; size: number; sha256: string; forwarded: boolean }[] }> {
+  if (count === 0) return { ids: [], listed: [] }; // most mail: no query
   const r = await db.query<{ id: number; filename: string | null; content_type: string; size: number; sha256: string }>(
     `select id, filename, content_type, size, encode(sha256, 'hex') as sha256 from attachments where message_id = $1 order by id`,
     [messageRowId],
@@ -77,7 +78,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
 
   if (j.role === 'maintainer') return actOnMaintainerReply(tx, mail, c, mailbox, thread, j, now);
 
-  const att = await attachmentsOf(tx, j.messageRowId, deps.config.notifications.attachment_limit_bytes);
+  const att = await attachmentsOf(tx, j.messageRowId, j.parsed.attachments.length, deps.config.notifications.attachment_limit_bytes);
   if (j.role === 'reporter') {
     const reopened = await life.reopenOnReporterReply(tx, c, deps.config.lifecycle, from, j.rawId);
     await queueMaintainerMail(tx, mail, {
@@ -196,6 +197,8 @@ export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: Mailbo
 export interface OpenedForNotice {
   caseId: number;
   messageRowId: number;
+  /** How many attachments the message has (none: no need to read them back). */
+  attachmentCount: number;
   mailboxId: number;
   subject: string;
   reporter: { email: string; name: string | null };
@@ -216,7 +219,7 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const mailbox = deps.mailboxes.get(o.mailboxId)!;
     const ref = refs.get(o.caseId)!;
     const kind = mailbox.kind as MailboxKind;
-    const att = await attachmentsOf(tx, o.messageRowId, deps.config.notifications.attachment_limit_bytes);
+    const att = await attachmentsOf(tx, o.messageRowId, o.attachmentCount, deps.config.notifications.attachment_limit_bytes);
     const ctx = notificationContext({
       ref,
       openedAt: now,

@@ -318,6 +318,7 @@ async function processOne(
     const notice: OpenedForNotice = {
       caseId,
       messageRowId: messageId,
+      attachmentCount: parsed.attachments.length,
       mailboxId: mailbox.id,
       subject: parsed.subject,
       reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
