@@ -33,21 +33,26 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
   const log = opts.log ?? createLogger({ level: process.env.LOG_LEVEL ?? config.log_level ?? (opts.quiet ? 'warn' : 'info') });
   const db = await openDatabase(config, log, { poolMax: opts.poolMax });
   try {
-    const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
-    return {
-      config,
-      log,
-      db,
-      mailboxes,
-      mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
-      templates,
-      keyring: memo(() => loadKeyring(pgpKeySpec(config))),
-      close: () => db.close(),
-    };
+    return await assembleApp(config, log, db, templates);
   } catch (raw) {
     await db.close();
     throw raw;
   }
+}
+
+/** An App on an open database: the mailbox rows made to match the config, the keyring loaded on first use. */
+export async function assembleApp(config: Config, log: Logger, db: Database, templates: Templates = checkTemplates(config.templates_dir)): Promise<App> {
+  const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
+  return {
+    config,
+    log,
+    db,
+    mailboxes,
+    mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
+    templates,
+    keyring: memo(() => loadKeyring(pgpKeySpec(config))),
+    close: () => db.close(),
+  };
 }
 
 /** What the processing stage needs; in-process parsing unless an analyser (the thread pool) is given. */
@@ -66,7 +71,7 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
 }
 
 /** A function that calls `fn` once, on first use, and returns the same promise ever after. */
-export function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
 }

@@ -1,11 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { memo, processDeps, type App } from '../../src/app.ts';
+import { assembleApp, processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
-import { upsertMailboxes } from '../../src/db/queries/mailboxes.ts';
-import { checkTemplates } from '../../src/mail/templates.ts';
-import { loadKeyring, pgpKeySpec } from '../../src/mail/pgp/keys.ts';
 import { ProcessStage } from '../../src/stages/process-stage.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { afterAll, beforeAll } from 'vitest';
@@ -27,17 +24,8 @@ export async function makeApp(db: TestDatabase, doc: Record<string, unknown> = {
     '(test)',
     {},
   );
-  const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
-  return {
-    config,
-    log: quietLog,
-    db: { pool: db.pool, url: db.url, close: async () => undefined },
-    mailboxes,
-    mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
-    templates: checkTemplates(config.templates_dir),
-    keyring: memo(() => loadKeyring(pgpKeySpec(config))),
-    close: async () => undefined,
-  };
+  // The test database outlives the App: closing it is the test's business.
+  return assembleApp(config, quietLog, { pool: db.pool, url: db.url, close: async () => undefined });
 }
 
 /** Store raw messages in a mailbox as `ingest` does, and process everything pending. */
