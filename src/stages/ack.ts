@@ -74,7 +74,6 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
       ownAddresses: own,
     });
     if (!decision.send) {
-      await tx.query('update messages set no_reply_reason = $2 where raw_message_id = $1', [c.rawId, decision.detail]);
       suppressedEvents.push({ caseId: c.caseId, rawMessageId: c.rawId, kind: 'auto_reply_suppressed', actor: 'system', data: { reason: decision.reason, detail: decision.detail } });
       continue;
     }
@@ -123,6 +122,12 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
       total++;
       counts.perAddress.set(c.recipient!, (counts.perAddress.get(c.recipient!) ?? 0) + 1);
     }
+  }
+  if (suppressedEvents.length > 0) {
+    await tx.query(
+      'update messages m set no_reply_reason = x.reason from unnest($1::bigint[], $2::text[]) as x(raw_id, reason) where m.raw_message_id = x.raw_id',
+      [suppressedEvents.map((e) => e.rawMessageId), suppressedEvents.map((e) => e.data.detail)],
+    );
   }
   await insertEvents(tx, suppressedEvents);
   if (queued > 0) await notifyOutbox(tx);

@@ -59,7 +59,7 @@ type Outcome =
   | { state: 'failed'; code: string; reason: string };
 
 /** Process up to processing.batch_size pending raw messages (or exactly `ids`). */
-export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; reprocess?: boolean } = {}): Promise<BatchResult> {
+export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; reprocess?: boolean; guarded?: boolean } = {}): Promise<BatchResult> {
   const { pool, config, log } = deps;
   let result: BatchResult = { claimed: 0, processed: 0, failed: 0 };
   // withTransaction re-runs the batch after a deadlock or serialization failure (two replicas allocating case
@@ -67,111 +67,145 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   const counted = new Map<number, number>();
   // Log lines are emitted after the commit, so that a batch that is rolled back and run again logs once.
   let logs: (() => void)[] = [];
-  await withTransaction(pool, async (tx) => {
-    result = { claimed: 0, processed: 0, failed: 0 };
-    logs = [];
-    let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
-    if (claimed.length === 0) return;
-    // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
-    // them back. After a crash (some message already has an attempt), go one message at a time so that
-    // only the message that kills the process is set aside.
-    const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
-    const prior = await pool.query<{ raw_message_id: number }>(
-      'select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0',
-      [fresh],
-    );
-    if (prior.rowCount && !opts.reprocess) claimed = claimed.slice(0, 1);
-    result.claimed = claimed.length;
-    const counts = await pool.query<{ raw_message_id: number; attempts: number }>(
-      `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
-       on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
-       returning raw_message_id, attempts`,
-      [claimed.filter((c) => !counted.has(c.id)).map((c) => c.id)],
-    );
-    for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
-    const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
-
-    // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
-    // A message set aside is not parsed again: it may be what brought the process down.
-    const analyses = new Map<number, Promise<Analysis | Error>>();
-    // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
-    const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
-    const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
-    for (const raw of claimed) {
-      if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
-        analyses.set(raw.id, deps.analyser.analyse(raw.raw, pgpCtx.get(raw.id)).catch((e: unknown) => coerceError(e)));
-      }
+  // A message whose filing fails must not undo the others, but a savepoint around every message costs two
+  // round trips each. So a batch first runs without them; only if a message fails in the database step is the
+  // batch rolled back and run again with a savepoint per message.
+  let guarded = opts.guarded === true;
+  for (;;) {
+    try {
+      await runBatch(guarded);
+      break;
+    } catch (raw) {
+      if (!(raw instanceof GuardNeeded) || guarded) throw raw;
+      guarded = true;
     }
-
-    // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
-    // (no need to wait for the parse); messages filed by this batch are added as they go.
-    const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
-    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
-    const dupIndex = { copies, looked };
-    // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
-    const maintainers = await maintainerEntries(flowDeps(deps));
-
-    const opened: OpenedCase[] = [];
-    const done: number[] = [];
-    const refs = new Map<number, string>();
-    for (const raw of claimed) {
-      const at = { stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name };
-      let outcome: Outcome;
-      if (setAside(raw.id)) {
-        const n = counted.get(raw.id)! - 1;
-        outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
-      } else {
-        await tx.query('savepoint msg');
-        try {
-          outcome = await processOne(tx, deps, raw, analyses.get(raw.id), dupIndex, opts.reprocess === true, maintainers);
-          await tx.query('release savepoint msg');
-        } catch (rawErr) {
-          await tx.query('rollback to savepoint msg');
-          const e = coerceError(rawErr);
-          // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
-          if (isBatchError(e)) throw e;
-          outcome = { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PROCESS_FAILED', reason: oneLine(e.message) };
-        }
-      }
-      const failedOne = outcome.state === 'failed';
-      logs.push(() => countProcessed(at.mailbox, failedOne)); // metrics, after the commit like the log lines
-      if (outcome.state === 'failed') {
-        await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
-        await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
-        result.failed++;
-        const { code, reason } = outcome;
-        logs.push(() => log.warn({ ...at, code, reason }, 'message failed'));
-      } else {
-        done.push(raw.id);
-        result.processed++;
-        const o = outcome;
-        if ((o.state === 'processed' || o.state === 'opened') && o.copy) copies.push(o.copy);
-        if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
-        else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
-        else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
-        else {
-          opened.push(o.opened);
-          logs.push(() => log.info({ ...at, case: refs.get(o.opened.caseId) }, 'case opened'));
-        }
-      }
-    }
-    // Case numbers are given last, in one short step with the counters locked in a fixed order, so that
-    // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
-    // deadlock; they stay gap-free because they commit or roll back with the cases.
-    for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
-    await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
-    // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
-    // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
-    if (!opts.reprocess) {
-      const now = deps.now?.() ?? new Date();
-      await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
-      await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
-    }
-    await rawq.markProcessed(tx, done);
-    await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
-  });
+  }
   for (const line of logs) line();
   return result;
+
+  async function runBatch(guarded: boolean): Promise<void> {
+    await withTransaction(pool, async (tx) => {
+      result = { claimed: 0, processed: 0, failed: 0 };
+      logs = [];
+      let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
+      if (claimed.length === 0) return;
+      // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
+      // them back. After a crash (some message already has an attempt), go one message at a time so that
+      // only the message that kills the process is set aside.
+      const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
+      const prior = await pool.query<{ raw_message_id: number }>(
+        'select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0',
+        [fresh],
+      );
+      if (prior.rowCount && !opts.reprocess) claimed = claimed.slice(0, 1);
+      result.claimed = claimed.length;
+      const counts = await pool.query<{ raw_message_id: number; attempts: number }>(
+        `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
+         on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
+         returning raw_message_id, attempts`,
+        [claimed.filter((c) => !counted.has(c.id)).map((c) => c.id)],
+      );
+      for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
+      const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
+
+      // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
+      // A message set aside is not parsed again: it may be what brought the process down.
+      const analyses = new Map<number, Promise<Analysis | Error>>();
+      // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
+      const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
+      const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
+      for (const raw of claimed) {
+        if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
+          analyses.set(raw.id, deps.analyser.analyse(raw.raw, pgpCtx.get(raw.id)).catch((e: unknown) => coerceError(e)));
+        }
+      }
+
+      // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
+      // (no need to wait for the parse); messages filed by this batch are added as they go.
+      const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
+      const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
+      const dupIndex = { copies, looked };
+      // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
+      const maintainers = await maintainerEntries(flowDeps(deps));
+
+      const opened: OpenedCase[] = [];
+      const done: number[] = [];
+      const refs = new Map<number, string>();
+      for (const raw of claimed) {
+        const at = { stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name };
+        let outcome: Outcome;
+        if (setAside(raw.id)) {
+          const n = counted.get(raw.id)! - 1;
+          outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
+        } else {
+          // A message that could not be parsed fails before any query: no savepoint needed for it.
+          const analysed = raw.size <= config.max_message_bytes ? await analyses.get(raw.id)! : undefined;
+          if (analysed instanceof Error) {
+            outcome = failedOutcome(analysed);
+          } else {
+            if (guarded) await tx.query('savepoint msg');
+            try {
+              outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers);
+              if (guarded) await tx.query('release savepoint msg');
+            } catch (rawErr) {
+              const e = coerceError(rawErr);
+              // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
+              if (isBatchError(e)) throw e;
+              if (!guarded) throw new GuardNeeded(e);
+              await tx.query('rollback to savepoint msg');
+              outcome = failedOutcome(e);
+            }
+          }
+        }
+        const failedOne = outcome.state === 'failed';
+        logs.push(() => countProcessed(at.mailbox, failedOne)); // metrics, after the commit like the log lines
+        if (outcome.state === 'failed') {
+          await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
+          await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
+          result.failed++;
+          const { code, reason } = outcome;
+          logs.push(() => log.warn({ ...at, code, reason }, 'message failed'));
+        } else {
+          done.push(raw.id);
+          result.processed++;
+          const o = outcome;
+          if ((o.state === 'processed' || o.state === 'opened') && o.copy) copies.push(o.copy);
+          if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+          else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
+          else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
+          else {
+            opened.push(o.opened);
+            logs.push(() => log.info({ ...at, case: refs.get(o.opened.caseId) }, 'case opened'));
+          }
+        }
+      }
+      // Case numbers are given last, in one short step with the counters locked in a fixed order, so that
+      // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
+      // deadlock; they stay gap-free because they commit or roll back with the cases.
+      for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
+      await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
+      // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
+      // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
+      if (!opts.reprocess) {
+        const now = deps.now?.() ?? new Date();
+        await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
+        await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
+      }
+      await rawq.markProcessed(tx, done);
+      await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
+    });
+  }
+}
+
+/** Thrown out of an unguarded batch when one message failed in the database step: run it again, guarded. */
+class GuardNeeded extends Error {
+  constructor(cause: Error) {
+    super(`a message failed in an unguarded batch: ${cause.message}`, { cause });
+  }
+}
+
+function failedOutcome(e: Error): Outcome {
+  return { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PROCESS_FAILED', reason: oneLine(e.message) };
 }
 
 // Errors that say nothing about the message: retry the batch instead of marking the message failed.
@@ -188,7 +222,7 @@ async function processOne(
   tx: pg.PoolClient,
   deps: ProcessDeps,
   raw: rawq.ClaimedRaw,
-  analysis: Promise<Analysis | Error> | undefined,
+  analysed: Analysis | undefined,
   dupIndex: { copies: StoredCopy[]; looked: Set<string> },
   reprocess: boolean,
   maintainers: MaintainerEntry[],
@@ -199,8 +233,7 @@ async function processOne(
   if (raw.size > config.max_message_bytes) {
     return { state: 'failed', code: 'MC_MESSAGE_TOO_LARGE', reason: `message is ${raw.size} bytes, over max_message_bytes (${config.max_message_bytes}); stored, not parsed` };
   }
-  const analysed = await analysis!;
-  if (analysed instanceof Error) throw analysed;
+  if (!analysed) throw new MailcaseError('MC_PROCESS_FAILED', `raw message ${raw.id} was not parsed`);
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
   const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase())));
@@ -280,18 +313,23 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
-    caseId = await caseq.insertCase(tx, {
-      ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
-      mailboxId: mailbox.id,
-      subject: parsed.subject || null,
-      reporterEmail: from,
-      reporterName: parsed.from?.name || null,
-      report: { ...report },
-      missingFields: missing,
-      openedAt: now,
-      linkedCaseId,
-    });
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'report')), proof: proof.reason });
+    const opened = await msgq.insertCaseWithMessage(
+      tx,
+      caseq.caseInsert({
+        ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
+        mailboxId: mailbox.id,
+        subject: parsed.subject || null,
+        reporterEmail: from,
+        reporterName: parsed.from?.name || null,
+        report: { ...report },
+        missingFields: missing,
+        openedAt: now,
+        linkedCaseId,
+      }),
+      { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason },
+    );
+    caseId = opened.caseId;
+    const messageId = opened.messageId;
     await msgq.insertAttachments(tx, messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     if (proof.role === 'outsider') {

@@ -76,8 +76,7 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
       delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(raw_).message)}`, transport: false };
     }
     const outcome = outcomeOf(delivery, row.attempts, config.outbox);
-    await outq.recordAttempt(client, row.id, outcome);
-    if (outcome.state === 'sent' && encrypted) await client.query('update messages set encrypted = true where id = (select message_id from outbox where id = $1)', [row.id]);
+    await outq.recordAttempt(client, row.id, outcome, { encrypted });
     return { row, outcome, transportDown: !delivery.ok && delivery.transport };
   }, { retry: false });
   if (!done) return null;

@@ -86,8 +86,9 @@ describe('http endpoints of a running worker', () => {
     await waitFor(async () => (await processed()) === 1 || undefined, 'the first message processed', 30_000);
     const m = await waitFor(async () => {
       const t = (await get(httpPort, '/metrics')).text;
-      return metric(t, 'mailcase_messages_processed_total{mailbox="security"}') === 1 ? t : undefined;
-    }, 'processed counter', 10_000);
+      // The acknowledgment goes out (to an .eml file) a moment after the message is filed.
+      return metric(t, 'mailcase_messages_processed_total{mailbox="security"}') === 1 && metric(t, 'mailcase_outbox_messages{state="queued"}') === 0 ? t : undefined;
+    }, 'processed counter, and the acknowledgment sent', 10_000);
     expect(metric(m, 'mailcase_messages_fetched_total{mailbox="security"}')).toBe(1);
     expect(metric(m, 'mailcase_messages_failed_total{mailbox="security"}')).toBe(0);
     expect(metric(m, 'mailcase_imap_reconnects_total{mailbox="security"}')).toBe(0);

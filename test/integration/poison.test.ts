@@ -33,6 +33,32 @@ describe('poison messages', () => {
     expect(left.rows[0]!.n).toBe(0);
   });
 
+  it('files the rest of a batch when one message fails in the database step, counting each attempt once', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const raws = [makeMessage({ i: 21 }), makeMessage({ i: 22, subject: 'mailcase-test-refuse' }), makeMessage({ i: 23 })];
+    // A real failure inside the batch's transaction: the server refuses one message's row.
+    await env.db.pool.query(`create function mailcase_test_refuse() returns trigger language plpgsql as $$
+      begin if new.subject = 'mailcase-test-refuse' then raise exception 'refused by test trigger'; end if; return new; end $$`);
+    await env.db.pool.query('create trigger mailcase_test_refuse before insert on messages for each row execute function mailcase_test_refuse()');
+    try {
+      const stored = await storeRaw(env.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
+      const ids = stored.map((x) => x.id);
+      expect(ids).toHaveLength(3);
+      const r = await processBatch(processDeps(env.app));
+      expect(r).toEqual({ claimed: 3, processed: 2, failed: 1 });
+      const rows = await env.db.pool.query<{ state: string; error_code: string | null; error: string | null }>('select state, error_code, error from raw_messages where id = any($1) order by id', [ids]);
+      expect(rows.rows.map((x) => x.state)).toEqual(['processed', 'failed', 'processed']);
+      expect(rows.rows[1]).toMatchObject({ error_code: 'MC_PROCESS_FAILED', error: 'refused by test trigger' });
+      const cases = await env.db.pool.query<{ n: number }>('select count(distinct case_id)::int as n from messages where raw_message_id = any($1)', [ids]);
+      expect(cases.rows[0]!.n).toBe(2);
+      const left = await env.db.pool.query<{ n: number }>('select count(*)::int as n from raw_message_attempts');
+      expect(left.rows[0]!.n).toBe(0);
+    } finally {
+      await env.db.pool.query('drop trigger mailcase_test_refuse on messages');
+      await env.db.pool.query('drop function mailcase_test_refuse()');
+    }
+  });
+
   it('stops a parser thread that runs past the timeout with MC_PARSE_TIMEOUT; a pool with room parses the same kind of mail', async () => {
     const pool = new ParsePool({ size: 1, timeoutMs: 5 });
     try {

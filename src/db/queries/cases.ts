@@ -44,11 +44,12 @@ export interface NewCase {
   linkedCaseId?: number | null;
 }
 
-export async function insertCase(db: Db, c: NewCase): Promise<number> {
-  const r = await db.query<{ id: number }>(named('mc_insert_case', `insert into cases (ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) returning id`,
-    [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.linkedCaseId ?? null]));
-  return r.rows[0]!.id;
+/** The columns and values of a new case row, for messages.insertCaseWithMessage (a case is opened with its first message). */
+export function caseInsert(c: NewCase): { columns: string; values: unknown[] } {
+  return {
+    columns: 'ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id',
+    values: [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.openedAt, c.linkedCaseId ?? null],
+  };
 }
 
 export async function updateCaseReport(db: Db, caseId: number, report: Record<string, unknown>, missing: string[]): Promise<void> {

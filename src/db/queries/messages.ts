@@ -27,13 +27,34 @@ export interface NewMessage {
 
 export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; pieces: Buffer[] }
 
+const MESSAGE_COLUMNS = `case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
+       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof`;
+
+/** The values of MESSAGE_COLUMNS after case_id, in order (parameters 2 to 19 of insertMessage). */
+function messageValues(m: Omit<NewMessage, 'caseId'>): unknown[] {
+  return [m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
+    m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null];
+}
+
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
-  const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
-       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof)
+  const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (${MESSAGE_COLUMNS})
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) returning id`,
-    [m.caseId, m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
-      m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null]));
+    [m.caseId, ...messageValues(m)]));
   return r.rows[0]!.id;
+}
+
+/**
+ * Open a case with its first message in one statement (one round trip per new case instead of two).
+ * `caseSql` comes from cases.caseInsert; returns both new ids.
+ */
+export async function insertCaseWithMessage(db: Db, caseSql: { columns: string; values: unknown[] }, m: Omit<NewMessage, 'caseId'>): Promise<{ caseId: number; messageId: number }> {
+  const n = caseSql.values.length;
+  const caseParams = caseSql.values.map((_, i) => `$${i + 1}`).join(', ');
+  const msgParams = messageValues(m).map((_, i) => `$${n + i + 1}`).join(', ');
+  const r = await db.query<{ id: number; case_id: number }>(named('mc_insert_case_with_message', `with c as (insert into cases (${caseSql.columns}) values (${caseParams}) returning id)
+     insert into messages (${MESSAGE_COLUMNS}) select c.id, ${msgParams} from c returning id, case_id`,
+    [...caseSql.values, ...messageValues(m)]));
+  return { caseId: r.rows[0]!.case_id, messageId: r.rows[0]!.id };
 }
 
 /** Replace the parsed fields of an existing message (reprocess); case membership is kept. */

@@ -121,38 +121,33 @@ export type AttemptOutcome =
   | { state: 'retry'; error: string; retryInMs: number }
   | { state: 'failed'; error: string };
 
-export async function recordAttempt(tx: Db, id: number, o: AttemptOutcome): Promise<void> {
+/**
+ * Record one delivery attempt: the row's new state, its outbox_attempts line and, for a sent acknowledgment,
+ * the case moving to `acknowledged` with its audit event (the disclosure policy's first promise is kept when
+ * the acknowledgment is out, not when it is queued). One statement, so one round trip per sent message.
+ * `encrypted` marks the message row of mail that went out PGP-encrypted.
+ */
+export async function recordAttempt(tx: Db, id: number, o: AttemptOutcome, opts: { encrypted?: boolean } = {}): Promise<void> {
   if (o.state === 'sent') {
-    const r = await tx.query<{ case_id: number | null; kind: string }>(
-      `update outbox set state = 'sent', attempts = attempts + 1, sent_at = now(), smtp_response = $2, last_error = null where id = $1
-       returning case_id, kind`,
-      [id, o.response],
-    );
-    // The disclosure policy's first promise is kept when the acknowledgment is out, not when it is queued.
-    const sent = r.rows[0];
-    if (sent?.kind === 'ack' && sent.case_id !== null) {
-      const moved = await tx.query(`update cases set status = 'acknowledged', acknowledged_at = now(), updated_at = now() where id = $1 and status = 'new'`, [sent.case_id]);
-      if (moved.rowCount) {
-        await tx.query(`insert into events (case_id, kind, actor, data) values ($1, 'status_changed', 'system', $2)`, [
-          sent.case_id,
-          JSON.stringify({ from: 'new', to: 'acknowledged', reason: 'acknowledgment sent', outbox_id: id }),
-        ]);
-      }
-    }
-  } else if (o.state === 'retry') {
-    await tx.query(
-      `update outbox set attempts = attempts + 1, last_error = $2, next_attempt_at = now() + make_interval(secs => $3::double precision / 1000) where id = $1`,
-      [id, o.error, o.retryInMs],
-    );
+    await tx.query(named('mc_outbox_sent', `with o as (
+         update outbox set state = 'sent', attempts = attempts + 1, sent_at = now(), smtp_response = $2, last_error = null where id = $1
+         returning id, case_id, kind, message_id),
+       a as (insert into outbox_attempts (outbox_id, ok, permanent, response) select id, true, false, $2 from o),
+       m as (update messages set encrypted = true where $4::boolean and id = (select message_id from o)),
+       c as (update cases set status = 'acknowledged', acknowledged_at = now(), updated_at = now()
+             where id = (select case_id from o where kind = 'ack') and status = 'new' returning id)
+     insert into events (case_id, kind, actor, data) select id, 'status_changed', 'system', $3::jsonb from c`,
+    [id, o.response, JSON.stringify({ from: 'new', to: 'acknowledged', reason: 'acknowledgment sent', outbox_id: id }), opts.encrypted === true]));
   } else {
-    await tx.query(`update outbox set state = 'failed', attempts = attempts + 1, last_error = $2 where id = $1`, [id, o.error]);
+    const retry = o.state === 'retry';
+    await tx.query(named('mc_outbox_unsent', `with o as (
+         update outbox set attempts = attempts + 1, last_error = $2,
+           state = case when $3::boolean then state else 'failed' end,
+           next_attempt_at = case when $3::boolean then now() + make_interval(secs => $4::double precision / 1000) else next_attempt_at end
+         where id = $1 returning id)
+     insert into outbox_attempts (outbox_id, ok, permanent, response) select id, false, not $3::boolean, $2 from o`,
+    [id, o.error, retry, retry ? o.retryInMs : 0]));
   }
-  await tx.query('insert into outbox_attempts (outbox_id, ok, permanent, response) values ($1, $2, $3, $4)', [
-    id,
-    o.state === 'sent',
-    o.state === 'failed',
-    o.state === 'sent' ? o.response : o.error,
-  ]);
 }
 
 /** The attachments an outgoing message forwards. */

@@ -1,4 +1,4 @@
-import { appendPieces, named, splitPieces, type Db } from '../pool.ts';
+import { appendPieces, BYTEA_PIECE, named, splitPieces, type Db } from '../pool.ts';
 
 export interface NewRaw {
   mailboxId: number;
@@ -16,29 +16,94 @@ export interface NewRaw {
 /**
  * Insert raw messages idempotently; returns, per input, the new row id or null when it was already stored
  * (same (mailbox, uidvalidity, uid), same (mailbox, source, source_key), or, with dedupByContent, the same
- * Message-ID and content hash).
+ * Message-ID and content hash). Rows are written in one multi-row INSERT per batch (a round trip per message
+ * was a large share of the fetch stage's cost); bytes go as binary parameters, never as array text.
  */
 export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number | null)[]> {
-  const out: (number | null)[] = [];
-  for (const r of rows) {
-    if (r.dedupByContent) {
-      const dup = await db.query(named('mc_raw_dedup', 'select 1 from raw_messages where mailbox_id = $1 and sha256 = $2 and message_id is not distinct from $3 limit 1',
-        [r.mailboxId, r.sha256, r.messageId]));
-      if (dup.rowCount) {
-        out.push(null);
-        continue;
-      }
+  const out: (number | null)[] = rows.map(() => null);
+  const plain: number[] = [];
+  for (const [i, r] of rows.entries()) {
+    if (r.dedupByContent || (r.uid == null && r.sourceKey == null)) out[i] = await insertOne(db, r);
+    else plain.push(i);
+  }
+  for (const chunk of chunks(plain, (i) => Math.min(rows[i]!.raw.length, BYTEA_PIECE))) {
+    const values: unknown[] = [];
+    const tuples: string[] = [];
+    const pieces = new Map<number, Buffer[]>();
+    for (const i of chunk) {
+      const r = rows[i]!;
+      const p = splitPieces(r.raw);
+      if (p.length > 1) pieces.set(i, p.slice(1));
+      const b = values.length;
+      tuples.push(`($${b + 1}::bigint, $${b + 2}, $${b + 3}::bigint, $${b + 4}::bigint, $${b + 5}, $${b + 6}, $${b + 7}::bytea, $${b + 8}::int, $${b + 9}::bytea)`);
+      values.push(r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, p[0]!);
     }
-    const pieces = splitPieces(r.raw);
-    const res = await db.query<{ id: number }>(named('mc_insert_raw', `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-       on conflict do nothing returning id`,
-      [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, pieces[0]!]));
-    const id = res.rows[0]?.id ?? null;
-    if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, pieces.slice(1));
-    out.push(id);
+    const res = await db.query<{ id: number } & KeyColumns>(
+      `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
+       values ${tuples.join(', ')}
+       on conflict do nothing returning id, mailbox_id, source, uidvalidity, uid, source_key`,
+      values,
+    );
+    // Map the new rows back to their inputs by their unique key; an input repeated within the batch gets
+    // the row once (the first), like a second insert of it would.
+    const fresh = new Map(res.rows.map((x) => [keyOf(x), x.id]));
+    for (const i of chunk) {
+      const r = rows[i]!;
+      const k = keyOf({ mailbox_id: r.mailboxId, source: r.source, uidvalidity: r.uidvalidity ?? null, uid: r.uid ?? null, source_key: r.sourceKey ?? null });
+      const id = fresh.get(k);
+      if (id === undefined) continue;
+      fresh.delete(k);
+      out[i] = id;
+      const more = pieces.get(i);
+      if (more) await appendPieces(db, 'raw_messages', 'raw', id, more);
+    }
   }
   return out;
+}
+
+// One INSERT carries at most this many rows and (first pieces of) bytes, so that a batch of large messages
+// is not one giant statement in memory on either side.
+const MAX_ROWS_PER_INSERT = 500;
+const MAX_BYTES_PER_INSERT = 8 * 1024 * 1024;
+
+function chunks(items: number[], bytesOf: (i: number) => number): number[][] {
+  const out: number[][] = [];
+  let cur: number[] = [];
+  let bytes = 0;
+  for (const i of items) {
+    const b = bytesOf(i);
+    if (cur.length > 0 && (cur.length >= MAX_ROWS_PER_INSERT || bytes + b > MAX_BYTES_PER_INSERT)) {
+      out.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(i);
+    bytes += b;
+  }
+  if (cur.length > 0) out.push(cur);
+  return out;
+}
+
+interface KeyColumns { mailbox_id: number; source: string; uidvalidity: number | null; uid: number | null; source_key: string | null }
+
+function keyOf(k: KeyColumns): string {
+  return k.uid !== null ? `${k.mailbox_id}|u|${k.uidvalidity}|${k.uid}` : `${k.mailbox_id}|k|${k.source}|${k.source_key}`;
+}
+
+async function insertOne(db: Db, r: NewRaw): Promise<number | null> {
+  if (r.dedupByContent) {
+    const dup = await db.query(named('mc_raw_dedup', 'select 1 from raw_messages where mailbox_id = $1 and sha256 = $2 and message_id is not distinct from $3 limit 1',
+      [r.mailboxId, r.sha256, r.messageId]));
+    if (dup.rowCount) return null;
+  }
+  const pieces = splitPieces(r.raw);
+  const res = await db.query<{ id: number }>(named('mc_insert_raw', `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     on conflict do nothing returning id`,
+    [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, pieces[0]!]));
+  const id = res.rows[0]?.id ?? null;
+  if (id !== null) await appendPieces(db, 'raw_messages', 'raw', id, pieces.slice(1));
+  return id;
 }
 
 export interface ClaimedRaw { id: number; mailbox_id: number; raw: Buffer; size: number; sha256: Buffer; message_id: string | null; received_at: Date }

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { sha256, storeRaw } from '../../src/stages/store.ts';
+import { BYTEA_PIECE } from '../../src/db/pool.ts';
+import { useAppDatabase } from '../helpers/app.ts';
+import { makeMessage } from '../helpers/messages.ts';
+
+// Step 1's commit point writes a batch in multi-row INSERTs: each input must get back its own row id (or null
+// when it was already stored), bytes must come back exactly, and large messages must be whole.
+
+describe('storeRaw', () => {
+  const env = useAppDatabase();
+
+  it('returns, per input, its new row id or nothing when the key was already stored (also within the batch)', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const raws = Array.from({ length: 7 }, (_, i) => makeMessage({ i: 100 + i }));
+    const first = await storeRaw(env.db.pool, raws.slice(0, 3).map((raw, i) => ({ raw, uid: 10 + i })), { mailboxId: box.id, source: 'imap', uidvalidity: 7 });
+    expect(first).toHaveLength(3);
+    // UIDs 11 and 12 are stored already; 13 comes twice in the batch; 15 and 14 out of order.
+    const batch = [
+      { raw: raws[1]!, uid: 11 },
+      { raw: raws[3]!, uid: 13 },
+      { raw: raws[2]!, uid: 12 },
+      { raw: raws[5]!, uid: 15 },
+      { raw: raws[3]!, uid: 13 },
+      { raw: raws[4]!, uid: 14 },
+    ];
+    const second = await storeRaw(env.db.pool, batch, { mailboxId: box.id, source: 'imap', uidvalidity: 7 });
+    expect(second.map((s) => s.raw)).toEqual([raws[3], raws[5], raws[4]]);
+    const rows = await env.db.pool.query<{ id: number; uid: number; raw: Buffer; sha256: Buffer; size: number }>(
+      'select id, uid, raw, sha256, size from raw_messages where mailbox_id = $1 and uidvalidity = 7 order by uid', [box.id]);
+    expect(rows.rows.map((r) => r.uid)).toEqual([10, 11, 12, 13, 14, 15]);
+    const byUid = new Map(rows.rows.map((r) => [r.uid, r]));
+    for (const [uid, s] of [[13, second[0]!], [15, second[1]!], [14, second[2]!]] as const) {
+      expect(byUid.get(uid)!.id).toBe(s.id);
+      expect(byUid.get(uid)!.raw.equals(s.raw)).toBe(true);
+      expect(byUid.get(uid)!.sha256.equals(sha256(s.raw))).toBe(true);
+      expect(byUid.get(uid)!.size).toBe(s.raw.length);
+    }
+  });
+
+  it('stores a batch of large messages whole, over several statements', async () => {
+    const box = env.app.mailboxes.get('support')!;
+    const raws = Array.from({ length: 4 }, (_, i) =>
+      makeMessage({ i: 200 + i, attachment: { filename: 'dump.bin', contentType: 'application/octet-stream', bytes: 3 * BYTEA_PIECE + i * 1000 } }));
+    const small = makeMessage({ i: 300 });
+    const items = [...raws, small].map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') }));
+    const stored = await storeRaw(env.db.pool, items, { mailboxId: box.id, source: 'maildir' });
+    expect(stored).toHaveLength(5);
+    for (const s of stored) {
+      const r = await env.db.pool.query<{ ok: boolean; size: number }>('select sha256 = $2 as ok, length(raw) as size from raw_messages where id = $1', [s.id, sha256(s.raw)]);
+      expect(r.rows[0]).toEqual({ ok: true, size: s.raw.length });
+    }
+    const again = await storeRaw(env.db.pool, items, { mailboxId: box.id, source: 'maildir' });
+    expect(again).toEqual([]);
+  });
+});
