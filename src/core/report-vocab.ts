@@ -81,26 +81,43 @@ const CWE_LABELS: Record<number, string> = {
   943: 'NoSQL injection', 1021: 'clickjacking', 1236: 'CSV injection', 1321: 'prototype pollution', 1333: 'ReDoS', 1336: 'template injection',
 };
 
-const CWE_RE = /\bCWE[- ]?(\d{1,4})\b/gi;
+const CWE_RE = /\bCWE[- ]?(\d{1,4})\b/i;
+
+// Scanning for each pattern separately cost more than the rest of the extraction together. One
+// case-insensitive scan for all of them (and CWE_RE) finds where a type may be named first; there, the first
+// pattern that matches with its own flags names it, as the earliest match of each pattern did, ties going to
+// the earlier pattern. Where none does (the case-sensitive DoS pattern met Spanish "dos"), the scan goes on.
+// (RegExp modifiers, `(?-i:…)`, would keep DoS case-sensitive inside the one scan, but Node 22 lacks them.)
+const ANY_TYPE = new RegExp([...TYPE_PATTERNS.map((p) => p.re), CWE_RE].map((re) => `(?:${re.source})`).join('|'), 'gi');
+const STICKY_TYPES = TYPE_PATTERNS.map((p) => ({ re: new RegExp(p.re.source, `${p.re.flags}y`), label: p.label }));
+const STICKY_CWE = new RegExp(CWE_RE.source, `${CWE_RE.flags}y`);
 
 /**
  * The first vulnerability type named in `text` (by position), as a short label, or null.
  * A CWE id counts like a keyword; an unknown CWE id yields "CWE-<n>".
  */
 export function findTypeLabel(text: string): string | null {
-  let best: { index: number; label: string } | null = null;
-  for (const pattern of TYPE_PATTERNS) {
+  ANY_TYPE.lastIndex = 0;
+  for (let m = ANY_TYPE.exec(text); m !== null; m = ANY_TYPE.exec(text)) {
+    const label = typeLabelAt(text, m.index);
+    if (label !== null) return label;
+    ANY_TYPE.lastIndex = m.index + 1;
+  }
+  return null;
+}
+
+/** The label of the first pattern (then CWE_RE) that matches at `index`, or null. */
+function typeLabelAt(text: string, index: number): string | null {
+  for (const pattern of STICKY_TYPES) {
+    pattern.re.lastIndex = index;
     const m = pattern.re.exec(text);
-    if (m === null || (best !== null && m.index >= best.index)) continue;
-    best = { index: m.index, label: typeof pattern.label === 'string' ? pattern.label : pattern.label(m) };
+    if (m !== null) return typeof pattern.label === 'string' ? pattern.label : pattern.label(m);
   }
-  CWE_RE.lastIndex = 0;
-  const cwe = CWE_RE.exec(text);
-  if (cwe !== null && (best === null || cwe.index < best.index)) {
-    const id = Number(cwe[1]);
-    best = { index: cwe.index, label: CWE_LABELS[id] ?? `CWE-${id}` };
-  }
-  return best === null ? null : best.label;
+  STICKY_CWE.lastIndex = index;
+  const cwe = STICKY_CWE.exec(text);
+  if (cwe === null) return null;
+  const id = Number(cwe[1]);
+  return CWE_LABELS[id] ?? `CWE-${id}`;
 }
 
 /** Words that mark a message as being about security at all; prose inference needs one. */
