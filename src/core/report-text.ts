@@ -117,26 +117,38 @@ function nextNonBlankIsQuoted(lines: string[], index: number): boolean {
   return false;
 }
 
-/** Splits prose into sentences; paragraph breaks and list items also end a sentence. */
-export function sentences(text: string): string[] {
-  const out: string[] = [];
-  for (const block of text.split(/\n\s*\n|\n(?=\s*(?:[-*•]|\d{1,2}[.)])\s)/)) {
-    const flat = block.replace(/\s+/g, ' ').trim();
-    if (flat === '') continue;
-    // "e.g." and "i.e." do not end a sentence; a full stop followed by a capital (or a quote) does.
-    let start = 0;
-    const re = /[.!?](?=\s+["'(]?[A-ZÀ-ÖØ-Þ])/g;
-    for (let m = re.exec(flat); m !== null; m = re.exec(flat)) {
-      const before = flat.slice(Math.max(0, m.index - 4), m.index + 1).toLowerCase();
-      // Abbreviations and initials ("J. Doe") do not end a sentence either.
-      if (/(?:^|\W)(?:e\.g|i\.e|etc|vs|cf|no|[a-z])\.$/.test(before)) continue;
-      out.push(flat.slice(start, m.index + 1).trim());
-      start = m.index + 1;
-    }
-    const rest = flat.slice(start).trim();
-    if (rest !== '') out.push(rest);
+// Paragraph breaks and list items end a sentence; "e.g." and "i.e." do not, a full stop followed by a capital
+// (or a quote) does, unless it ends an abbreviation or an initial ("J. Doe").
+const BLOCK_BREAK = /\n\s*\n|\n(?=\s*(?:[-*•]|\d{1,2}[.)])\s)/g;
+const SENTENCE_END = /[.!?](?=\s+["'(]?[A-ZÀ-ÖØ-Þ])/g;
+const ABBREVIATION = /(?:^|\W)(?:e\.g|i\.e|etc|vs|cf|no|[a-z])\.$/;
+
+/**
+ * Splits prose into sentences, lazily: the callers stop at the first sentence that answers them, and
+ * the rest of a long paste is never split.
+ */
+export function* sentences(text: string): Generator<string, void, undefined> {
+  let from = 0;
+  // matchAll copies the regex, so sentence iterators never share a lastIndex.
+  for (const m of text.matchAll(BLOCK_BREAK)) {
+    yield* blockSentences(text.slice(from, m.index));
+    from = m.index + m[0].length;
   }
-  return out;
+  yield* blockSentences(text.slice(from));
+}
+
+function* blockSentences(block: string): Generator<string, void, undefined> {
+  const flat = block.replace(/\s+/g, ' ').trim();
+  if (flat === '') return;
+  let start = 0;
+  for (const m of flat.matchAll(SENTENCE_END)) {
+    const before = flat.slice(Math.max(0, m.index - 4), m.index + 1).toLowerCase();
+    if (ABBREVIATION.test(before)) continue;
+    yield flat.slice(start, m.index + 1).trim();
+    start = m.index + 1;
+  }
+  const rest = flat.slice(start).trim();
+  if (rest !== '') yield rest;
 }
 
 /** Removes fenced code blocks, which inference must not read as prose. */
