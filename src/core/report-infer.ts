@@ -2,7 +2,7 @@
 // sentences, reproduction paragraphs, configuration remarks and code blocks. Each rule needs an
 // explicit phrase; sentences are capped before matching so the regexes stay cheap.
 
-import { capText, fencedBlocks, foldCase, oneLine, sentences } from './report-text.ts';
+import { capText, collapseSpaces, fencedBlocks, foldCase, oneLine, sentences } from './report-text.ts';
 
 const MAX_SENTENCE_CHARS = 1000;
 const CREDIT_CHARS = 200;
@@ -83,7 +83,7 @@ export function dropCreditParagraphs(text: string): string {
   const paragraphs = text.split(/\n[ \t]*\n/);
   while (paragraphs.length > 1) {
     const last = (paragraphs[paragraphs.length - 1] ?? '').trim();
-    if (last.length > 400 || creditFromSentence(last.replace(/\s+/g, ' ')) === null) break;
+    if (last.length > 400 || creditFromSentence(collapseSpaces(last)) === null) break;
     paragraphs.pop();
   }
   return paragraphs.join('\n\n');

@@ -3,7 +3,7 @@
 // only [a-z0-9 /&+-]. Each pattern is anchored and matched against a label of at most
 // ~150 characters, so none of them can backtrack badly.
 
-import { foldCase } from './report-text.ts';
+import { collapseSpaces, foldCase } from './report-text.ts';
 
 export type LabelField = 'type' | 'paths' | 'location' | 'configuration' | 'steps' | 'poc' | 'impact' | 'credit';
 
@@ -123,7 +123,7 @@ export function normaliseLabel(label: string): string {
   t = t.replace(/^\s*(?:\d{1,2}|[a-h])[.)]\s+/, '');
   t = t.replace(/[’'`]/g, ' ');
   t = t.replace(/[^a-z0-9/&+;\- ]+/g, ' ');
-  return t.replace(/\s+/g, ' ').replace(/^[\s-]+|[\s-]+$/g, '').trim();
+  return collapseSpaces(t).replace(/^[\s-]+|[\s-]+$/g, '').trim();
 }
 
 /**

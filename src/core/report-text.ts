@@ -11,9 +11,19 @@ export const MAX_SCAN_CHARS = 64_000;
 /** Lines longer than this are never headings; it also bounds the per-line regexes. */
 export const MAX_HEADING_LINE_CHARS = 300;
 
+// White space that `collapseSpaces` must replace: a run of two or more, or one character other than a space.
+// Leaving lone spaces alone gives the same string as replace(/\s+/g, ' ') with one replacement per line
+// break instead of one per word.
+const SPACE_RUN = /\s{2,}|[^\S ]/g;
+
+/** Replaces every run of white space with one space. */
+export function collapseSpaces(text: string): string {
+  return text.replace(SPACE_RUN, ' ');
+}
+
 /** Collapse a string to one line of at most `maxChars` characters. */
 export function oneLine(text: string, maxChars: number): string {
-  return capText(text.replace(/\s+/g, ' ').trim(), maxChars);
+  return capText(collapseSpaces(text).trim(), maxChars);
 }
 
 /**
@@ -138,7 +148,7 @@ export function* sentences(text: string): Generator<string, void, undefined> {
 }
 
 function* blockSentences(block: string): Generator<string, void, undefined> {
-  const flat = block.replace(/\s+/g, ' ').trim();
+  const flat = collapseSpaces(block).trim();
   if (flat === '') return;
   let start = 0;
   for (const m of flat.matchAll(SENTENCE_END)) {
