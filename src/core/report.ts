@@ -149,8 +149,11 @@ function infer(sections: Sections, subject: string): Partial8 {
   return out;
 }
 
-function analyse(text: string, subject: string, excludeNames: ReadonlySet<string>): Analysis {
-  const sections = splitSections(dropSignOff(ownLines(text)));
+function sectionsOf(text: string): Sections {
+  return splitSections(dropSignOff(ownLines(text)));
+}
+
+function analyse(sections: Sections, subject: string, excludeNames: ReadonlySet<string>): Analysis {
   // A message that is not about security at all (a newsletter with "Type:" and "Location:"
   // lines, a bounce with a URL) is no report, whatever its lines look like. Steps, PoC and
   // impact headings are specific enough on their own; the generic ones need company.
@@ -205,15 +208,18 @@ function extract(input: ReportInput): ExtractedReport {
   const names = new Set<string>();
   for (const a of attachments) if (typeof a?.filename === 'string') names.add(a.filename.toLowerCase());
 
-  const main = analyse(body, subject, names);
+  const main = analyse(sectionsOf(body), subject, names);
   const reportSources: Analysis[] = [];
   const reportAttachmentNames = new Set<string>();
   for (const a of attachments) {
     if (reportSources.length >= MAX_REPORT_ATTACHMENTS) break;
     if (typeof a?.text !== 'string' || a.text.trim() === '') continue;
-    const analysis = analyse(a.text, '', names);
     // A text attachment counts as a report only when it is structured like one; otherwise a
-    // poc.py full of "# comments" would fill the report with guesses.
+    // poc.py full of "# comments" would fill the report with guesses. Most are not: they are
+    // not analysed further.
+    const sections = sectionsOf(a.text);
+    if (sections.headedFieldCount < 2) continue;
+    const analysis = analyse(sections, '', names);
     if (analysis.headedFieldCount >= 2) {
       reportSources.push(analysis);
       if (typeof a.filename === 'string') reportAttachmentNames.add(a.filename);
