@@ -107,6 +107,7 @@ const TAG = /(?<![\w./@-])[vV]\d{1,4}(?:\.\d{1,4}){1,3}(?:-(?:rc|beta|alpha|pre|
 const VERSION = /\b(?:affects?|affected|in|on|against|since|tested on|up to|through|before|prior to)\s+(?:the\s+)?(?:latest\s+)?(version|release|tag)\s+([vV]?\d{1,4}(?:\.\d{1,4}){1,3})(?![\w-]|\.\d)/gi;
 const BRANCH_BEFORE = /\b(?:on|in|against|from|of|at)\s+(?:the\s+)?[`'"]?([A-Za-z0-9][\w./-]{0,60})[`'"]?\s+branch\b/gi;
 const BRANCH_AFTER = /\bbranch\s*[:=]?\s*([`'"]?)([A-Za-z0-9][\w./-]{0,60})\1/gi;
+const BRANCH_WORD = /branch/i;
 const KNOWN_BRANCHES = /^(?:main|master|develop|development|dev|trunk|next|stable|staging|production|canary|nightly|head)$/i;
 const URL = /\bhttps?:\/\/[^\s<>"'`)\]]{1,500}/gi;
 const URL_CUE = /(?:\b(?:at|on|in|endpoint|page|url|visit|via|under|open|reach|to|located|route)|:)\s*[`'"(<[]?$/i;
@@ -137,11 +138,13 @@ export function findLocation(text: string, urls: boolean): string[] {
     const word = (m[1] ?? 'version').toLowerCase();
     if (!found.some((f) => f.value.replace(/^v/i, '') === v.replace(/^v/i, ''))) add(m.index, /^v/i.test(v) ? v : `${word} ${v}`);
   }
-  for (const m of text.matchAll(BRANCH_BEFORE)) {
+  // Both branch patterns need the word, and most texts do not have it: looking for it is far cheaper.
+  const branches = BRANCH_WORD.test(text);
+  for (const m of branches ? text.matchAll(BRANCH_BEFORE) : []) {
     const name = m[1] ?? '';
     if (KNOWN_BRANCHES.test(name) || /[/\-_.]/.test(name)) add(m.index, name);
   }
-  for (const m of text.matchAll(BRANCH_AFTER)) {
+  for (const m of branches ? text.matchAll(BRANCH_AFTER) : []) {
     const name = (m[2] ?? '').replace(/[.]+$/, '');
     if (KNOWN_BRANCHES.test(name) || (m[1] ?? '') !== '' || /^[\w-]+\/[\w./-]+$/.test(name)) add(m.index, name);
   }
