@@ -106,12 +106,19 @@ function detectHeading(line: string, next: string | undefined, inHttpBlock: bool
 function dedent(lines: string[]): string {
   let indent = Infinity;
   for (const line of lines) {
-    if (line.trim() === '') continue;
-    const width = /^[ \t]*/.exec(line)?.[0].length ?? 0;
-    if (width < indent) indent = width;
+    const width = indentWidth(line);
+    if (width < indent && line.trim() !== '') indent = width;
+    if (indent === 0) return lines.join('\n');
   }
-  if (indent === Infinity || indent === 0) return lines.join('\n');
-  return lines.map((l) => l.slice(Math.min(indent, /^[ \t]*/.exec(l)?.[0].length ?? 0))).join('\n');
+  if (indent === Infinity) return lines.join('\n');
+  return lines.map((l) => l.slice(Math.min(indent, indentWidth(l)))).join('\n');
+}
+
+/** The number of spaces and tabs `line` starts with. */
+function indentWidth(line: string): number {
+  let width = 0;
+  while (width < line.length && (line[width] === ' ' || line[width] === '\t')) width++;
+  return width;
 }
 
 /** Split `lines` (already stripped of quotes and signature) into sections. */
