@@ -11,10 +11,10 @@ export const MAX_SCAN_CHARS = 64_000;
 /** Lines longer than this are never headings; it also bounds the per-line regexes. */
 export const MAX_HEADING_LINE_CHARS = 300;
 
-// White space that `collapseSpaces` must replace: a run of two or more, or one character other than a space.
-// Leaving lone spaces alone gives the same string as replace(/\s+/g, ' ') with one replacement per line
-// break instead of one per word.
-const SPACE_RUN = /\s{2,}|[^\S ]/g;
+// White space that `collapseSpaces` must replace: a run that starts with anything but a space, or a run of two
+// or more. Leaving lone spaces alone gives the same string as replace(/\s+/g, ' ') with one replacement per
+// line break instead of one per word.
+const SPACE_RUN = /[^\S ]\s*|\s{2,}/g;
 
 /** Replaces every run of white space with one space. */
 export function collapseSpaces(text: string): string {
