@@ -153,16 +153,17 @@ function sectionsOf(text: string): Sections {
   return splitSections(dropSignOff(ownLines(text)));
 }
 
+/** Whether the subject or the lines name a security topic or a vulnerability type. */
+function mentionsSecurity(subject: string, lines: string[]): boolean {
+  const text = `${subject}\n${lines.join('\n')}`;
+  return SECURITY_SIGNAL.test(text) || findTypeLabel(text) !== null;
+}
+
 function analyse(sections: Sections, subject: string, excludeNames: ReadonlySet<string>): Analysis {
   // A message that is not about security at all (a newsletter with "Type:" and "Location:"
   // lines, a bounce with a URL) is no report, whatever its lines look like. Steps, PoC and
   // impact headings are specific enough on their own; the generic ones need company.
-  const nonPoc = sections.nonPoc.join('\n');
-  const aboutSecurity =
-    sections.hasReportHeading ||
-    sections.headedFieldCount >= 3 ||
-    SECURITY_SIGNAL.test(`${subject}\n${nonPoc}`) ||
-    findTypeLabel(`${subject}\n${nonPoc}`) !== null;
+  const aboutSecurity = sections.hasReportHeading || sections.headedFieldCount >= 3 || mentionsSecurity(subject, sections.nonPoc);
   if (!aboutSecurity) return { headed: {}, weak: {}, inferred: {}, headedFieldCount: 0, aboutSecurity };
   const inferred = infer(sections, subject);
   if (inferred.paths !== undefined && inferred.paths !== null) {
