@@ -123,10 +123,17 @@ interface Analysis {
 // paste sentence by sentence costs more than every other processing step together (measured with bench/).
 const INFER_CHARS = 16_000;
 
+/** `lines.join('\n').slice(0, maxChars)`, without joining the lines past the cap. */
+function joinUpTo(lines: string[], maxChars: number): string {
+  let end = 0;
+  for (let length = -1; end < lines.length && length < maxChars; end++) length += (lines[end] ?? '').length + 1;
+  return lines.slice(0, end).join('\n').slice(0, maxChars);
+}
+
 function infer(sections: Sections, subject: string): Partial8 {
   const out: Partial8 = {};
-  const loose = withoutFences(sections.loose).join('\n').slice(0, INFER_CHARS);
-  const nonPoc = withoutFences(sections.nonPoc).join('\n').slice(0, INFER_CHARS);
+  const loose = joinUpTo(withoutFences(sections.loose), INFER_CHARS);
+  const nonPoc = joinUpTo(withoutFences(sections.nonPoc), INFER_CHARS);
   const type = findTypeLabel(`${subject}\n${nonPoc}`);
   if (type !== null) out.type = type;
   const credit = inferCredit(nonPoc);
