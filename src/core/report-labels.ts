@@ -3,7 +3,7 @@
 // only [a-z0-9 /&+-]. Each pattern is anchored and matched against a label of at most
 // ~150 characters, so none of them can backtrack badly.
 
-import { collapseSpaces, foldCase } from './report-text.ts';
+import { foldCase } from './report-text.ts';
 
 export type LabelField = 'type' | 'paths' | 'location' | 'configuration' | 'steps' | 'poc' | 'impact' | 'credit';
 
@@ -127,9 +127,9 @@ export function normaliseLabel(label: string): string {
   let t = foldCase(label);
   t = t.replace(/\([^()]{0,200}\)/g, ' ').replace(/\[[^[\]]{0,200}\]/g, ' ');
   t = t.replace(/^\s*(?:\d{1,2}|[a-h])[.)]\s+/, '');
-  t = t.replace(/[’'`]/g, ' ');
-  t = t.replace(/[^a-z0-9/&+;\- ]+/g, ' ');
-  return collapseSpaces(t).replace(/^[\s-]+|[\s-]+$/g, '').trim();
+  // Anything else (apostrophes, emphasis, punctuation, white space) breaks words: each run becomes one space.
+  t = t.replace(/[^a-z0-9/&+;\-]+/g, ' ');
+  return t.replace(/^[\s-]+|[\s-]+$/g, '').trim();
 }
 
 /**
@@ -138,7 +138,8 @@ export function normaliseLabel(label: string): string {
  */
 export function classifyLabel(label: string, allowTemplate: boolean): LabelKind | null {
   if (label === '' || label.length > 160) return null;
-  const words = label.split(' ').length;
+  let words = 1;
+  for (let at = label.indexOf(' '); at !== -1; at = label.indexOf(' ', at + 1)) words++;
   if (words <= 6) {
     const kind = matchKind(EXACT_RE, label);
     if (kind !== null) return kind;
