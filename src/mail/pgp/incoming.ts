@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLib } from './openpgp.ts';
 import { coerceError, oneLine } from '../../errors.ts';
 import { stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
 import { fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
@@ -125,10 +126,11 @@ export class PgpReader {
     const keys = this.keyring?.mailbox(mailbox);
     if (!keys) throw new Failure(`no_secret_key: mailbox ${mailbox} has no secret key configured (pgp.secret_key_file)`);
     const armored = data.indexOf('-----BEGIN PGP MESSAGE-----', 0, 'latin1') >= 0;
+    const pgp = await openpgpLib();
     // Read afresh for every decryption: openpgp.js consumes the encrypted packets of a Message it decrypts.
     const read = (): Promise<openpgp.Message<Uint8Array> | openpgp.Message<string>> => armored
-      ? openpgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
-      : openpgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
+      ? pgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
+      : pgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
     let message: openpgp.Message<Uint8Array> | openpgp.Message<string>;
     try {
       message = await read();
@@ -146,7 +148,7 @@ export class PgpReader {
       try {
         const m = fresh ?? (await read());
         fresh = undefined;
-        const r = await openpgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
+        const r = await pgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
         return { plain: r.data, signatures: handled(r.signatures) };
       } catch (raw) {
         const m = openpgpMessage(raw);
@@ -262,9 +264,10 @@ export class PgpReader {
     }
     for (const block of text.match(/-----BEGIN PGP SIGNED MESSAGE-----[\s\S]*?-----END PGP SIGNATURE-----/g) ?? []) {
       outside = outside.replace(block, '');
+      const pgp = await openpgpLib();
       let msg: openpgp.CleartextMessage;
       try {
-        msg = await openpgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
+        msg = await pgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
       } catch (raw_) {
         inline.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(raw_), 100)})`)) });
         continue;
@@ -272,7 +275,7 @@ export class PgpReader {
       const clear = msg.getText();
       text = text.replace(block, () => clear);
       textChanged = true;
-      inline.push({ coversAll: true, verify: async (keys) => handled((await openpgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) });
+      inline.push({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) });
     }
     // Signature wrapping (Müller et al., USENIX Security 2019): only the signed block is authenticated. Text
     // around it that is not whitespace makes the signature cover part of the message, never all of it.
@@ -342,16 +345,17 @@ export class PgpReader {
   }
 
   private async verifyDetached(data: Uint8Array, sigBytes: Buffer, keys: openpgp.PublicKey[]): Promise<VerificationResult[]> {
+    const pgp = await openpgpLib();
     let signature: openpgp.Signature;
     try {
       signature = sigBytes.indexOf('-----BEGIN PGP SIGNATURE-----', 0, 'latin1') >= 0
-        ? await openpgp.readSignature({ armoredSignature: sigBytes.toString('latin1'), config: this.config })
-        : await openpgp.readSignature({ binarySignature: new Uint8Array(sigBytes), config: this.config });
+        ? await pgp.readSignature({ armoredSignature: sigBytes.toString('latin1'), config: this.config })
+        : await pgp.readSignature({ binarySignature: new Uint8Array(sigBytes), config: this.config });
     } catch (raw) {
       throw new Error(`the signature part is malformed (${oneLine(openpgpMessage(raw), 100)})`);
     }
-    const message = await openpgp.createMessage({ binary: data });
-    return handled((await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary', config: this.config })).signatures);
+    const message = await pgp.createMessage({ binary: data });
+    return handled((await pgp.verify({ message, signature, verificationKeys: keys, format: 'binary', config: this.config })).signatures);
   }
 
   /** Autocrypt headers (autocrypt.org level 1): addr and keydata; one with an unknown critical attribute is ignored. */

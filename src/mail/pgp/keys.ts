@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLib } from './openpgp.ts';
 import type { Config } from '../../config.ts';
 import { MailcaseError, coerceError, oneLine } from '../../errors.ts';
 import { addressIn } from './mime.ts';
@@ -86,12 +87,13 @@ function isArmored(bytes: Buffer): boolean {
 /** Secret keys of one mailbox, each unlocked once with its passphrase (one for all, or one per file). */
 async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<MailboxKeys> {
   const what = `mailbox ${m.name}: pgp.secret_key_file`;
+  const pgp = await openpgpLib();
   const keys: openpgp.PrivateKey[] = [];
   for (const [i, file] of m.files.entries()) {
     const bytes = readFile(file, what);
     let found: openpgp.PrivateKey[];
     try {
-      found = isArmored(bytes) ? await openpgp.readPrivateKeys({ armoredKeys: bytes.toString('utf8') }) : await openpgp.readPrivateKeys({ binaryKeys: bytes });
+      found = isArmored(bytes) ? await pgp.readPrivateKeys({ armoredKeys: bytes.toString('utf8') }) : await pgp.readPrivateKeys({ binaryKeys: bytes });
     } catch (raw) {
       throw new MailcaseError('MC_PGP_KEY', `${what}: ${file} holds no readable OpenPGP secret key (${oneLine(coerceError(raw).message, 120)})`, { cause: raw });
     }
@@ -105,7 +107,7 @@ async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<Mail
         throw new MailcaseError('MC_PGP_KEY', `${what}: key ${fingerprintOf(key)} in ${file} is protected by a passphrase, and mailboxes[${m.name}].pgp.passphrase is not set`);
       }
       try {
-        keys.push(await openpgp.decryptKey({ privateKey: key, passphrase }));
+        keys.push(await pgp.decryptKey({ privateKey: key, passphrase }));
       } catch (raw) {
         throw new MailcaseError('MC_PGP_KEY', `${what}: the passphrase does not unlock key ${fingerprintOf(key)} in ${file}; check mailboxes[${m.name}].pgp.passphrase`, { cause: raw });
       }
@@ -119,11 +121,12 @@ async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<Mail
 /** Read public keys from armored or binary bytes (one or several; several armor blocks one after the other too). */
 export async function readPublicKeys(bytes: Buffer | string): Promise<openpgp.Key[]> {
   const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
-  if (!isArmored(buf)) return openpgp.readKeys({ binaryKeys: buf });
+  const pgp = await openpgpLib();
+  if (!isArmored(buf)) return pgp.readKeys({ binaryKeys: buf });
   // openpgp.js reads the first armor block only; `gpg --export --armor a b > f; cat g >> f` makes several.
   const blocks = buf.toString('utf8').match(/-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----[\s\S]*?-----END PGP \1 KEY BLOCK-----/g) ?? [buf.toString('utf8')];
   const out: openpgp.Key[] = [];
-  for (const b of blocks) out.push(...(await openpgp.readKeys({ armoredKeys: b })));
+  for (const b of blocks) out.push(...(await pgp.readKeys({ armoredKeys: b })));
   return out;
 }
 

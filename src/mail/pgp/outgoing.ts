@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { openpgpLib } from './openpgp.ts';
 import { MailcaseError, coerceError, oneLine } from '../../errors.ts';
 import { fingerprintOf, readPublicKeys, type Keyring } from './keys.ts';
 import { canonicalCrlf, readEntity } from './mime.ts';
@@ -64,10 +65,11 @@ export async function encryptMessage(message: Buffer | string, opts: EncryptOpti
 
   const keys = await toKeys(opts.recipientKeys);
   if (keys.length === 0) throw new MailcaseError('MC_PGP_ENCRYPT', 'no recipient key to encrypt to');
+  const pgp = await openpgpLib();
   let armored: string;
   try {
-    armored = await openpgp.encrypt({
-      message: await openpgp.createMessage({ binary: new Uint8Array(innerBytes) }),
+    armored = await pgp.encrypt({
+      message: await pgp.createMessage({ binary: new Uint8Array(innerBytes) }),
       encryptionKeys: keys as openpgp.PublicKey[],
       signingKeys: opts.signingKey,
       format: 'armored',
