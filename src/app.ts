@@ -3,8 +3,8 @@ import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
-import { inProcessAnalyser, type Analyser } from './mail/analyse.ts';
-import { loadKeyring, pgpKeySpec, type Keyring } from './mail/pgp/keys.ts';
+import type { Analyser } from './mail/analyse.ts';
+import { loadKeyring, pgpKeySpec, type Keyring, type PgpKeySpec } from './mail/pgp/keys.ts';
 import type { ProcessDeps } from './stages/process.ts';
 import { checkTemplates, type Templates } from './mail/templates.ts';
 
@@ -64,7 +64,7 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     log: app.log,
     url: app.db.url,
     // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
-    analyser: analyser ?? inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
+    analyser: analyser ?? lazyInProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
     templates: app.templates,
     keyring: app.keyring,
   };
@@ -74,4 +74,20 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
+}
+
+/**
+ * The in-process analyser, its modules (mailparser, sanitize-html, report extraction) imported on first use:
+ * the worker parses in its thread pool, and its main thread need not hold a second copy of them.
+ */
+function lazyInProcessAnalyser(timeoutMs: number, spec: PgpKeySpec): Analyser {
+  let loaded: Promise<Analyser> | undefined;
+  const get = (): Promise<Analyser> => (loaded ??= import('./mail/analyse.ts').then((m) => m.inProcessAnalyser(timeoutMs, spec)));
+  return {
+    analyse: async (raw, ctx) => (await get()).analyse(raw, ctx),
+    ready: async () => (await get()).ready(),
+    close: async () => {
+      if (loaded) await (await loaded).close();
+    },
+  };
 }

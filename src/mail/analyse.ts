@@ -7,9 +7,6 @@ import { loadKeyring, type PgpKeySpec } from './pgp/keys.ts';
 // extraction. It runs in a worker thread (parse-pool.ts) in the worker, and in-process for one-shot commands
 // and tests. Decrypted content leaves here only as data, to be stored; it is never logged.
 
-/** Buffers at least this large travel between threads by transfer rather than by copy. */
-export const MOVE_BYTES = 64 * 1024;
-
 export interface Analysis {
   /** The message as parsed after its PGP layers are removed: the inner entity's body and attachments, the outer headers. */
   parsed: ParsedMessage;

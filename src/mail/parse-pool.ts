@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
-import { MOVE_BYTES, type Analyser, type Analysis, type PgpContext } from './analyse.ts';
+import type { Analyser, Analysis, PgpContext } from './analyse.ts';
 import type { PgpKeySpec } from './pgp/keys.ts';
 
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
@@ -17,6 +17,9 @@ interface Pending {
 }
 
 interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; task?: Pending; timer?: NodeJS.Timeout }
+
+/** Buffers at least this large travel between threads by transfer rather than by copy. */
+export const MOVE_BYTES = 64 * 1024;
 
 const WORKER_URL = new URL(`./parse-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
