@@ -52,14 +52,14 @@ export function sendDeps(app: App): SendDeps {
 
 type OnFetchState = (state: FetchState, error?: string) => void;
 
-function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void, onState?: OnFetchState): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
+function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => void, onState?: OnFetchState, cache?: RawCache): { run(signal: AbortSignal): Promise<void>; once(): Promise<void> } {
   const mailbox = app.config.mailboxes.find((m) => m.name === name)!;
   const mailboxId = app.mailboxes.get(name)!.id;
   if (mailbox.imap) {
-    const f = new ImapFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState });
+    const f = new ImapFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState, cache });
     return { run: (s) => f.run(s), once: () => f.syncOnce() };
   }
-  const f = new MaildirFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState, pollMs: app.config.maildir_poll_interval_ms });
+  const f = new MaildirFetcher({ pool: app.db.pool, mailbox, mailboxId, log: app.log, onStored, onState, cache, pollMs: app.config.maildir_poll_interval_ms });
   return {
     run: (s) => f.run(s),
     once: async () => {
@@ -85,7 +85,6 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
     const row = app.mailboxes.get(m.name)!;
     const mailbox = m.name;
     const onStored = (stored: StoredRaw[]): void => {
-      for (const s of stored) rawCache.put(s.id, s.raw);
       metrics.fetched.inc({ mailbox }, stored.length);
       processor.wake();
     };
@@ -94,7 +93,7 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
       if (state === 'reconnecting' || state === 'auth-failed') metrics.imapReconnects.inc({ mailbox });
       health.setState(mailbox, state, error);
     };
-    const fetcher = fetcherFor(app, mailbox, onStored, onState);
+    const fetcher = fetcherFor(app, mailbox, onStored, onState, rawCache);
     const log = app.log.child({ stage: 'leader', mailbox });
     const leader = { url: app.db.url, mailboxId: row.id, retryMs: app.config.leader.retry_seconds * 1000, log, signal: ac.signal };
     const onRole = (role: 'leader' | 'standby' | 'no-lock', error?: string): void => {

@@ -6,7 +6,8 @@ import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
-import { storeRaw, type StoredRaw } from './store.ts';
+import { storeRaw, type StoreOptions, type StoredRaw } from './store.ts';
+import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 
 // The IMAP source of one mailbox (run only by its fetch leader). Per library-pitfalls.md §1:
 //  - a new ImapFlow per connection; after 'close' the old one is thrown away and a new one built, with backoff;
@@ -24,6 +25,8 @@ export interface ImapFetcherDeps {
   mailboxId: number;
   log: Logger;
   onStored: (stored: StoredRaw[]) => void;
+  /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts). */
+  cache?: StoreOptions['cache'];
   /** Each state change, with the error's message when it is a failure (for /readyz). */
   onState?: (s: FetcherState, error?: string) => void;
   backoff?: BackoffPolicy;
@@ -201,11 +204,13 @@ export class ImapFetcher {
       }
       // A message expunged between listing and fetching is simply gone; the cursor still moves past it.
       const top = Math.max(...uids);
-      const stored = await storeRaw(pool, items, { mailboxId, source: 'imap', uidvalidity, cursorUid: top, dedupByContent: dedup });
+      const stored = await storeRaw(pool, items, { mailboxId, source: 'imap', uidvalidity, cursorUid: top, dedupByContent: dedup, cache: this.deps.cache });
       if (stored.length > 0) this.deps.onStored(stored);
       this.log.debug({ count: items.length, stored: stored.length, last_uid: top }, 'stored batch');
       await this.markStored(client, uidvalidity, lastUid + 1, top);
       lastUid = top;
+      // A large message's download chunks and query parameters are garbage now (its bytes stay in the cache).
+      if (items.some((it) => it.raw.length >= COLLECT_AFTER_BYTES)) collectGarbage();
     }
   }
 

@@ -6,7 +6,7 @@ import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { storeRaw, type StoredRaw } from './store.ts';
+import { storeRaw, type StoreOptions, type StoredRaw } from './store.ts';
 
 // The Maildir source of one mailbox (the embedded default). Files in new/ are read, committed to Postgres,
 // and only then moved to cur/ (with the S flag for after_processing: seen, or into the Maildir++ subfolder
@@ -22,6 +22,8 @@ export async function ensureMaildir(dir: string): Promise<void> {
 export class MaildirFetcher {
   private readonly deps: {
     pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: (stored: StoredRaw[]) => void; pollMs: number;
+    /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts). */
+    cache?: StoreOptions['cache'];
     /** Each scan's outcome, for /readyz: watching after a good scan, scan-failed (with the reason) after a bad one. */
     onState?: (s: 'watching' | 'scan-failed', error?: string) => void;
   };
@@ -90,7 +92,7 @@ export class MaildirFetcher {
       const stored = await storeRaw(
         this.deps.pool,
         batch.map((b) => ({ raw: b.raw, sourceKey: uniqueName(b.name) })),
-        { mailboxId: this.deps.mailboxId, source: 'maildir' },
+        { mailboxId: this.deps.mailboxId, source: 'maildir', cache: this.deps.cache },
       );
       if (stored.length > 0) this.deps.onStored(stored);
       for (const b of batch) await this.markStored(b.name);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { sha256, storeRaw } from '../../src/stages/store.ts';
+import { RAW_CHANNEL, sha256, storeRaw } from '../../src/stages/store.ts';
+import { RawCache } from '../../src/stages/raw-cache.ts';
 import { BYTEA_PIECE } from '../../src/db/pool.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { makeMessage } from '../helpers/messages.ts';
@@ -52,5 +53,58 @@ describe('storeRaw', () => {
     }
     const again = await storeRaw(env.db.pool, items, { mailboxId: box.id, source: 'maildir' });
     expect(again).toEqual([]);
+  });
+
+  it('puts new rows in the cache before COMMIT, so that the NOTIFY of the commit finds their bytes there', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const cache = new RawCache();
+    const listener = await env.db.pool.connect();
+    const ids: number[] = [];
+    const seen: (Buffer | undefined)[] = [];
+    const notified = new Promise<void>((resolve) => listener.on('notification', () => {
+      seen.push(...ids.map((id) => cache.take(id)));
+      resolve();
+    }));
+    const put = cache.put.bind(cache);
+    cache.put = (id, raw) => {
+      ids.push(id);
+      put(id, raw);
+    };
+    try {
+      await listener.query(`listen ${RAW_CHANNEL}`);
+      const raws = [makeMessage({ i: 400 }), makeMessage({ i: 401 })];
+      const stored = await storeRaw(env.db.pool, raws.map((raw, i) => ({ raw, uid: 40 + i })), { mailboxId: box.id, source: 'imap', uidvalidity: 9, cache });
+      await notified;
+      expect(ids).toEqual(stored.map((s) => s.id));
+      expect(seen).toEqual(raws);
+    } finally {
+      await listener.query(`unlisten ${RAW_CHANNEL}`);
+      listener.release();
+    }
+  });
+
+  it('takes the rows out of the cache again when the transaction fails after they were put', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const cache = new RawCache();
+    const ids: number[] = [];
+    const put = cache.put.bind(cache);
+    cache.put = (id, raw) => {
+      ids.push(id);
+      put(id, raw);
+    };
+    await env.db.pool.query(`create function mailcase_test_refuse() returns trigger language plpgsql as $$
+      begin raise exception 'refused by test trigger'; end $$`);
+    await env.db.pool.query('create trigger mailcase_test_refuse before insert or update on mailbox_cursors for each row execute function mailcase_test_refuse()');
+    try {
+      const raw = makeMessage({ i: 500 });
+      await expect(storeRaw(env.db.pool, [{ raw, uid: 50 }], { mailboxId: box.id, source: 'imap', uidvalidity: 11, cursorUid: 50, cache })).rejects.toThrow(/refused by test trigger/);
+      expect(ids).toHaveLength(1);
+      expect(cache.take(ids[0]!)).toBeUndefined();
+      const rows = await env.db.pool.query('select 1 from raw_messages where id = $1', [ids[0]]);
+      expect(rows.rowCount).toBe(0);
+    } finally {
+      await env.db.pool.query('drop trigger mailcase_test_refuse on mailbox_cursors');
+      await env.db.pool.query('drop function mailcase_test_refuse()');
+    }
   });
 });
