@@ -25,6 +25,7 @@ import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
+import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -71,6 +72,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   // round trips each. So a batch first runs without them; only if a message fails in the database step is the
   // batch rolled back and run again with a savepoint per message.
   let guarded = opts.guarded === true;
+  let large = false;
   for (;;) {
     try {
       await runBatch(guarded);
@@ -81,6 +83,8 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     }
   }
   for (const line of logs) line();
+  // A large message's bytes, its attachments and their query parameters are garbage now.
+  if (large) collectGarbage();
   return result;
 
   async function runBatch(guarded: boolean): Promise<void> {
@@ -89,6 +93,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       logs = [];
       let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
       if (claimed.length === 0) return;
+      large ||= claimed.some((c) => c.size >= COLLECT_AFTER_BYTES);
       // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
       // them back. After a crash (some message already has an attempt), go one message at a time so that
       // only the message that kills the process is set aside.
