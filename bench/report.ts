@@ -16,7 +16,8 @@ export const TARGETS = {
   ceilingRatioPct: 40,
   latencyP95Ms: 1000,
   ackP95Ms: 2000,
-  peakRssMiB: 300,
+  /** The issue's target is 300 MB (10^6 bytes), i.e. 286.1 MiB; VmHWM is read in KiB and shown in MiB. */
+  peakRssMiB: (300 * 1e6) / 2 ** 20,
 } as const;
 
 export interface Results {
@@ -50,7 +51,7 @@ export function verdicts(r: Results): Verdict[] {
     { name: 'end to end / raw ceiling %', value: ratio, target: `>= ${TARGETS.ceilingRatioPct}`, pass: ratio >= TARGETS.ceilingRatioPct },
     { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
     { name: 'p95 APPEND → acknowledgment accepted by SMTP ms', value: r.latency.ack.p95, target: `< ${TARGETS.ackP95Ms}`, pass: r.latency.ack.p95 < TARGETS.ackP95Ms && r.latency.failed === 0 },
-    { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${TARGETS.peakRssMiB}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
+    { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${f1(TARGETS.peakRssMiB)}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
     ...(r.failover ? [failoverVerdict(r.failover)] : []),
   ];
 }
@@ -109,7 +110,7 @@ export function resultRows(r: Results): string[][] {
     ['3. APPEND → processed_at p50/p95/max', pct(r.latency.processedAt), `p95 < ${TARGETS.latencyP95Ms} ms`, pf(v[2]!.pass)],
     ['   APPEND → commit seen p50/p95/max', pct(r.latency.committedSeen), '', ''],
     ['   APPEND → ack accepted by SMTP p50/p95/max', pct(r.latency.ack), `p95 < ${TARGETS.ackP95Ms} ms`, pf(v[3]!.pass)],
-    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${TARGETS.peakRssMiB} MiB`, pf(v[4]!.pass)],
+    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${f1(TARGETS.peakRssMiB)} MiB (300 MB)`, pf(v[4]!.pass)],
     ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
     ...(r.failover
       ? [
