@@ -6,7 +6,8 @@ import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
-import { storeRaw, type StoreOptions, type StoredRaw } from './store.ts';
+import { storeRaw, type StoredRaw } from './store.ts';
+import type { RawCacheSink } from './raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 
 // The IMAP source of one mailbox (run only by its fetch leader). Per library-pitfalls.md §1:
@@ -25,8 +26,8 @@ export interface ImapFetcherDeps {
   mailboxId: number;
   log: Logger;
   onStored: (stored: StoredRaw[]) => void;
-  /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts). */
-  cache?: StoreOptions['cache'];
+  /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts); also paces fetching. */
+  cache?: RawCacheSink;
   /** Each state change, with the error's message when it is a failure (for /readyz). */
   onState?: (s: FetcherState, error?: string) => void;
   backoff?: BackoffPolicy;
@@ -193,6 +194,8 @@ export class ImapFetcher {
         batch.push(fresh[i]!);
         i++;
       }
+      // Wait (a bounded time) until this process's processor has taken what it has not yet (raw-cache.ts).
+      await this.deps.cache?.room(bytes, { signal });
       const uids = batch.map((b) => b.uid);
       let items: { raw: Buffer; uid: number }[];
       if (batch.length === 1 && (batch[0]!.size ?? 0) > LARGE_BYTES) {

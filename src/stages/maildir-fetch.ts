@@ -6,7 +6,8 @@ import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { storeRaw, type StoreOptions, type StoredRaw } from './store.ts';
+import { storeRaw, type StoredRaw } from './store.ts';
+import type { RawCacheSink } from './raw-cache.ts';
 
 // The Maildir source of one mailbox (the embedded default). Files in new/ are read, committed to Postgres,
 // and only then moved to cur/ (with the S flag for after_processing: seen, or into the Maildir++ subfolder
@@ -22,8 +23,8 @@ export async function ensureMaildir(dir: string): Promise<void> {
 export class MaildirFetcher {
   private readonly deps: {
     pool: pg.Pool; mailbox: MailboxConfig; mailboxId: number; log: Logger; onStored: (stored: StoredRaw[]) => void; pollMs: number;
-    /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts). */
-    cache?: StoreOptions['cache'];
+    /** Where new rows' bytes go before COMMIT, for this process's processor (store.ts); also paces fetching. */
+    cache?: RawCacheSink;
     /** Each scan's outcome, for /readyz: watching after a good scan, scan-failed (with the reason) after a bad one. */
     onState?: (s: 'watching' | 'scan-failed', error?: string) => void;
   };
@@ -89,6 +90,8 @@ export class MaildirFetcher {
         }
       }
       if (batch.length === 0) continue;
+      // Wait (a bounded time) until this process's processor has taken what it has not yet (raw-cache.ts).
+      await this.deps.cache?.room(batch.reduce((n, b) => n + b.raw.length, 0), { signal: opts.signal });
       const stored = await storeRaw(
         this.deps.pool,
         batch.map((b) => ({ raw: b.raw, sourceKey: uniqueName(b.name) })),

@@ -3,13 +3,51 @@
 // database's work per message). Only a shortcut: anything not here is read from the database as usual, and
 // the bytes of a stored row never change. Bounded in bytes; the oldest entries go first. Large messages gain
 // most: reading one back costs about three times its size in short-lived memory (hex text from the server).
+//
+// The fetcher also paces itself by it (`room`): while the cache is full of messages the processor has not
+// taken yet, fetching more would only push the oldest out, to be read back from the database later, which
+// on a busy machine costs more than it saves. So a fetcher waits, a bounded time, for the processor to make
+// room. A mailbox that fills faster than it is processed still gets fetched (a batch per `maxWaitMs` at
+// least); its mail stays on the IMAP server, unmarked, until then.
 
-export class RawCache {
+/** What the fetch and store steps use of the cache. */
+export interface RawCacheSink {
+  put(id: number, raw: Buffer): void;
+  take(id: number): Buffer | undefined;
+  room(bytes: number, opts?: { maxWaitMs?: number; signal?: AbortSignal }): Promise<void>;
+}
+
+export class RawCache implements RawCacheSink {
   private readonly entries = new Map<number, Buffer>();
   private bytes = 0;
   private readonly maxBytes: number;
+  private waiters: (() => void)[] = [];
   constructor(maxBytes = 64 * 1024 * 1024) {
     this.maxBytes = maxBytes;
+  }
+
+  /**
+   * Resolves when `bytes` more would fit (at most the whole cache is asked for), or after `maxWaitMs`
+   * (default 2 s), or when `signal` aborts: never an error, only a pause.
+   */
+  async room(bytes: number, opts: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const need = Math.min(bytes, this.maxBytes);
+    const deadline = Date.now() + (opts.maxWaitMs ?? 2000);
+    while (this.bytes + need > this.maxBytes && !opts.signal?.aborted) {
+      const left = deadline - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', done);
+          this.waiters = this.waiters.filter((w) => w !== done);
+          resolve();
+        };
+        const timer = setTimeout(done, left);
+        opts.signal?.addEventListener('abort', done, { once: true });
+        this.waiters.push(done);
+      });
+    }
   }
 
   put(id: number, raw: Buffer): void {
@@ -21,6 +59,7 @@ export class RawCache {
       this.entries.delete(oldId);
       this.bytes -= old.length;
     }
+    this.wake();
   }
 
   /** The bytes of `id`, removed from the cache (the caller may hand them to a parser thread). */
@@ -29,7 +68,13 @@ export class RawCache {
     if (raw) {
       this.entries.delete(id);
       this.bytes -= raw.length;
+      this.wake();
     }
     return raw;
+  }
+
+  /** Waiters look again whenever bytes leave (taken or pushed out by another mailbox's put). */
+  private wake(): void {
+    for (const w of this.waiters.slice()) w();
   }
 }

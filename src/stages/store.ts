@@ -4,7 +4,7 @@ import { messageIdFromRaw } from '../core/message-id.ts';
 import { withTransaction } from '../db/pool.ts';
 import { advanceCursor } from '../db/queries/cursors.ts';
 import { insertRawMessages, type NewRaw } from '../db/queries/raw-messages.ts';
-import type { RawCache } from './raw-cache.ts';
+import type { RawCacheSink } from './raw-cache.ts';
 
 // Step 1's commit point, shared by every source: raw bytes (with size and SHA-256) are written and committed
 // here, and only after this returns may the source flag, move or rename its copy.
@@ -29,7 +29,7 @@ export interface StoreOptions {
    * woken by the commit's NOTIFY finds them there and does not read a large message back from the database;
    * they are taken out again if the transaction fails.
    */
-  cache?: Pick<RawCache, 'put' | 'take'>;
+  cache?: Pick<RawCacheSink, 'put' | 'take'>;
 }
 
 export function sha256(buf: Buffer): Buffer {
