@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
+import { settledIds } from '../db/queries/raw-messages.ts';
 import type { Logger } from '../log.ts';
 import { storeRaw, type StoredRaw } from './store.ts';
 import type { RawCacheSink } from './raw-cache.ts';
@@ -91,7 +92,7 @@ export class MaildirFetcher {
       }
       if (batch.length === 0) continue;
       // Wait (a bounded time) until this process's processor has taken what it has not yet (raw-cache.ts).
-      await this.deps.cache?.room(batch.reduce((n, b) => n + b.raw.length, 0), { signal: opts.signal });
+      await this.deps.cache?.room(batch.reduce((n, b) => n + b.raw.length, 0), { signal: opts.signal, settled: (ids) => settledIds(this.deps.pool, ids) });
       const stored = await storeRaw(
         this.deps.pool,
         batch.map((b) => ({ raw: b.raw, sourceKey: uniqueName(b.name) })),

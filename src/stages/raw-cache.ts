@@ -8,13 +8,26 @@
 // taken yet, fetching more would only push the oldest out, to be read back from the database later, which
 // on a busy machine costs more than it saves. So a fetcher waits, a bounded time, for the processor to make
 // room. A mailbox that fills faster than it is processed still gets fetched (a batch per `maxWaitMs` at
-// least); its mail stays on the IMAP server, unmarked, until then.
+// least); its mail stays on the IMAP server, unmarked, until then. With replicas, others process much of what
+// this one stored: while it waits, entries that are no longer pending in the database (`settled`) are
+// dropped, so the pace follows all processors, not only this process's.
+
+/** How long a waiting fetcher goes between asking the database which cached rows others have settled. */
+const SETTLED_EVERY_MS = 100;
 
 /** What the fetch and store steps use of the cache. */
 export interface RawCacheSink {
   put(id: number, raw: Buffer): void;
   take(id: number): Buffer | undefined;
-  room(bytes: number, opts?: { maxWaitMs?: number; signal?: AbortSignal }): Promise<void>;
+  room(bytes: number, opts?: RoomOptions): Promise<void>;
+}
+
+export interface RoomOptions {
+  /** Give up waiting after this long (default 2 s): a pause, never a stall. */
+  maxWaitMs?: number;
+  signal?: AbortSignal;
+  /** Which of these row ids are no longer pending (processed or failed by any process). */
+  settled?: (ids: number[]) => Promise<number[]>;
 }
 
 export class RawCache implements RawCacheSink {
@@ -28,14 +41,20 @@ export class RawCache implements RawCacheSink {
 
   /**
    * Resolves when `bytes` more would fit (at most the whole cache is asked for), or after `maxWaitMs`
-   * (default 2 s), or when `signal` aborts: never an error, only a pause.
+   * (default 2 s), or when `signal` aborts: never an error, only a pause. A failing `settled` is ignored.
    */
-  async room(bytes: number, opts: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async room(bytes: number, opts: RoomOptions = {}): Promise<void> {
     const need = Math.min(bytes, this.maxBytes);
     const deadline = Date.now() + (opts.maxWaitMs ?? 2000);
     while (this.bytes + need > this.maxBytes && !opts.signal?.aborted) {
+      if (opts.settled) {
+        const gone = await opts.settled([...this.entries.keys()]).catch(() => []);
+        for (const id of gone) this.take(id);
+        if (this.bytes + need <= this.maxBytes) return;
+      }
       const left = deadline - Date.now();
       if (left <= 0) return;
+      const wait = opts.settled ? Math.min(left, SETTLED_EVERY_MS) : left;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -43,7 +62,7 @@ export class RawCache implements RawCacheSink {
           this.waiters = this.waiters.filter((w) => w !== done);
           resolve();
         };
-        const timer = setTimeout(done, left);
+        const timer = setTimeout(done, wait);
         opts.signal?.addEventListener('abort', done, { once: true });
         this.waiters.push(done);
       });

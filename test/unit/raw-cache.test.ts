@@ -67,4 +67,19 @@ describe('RawCache', () => {
     await waiting;
     expect(c.take(1)).toHaveLength(100);
   });
+
+  it('room() drops entries that another process has settled (replicas), and survives a failing lookup', async () => {
+    const c = new RawCache(100);
+    c.put(1, bytes(60));
+    c.put(2, bytes(40));
+    const asked: number[][] = [];
+    // Row 1 was processed by another replica: it leaves the cache, and 50 bytes fit.
+    await c.room(50, { maxWaitMs: 60_000, settled: async (ids) => (asked.push(ids), ids.filter((id) => id === 1)) });
+    expect(asked).toEqual([[1, 2]]);
+    expect(c.take(1)).toBeUndefined();
+    expect(c.take(2)).toHaveLength(40);
+    c.put(3, bytes(100));
+    await c.room(10, { maxWaitMs: 20, settled: () => Promise.reject(new Error('database down')) });
+    expect(c.take(3)).toHaveLength(100);
+  });
 });

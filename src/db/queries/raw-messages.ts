@@ -157,6 +157,13 @@ export async function lockRaw(db: Db, ids: number[]): Promise<ClaimedRaw[]> {
   return readRaws(db, res.rows);
 }
 
+/** Which of `ids` are no longer pending (processed or failed, by any process). */
+export async function settledIds(db: Db, ids: number[]): Promise<number[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<{ id: string }>(`select id from raw_messages where id = any($1::bigint[]) and state <> 'pending'`, [ids]);
+  return r.rows.map((row) => Number(row.id));
+}
+
 export async function markProcessed(db: Db, rawIds: number[]): Promise<void> {
   if (rawIds.length === 0) return;
   await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = any($1::bigint[])`, [rawIds]);
