@@ -70,8 +70,9 @@ describe('http endpoints of a running worker', () => {
   it('is ready once the database answers and the mailbox is led and watched; /healthz and /metrics answer', async () => {
     const r = await waitFor(async () => {
       const x = await ready().catch(() => undefined);
-      return x?.status === 200 ? x : undefined;
-    }, '/readyz 200', 60_000, 200);
+      // Ready already while the first scan runs ("connecting", within the retry budget): wait for the scan.
+      return x?.status === 200 && x.body.checks.mailboxes.security?.detail === 'leader, watching' ? x : undefined;
+    }, '/readyz 200, the mailbox watched', 60_000, 200);
     expect(r.body.status).toBe('ready');
     expect(r.body.checks.database.ok).toBe(true);
     expect(r.body.checks.mailboxes.security).toEqual({ ok: true, detail: 'leader, watching' });
