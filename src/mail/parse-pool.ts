@@ -26,7 +26,15 @@ interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; task?: 
 const YOUNG_GENERATION_MB = 16;
 
 /** Buffers at least this large travel between threads by transfer rather than by copy. */
-export const MOVE_BYTES = 64 * 1024;
+const MOVE_BYTES = 64 * 1024;
+
+/**
+ * Whether `buf` is worth moving to another thread and can be: large, and the only view of its memory (small
+ * Buffers share Node's pool, and transferring a view's ArrayBuffer would take its neighbours along).
+ */
+export function movable(buf: Uint8Array): boolean {
+  return buf.byteLength >= MOVE_BYTES && buf.byteOffset === 0 && buf.buffer.byteLength === buf.byteLength;
+}
 
 const WORKER_URL = new URL(`./parse-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
@@ -135,8 +143,7 @@ export class ParsePool implements Analyser {
       }, this.timeoutMs);
       // A large message is moved to the thread, not copied (the caller passes bytes it no longer needs).
       const raw = task.raw;
-      const movable = raw.byteLength >= MOVE_BYTES && raw.byteOffset === 0 && raw.buffer.byteLength === raw.byteLength;
-      slot.worker.postMessage({ id: task.id, raw, timeoutMs: this.timeoutMs, ctx: task.ctx }, movable ? [raw.buffer as ArrayBuffer] : []);
+      slot.worker.postMessage({ id: task.id, raw, timeoutMs: this.timeoutMs, ctx: task.ctx }, movable(raw) ? [raw.buffer as ArrayBuffer] : []);
     }
   }
 

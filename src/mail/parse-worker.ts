@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MailcaseError, coerceError } from '../errors.ts';
 import { analyse, type PgpContext } from './analyse.ts';
-import { MOVE_BYTES } from './parse-pool.ts';
+import { movable } from './parse-pool.ts';
 import { PgpReader } from './pgp/incoming.ts';
 import { loadKeyring, type PgpKeySpec } from './pgp/keys.ts';
 
@@ -34,12 +34,12 @@ function onTask(task: Task): void {
       // Large attachments go back by transfer when they own their memory (small ones share Node's pool).
       const moves = value.parsed.attachments
         .flatMap((a) => a.pieces)
-        .filter((c) => c.byteLength >= MOVE_BYTES && c.byteOffset === 0 && c.buffer.byteLength === c.byteLength)
+        .filter(movable)
         .map((c) => c.buffer as ArrayBuffer);
       parentPort!.postMessage({ id: task.id, ok: true, value }, [...new Set(moves)]);
       // The message's bytes are not needed any more: a large one's memory is given back now, not at this
       // thread's next full collection (which, with a little heap in use, may come late).
-      if (raw.byteLength >= MOVE_BYTES && task.raw.byteOffset === 0 && task.raw.buffer.byteLength === raw.byteLength) (task.raw.buffer as ArrayBuffer).transfer(0);
+      if (movable(task.raw)) (task.raw.buffer as ArrayBuffer).transfer(0);
     },
     (err: unknown) => {
       const e = coerceError(err);
