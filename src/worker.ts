@@ -11,6 +11,7 @@ import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
 import { ProcessStage } from './stages/process-stage.ts';
 import { RawCache } from './stages/raw-cache.ts';
+import { settledIds } from './db/queries/raw-messages.ts';
 import type { StoredRaw } from './stages/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
 import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
@@ -78,7 +79,8 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
   // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
   const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
-  const rawCache = new RawCache();
+  // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
+  const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });
   const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });
   const loops: Promise<void>[] = [];
   for (const m of app.config.mailboxes) {

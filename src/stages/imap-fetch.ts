@@ -6,7 +6,6 @@ import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
-import { settledIds } from '../db/queries/raw-messages.ts';
 import { storeRaw, type StoredRaw } from './store.ts';
 import type { RawCacheSink } from './raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
@@ -196,7 +195,7 @@ export class ImapFetcher {
         i++;
       }
       // Wait (a bounded time) until this process's processor has taken what it has not yet (raw-cache.ts).
-      await this.deps.cache?.room(bytes, { signal, settled: (ids) => settledIds(pool, ids) });
+      await this.deps.cache?.room(bytes, { signal });
       const uids = batch.map((b) => b.uid);
       let items: { raw: Buffer; uid: number }[];
       if (batch.length === 1 && (batch[0]!.size ?? 0) > LARGE_BYTES) {

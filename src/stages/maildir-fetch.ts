@@ -5,7 +5,6 @@ import type pg from 'pg';
 import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
-import { settledIds } from '../db/queries/raw-messages.ts';
 import type { Logger } from '../log.ts';
 import { storeRaw, type StoredRaw } from './store.ts';
 import type { RawCacheSink } from './raw-cache.ts';
@@ -92,7 +91,7 @@ export class MaildirFetcher {
       }
       if (batch.length === 0) continue;
       // Wait (a bounded time) until this process's processor has taken what it has not yet (raw-cache.ts).
-      await this.deps.cache?.room(batch.reduce((n, b) => n + b.raw.length, 0), { signal: opts.signal, settled: (ids) => settledIds(this.deps.pool, ids) });
+      await this.deps.cache?.room(batch.reduce((n, b) => n + b.raw.length, 0), { signal: opts.signal });
       const stored = await storeRaw(
         this.deps.pool,
         batch.map((b) => ({ raw: b.raw, sourceKey: uniqueName(b.name) })),

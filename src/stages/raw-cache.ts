@@ -26,17 +26,18 @@ export interface RoomOptions {
   /** Give up waiting after this long (default 2 s): a pause, never a stall. */
   maxWaitMs?: number;
   signal?: AbortSignal;
-  /** Which of these row ids are no longer pending (processed or failed by any process). */
-  settled?: (ids: number[]) => Promise<number[]>;
 }
 
 export class RawCache implements RawCacheSink {
   private readonly entries = new Map<number, Buffer>();
   private bytes = 0;
   private readonly maxBytes: number;
+  /** Which of these row ids are no longer pending (processed or failed by any process). */
+  private readonly settled: ((ids: number[]) => Promise<number[]>) | undefined;
   private waiters: (() => void)[] = [];
-  constructor(maxBytes = 64 * 1024 * 1024) {
-    this.maxBytes = maxBytes;
+  constructor(opts: { maxBytes?: number; settled?: (ids: number[]) => Promise<number[]> } = {}) {
+    this.maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
+    this.settled = opts.settled;
   }
 
   /**
@@ -47,14 +48,14 @@ export class RawCache implements RawCacheSink {
     const need = Math.min(bytes, this.maxBytes);
     const deadline = Date.now() + (opts.maxWaitMs ?? 2000);
     while (this.bytes + need > this.maxBytes && !opts.signal?.aborted) {
-      if (opts.settled) {
-        const gone = await opts.settled([...this.entries.keys()]).catch(() => []);
+      if (this.settled) {
+        const gone = await this.settled([...this.entries.keys()]).catch(() => []);
         for (const id of gone) this.take(id);
         if (this.bytes + need <= this.maxBytes) return;
       }
       const left = deadline - Date.now();
       if (left <= 0) return;
-      const wait = opts.settled ? Math.min(left, SETTLED_EVERY_MS) : left;
+      const wait = this.settled ? Math.min(left, SETTLED_EVERY_MS) : left;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);

@@ -8,7 +8,7 @@ const bytes = (n: number): Buffer => Buffer.alloc(n, 1);
 
 describe('RawCache', () => {
   it('gives each entry back once, and drops the oldest beyond its bound', () => {
-    const c = new RawCache(100);
+    const c = new RawCache({ maxBytes: 100 });
     c.put(1, bytes(40));
     c.put(2, bytes(40));
     c.put(3, bytes(40)); // 120 > 100: entry 1 goes
@@ -21,7 +21,7 @@ describe('RawCache', () => {
   });
 
   it('room() resolves at once when the bytes fit, and asks for at most the whole cache', async () => {
-    const c = new RawCache(100);
+    const c = new RawCache({ maxBytes: 100 });
     c.put(1, bytes(50));
     let done = false;
     await c.room(50).then(() => (done = true));
@@ -32,7 +32,7 @@ describe('RawCache', () => {
   });
 
   it('room() waits until enough bytes have left, not before', async () => {
-    const c = new RawCache(100);
+    const c = new RawCache({ maxBytes: 100 });
     c.put(1, bytes(30));
     c.put(2, bytes(30));
     c.put(3, bytes(40));
@@ -58,7 +58,7 @@ describe('RawCache', () => {
   });
 
   it('room() gives up waiting after maxWaitMs or on abort: a pause, never a stall', async () => {
-    const c = new RawCache(100);
+    const c = new RawCache({ maxBytes: 100 });
     c.put(1, bytes(100));
     await c.room(10, { maxWaitMs: 20 });
     const ac = new AbortController();
@@ -69,17 +69,18 @@ describe('RawCache', () => {
   });
 
   it('room() drops entries that another process has settled (replicas), and survives a failing lookup', async () => {
-    const c = new RawCache(100);
-    c.put(1, bytes(60));
-    c.put(2, bytes(40));
     const asked: number[][] = [];
     // Row 1 was processed by another replica: it leaves the cache, and 50 bytes fit.
-    await c.room(50, { maxWaitMs: 60_000, settled: async (ids) => (asked.push(ids), ids.filter((id) => id === 1)) });
+    const c = new RawCache({ maxBytes: 100, settled: async (ids) => (asked.push(ids), ids.filter((id) => id === 1)) });
+    c.put(1, bytes(60));
+    c.put(2, bytes(40));
+    await c.room(50, { maxWaitMs: 60_000 });
     expect(asked).toEqual([[1, 2]]);
     expect(c.take(1)).toBeUndefined();
     expect(c.take(2)).toHaveLength(40);
-    c.put(3, bytes(100));
-    await c.room(10, { maxWaitMs: 20, settled: () => Promise.reject(new Error('database down')) });
-    expect(c.take(3)).toHaveLength(100);
+    const down = new RawCache({ maxBytes: 100, settled: () => Promise.reject(new Error('database down')) });
+    down.put(3, bytes(100));
+    await down.room(10, { maxWaitMs: 20 });
+    expect(down.take(3)).toHaveLength(100);
   });
 });
