@@ -51,6 +51,9 @@ export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreO
 }
 
 async function storeInTransaction(tx: pg.PoolClient, items: IncomingRaw[], opts: StoreOptions, cached: number[]): Promise<StoredRaw[]> {
+  // A retried transaction (withTransaction re-runs it after a serialization failure) gets new ids: the rows
+  // the rolled-back attempt put in the cache will never exist.
+  for (const id of cached.splice(0)) opts.cache?.take(id);
   const ids = await insertRawMessages(
     tx,
     items.map((it) => ({

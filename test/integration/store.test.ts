@@ -107,4 +107,32 @@ describe('storeRaw', () => {
       await env.db.pool.query('drop function mailcase_test_refuse()');
     }
   });
+
+  it('keeps in the cache only the rows of the attempt that committed, when the transaction is retried', async () => {
+    const box = env.app.mailboxes.get('support')!;
+    const cache = new RawCache();
+    const ids: number[] = [];
+    const put = cache.put.bind(cache);
+    cache.put = (id, raw) => {
+      ids.push(id);
+      put(id, raw);
+    };
+    // The first attempt fails with a serialization failure (a sequence is not rolled back), the second commits.
+    await env.db.pool.query('create sequence mailcase_test_once');
+    await env.db.pool.query(`create function mailcase_test_retry() returns trigger language plpgsql as $$
+      begin if nextval('mailcase_test_once') = 1 then raise exception 'retry me' using errcode = '40001'; end if; return new; end $$`);
+    await env.db.pool.query('create trigger mailcase_test_retry before insert or update on mailbox_cursors for each row execute function mailcase_test_retry()');
+    try {
+      const raw = makeMessage({ i: 600 });
+      const stored = await storeRaw(env.db.pool, [{ raw, uid: 60 }], { mailboxId: box.id, source: 'imap', uidvalidity: 13, cursorUid: 60, cache });
+      expect(ids).toHaveLength(2);
+      expect(stored.map((x) => x.id)).toEqual([ids[1]]);
+      expect(cache.take(ids[0]!)).toBeUndefined();
+      expect(cache.take(ids[1]!)).toEqual(raw);
+    } finally {
+      await env.db.pool.query('drop trigger mailcase_test_retry on mailbox_cursors');
+      await env.db.pool.query('drop function mailcase_test_retry()');
+      await env.db.pool.query('drop sequence mailcase_test_once');
+    }
+  });
 });
