@@ -8,6 +8,18 @@ import { makeMessage } from '../helpers/messages.ts';
 // Step 1's commit point writes a batch in multi-row INSERTs: each input must get back its own row id (or null
 // when it was already stored), bytes must come back exactly, and large messages must be whole.
 
+/** A raw cache that records the id of every put, in order. */
+function recordingCache(): { cache: RawCache; ids: number[] } {
+  const cache = new RawCache();
+  const ids: number[] = [];
+  const put = cache.put.bind(cache);
+  cache.put = (id, raw) => {
+    ids.push(id);
+    put(id, raw);
+  };
+  return { cache, ids };
+}
+
 describe('storeRaw', () => {
   const env = useAppDatabase();
 
@@ -57,19 +69,13 @@ describe('storeRaw', () => {
 
   it('puts new rows in the cache before COMMIT, so that the NOTIFY of the commit finds their bytes there', async () => {
     const box = env.app.mailboxes.get('security')!;
-    const cache = new RawCache();
+    const { cache, ids } = recordingCache();
     const listener = await env.db.pool.connect();
-    const ids: number[] = [];
     const seen: (Buffer | undefined)[] = [];
     const notified = new Promise<void>((resolve) => listener.on('notification', () => {
       seen.push(...ids.map((id) => cache.take(id)));
       resolve();
     }));
-    const put = cache.put.bind(cache);
-    cache.put = (id, raw) => {
-      ids.push(id);
-      put(id, raw);
-    };
     try {
       await listener.query(`listen ${RAW_CHANNEL}`);
       const raws = [makeMessage({ i: 400 }), makeMessage({ i: 401 })];
@@ -85,13 +91,7 @@ describe('storeRaw', () => {
 
   it('takes the rows out of the cache again when the transaction fails after they were put', async () => {
     const box = env.app.mailboxes.get('security')!;
-    const cache = new RawCache();
-    const ids: number[] = [];
-    const put = cache.put.bind(cache);
-    cache.put = (id, raw) => {
-      ids.push(id);
-      put(id, raw);
-    };
+    const { cache, ids } = recordingCache();
     await env.db.pool.query(`create function mailcase_test_refuse() returns trigger language plpgsql as $$
       begin raise exception 'refused by test trigger'; end $$`);
     await env.db.pool.query('create trigger mailcase_test_refuse before insert or update on mailbox_cursors for each row execute function mailcase_test_refuse()');
@@ -110,13 +110,7 @@ describe('storeRaw', () => {
 
   it('keeps in the cache only the rows of the attempt that committed, when the transaction is retried', async () => {
     const box = env.app.mailboxes.get('support')!;
-    const cache = new RawCache();
-    const ids: number[] = [];
-    const put = cache.put.bind(cache);
-    cache.put = (id, raw) => {
-      ids.push(id);
-      put(id, raw);
-    };
+    const { cache, ids } = recordingCache();
     // The first attempt fails with a serialization failure (a sequence is not rolled back), the second commits.
     await env.db.pool.query('create sequence mailcase_test_once');
     await env.db.pool.query(`create function mailcase_test_retry() returns trigger language plpgsql as $$
