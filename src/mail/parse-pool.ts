@@ -25,6 +25,15 @@ interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; task?: 
  */
 const YOUNG_GENERATION_MB = 16;
 
+/**
+ * A parser thread's heap limit. It bounds a runaway parse, and it also sets how often V8 collects: the room V8
+ * leaves a heap to grow after each full collection rises with the limit. One thread parsing 4,000 benchmark
+ * messages ran 77 full collections at 512 MB and 24 at 2 GB; in the ingest benchmark the parser threads and
+ * V8's helper threads used 16.8 → 12.6 s of CPU per 5,000 messages, for some 13 MiB more heap per busy thread
+ * (docs/decisions.md).
+ */
+const HEAP_MB = 2048;
+
 /** Buffers at least this large travel between threads by transfer rather than by copy. */
 const MOVE_BYTES = 64 * 1024;
 
@@ -67,7 +76,7 @@ export class ParsePool implements Analyser {
   constructor(opts: { size: number; timeoutMs: number; heapMb?: number; pgp?: PgpKeySpec }) {
     this.timeoutMs = opts.timeoutMs;
     this.pgp = opts.pgp;
-    this.heapMb = opts.heapMb ?? 512;
+    this.heapMb = opts.heapMb ?? HEAP_MB;
     this.maxSize = Math.max(1, opts.size);
     this.slots.push(this.spawn());
   }
