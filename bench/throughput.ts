@@ -150,6 +150,30 @@ export interface CeilingResult {
   /** Time in FETCH round trips and in simpleParser (they run one after the other). */
   fetchMs: number;
   parseMs: number;
+  /** When pooled from several passes (see pooledCeiling): each pass's rate, in the order they ran. */
+  passes?: number[];
+}
+
+/**
+ * One ceiling from passes run at different moments (before and after the ingest run): all their messages over
+ * all their time. The machine's speed drifts within minutes, and a ceiling measured on one side of the ingest
+ * run only would carry that drift into the ratio between them.
+ */
+export function pooledCeiling(passes: CeilingResult[]): CeilingResult {
+  const sum = (f: (c: CeilingResult) => number): number => passes.reduce((t, c) => t + f(c), 0);
+  const messages = sum((c) => c.messages);
+  const bytes = sum((c) => c.bytes);
+  const totalMs = sum((c) => c.totalMs);
+  return {
+    messages,
+    bytes,
+    totalMs,
+    msgPerSec: messages / (totalMs / 1000),
+    mibPerSec: bytes / 2 ** 20 / (totalMs / 1000),
+    fetchMs: sum((c) => c.fetchMs),
+    parseMs: sum((c) => c.parseMs),
+    passes: passes.map((c) => c.msgPerSec),
+  };
 }
 
 /** One imapflow client: UID list, then sources in batches of 50, each parsed with simpleParser. */
