@@ -29,8 +29,10 @@ const YOUNG_GENERATION_MB = 16;
  * A parser thread's heap limit. It bounds a runaway parse, and it also sets how often V8 collects: the room V8
  * leaves a heap to grow after each full collection rises with the limit. One thread parsing 4,000 benchmark
  * messages ran 77 full collections at 512 MB and 24 at 2 GB; in the ingest benchmark the parser threads and
- * V8's helper threads used 16.8 → 12.6 s of CPU per 5,000 messages, for some 13 MiB more heap per busy thread
- * (docs/decisions.md).
+ * V8's helper threads used 16.2–16.8 → 12.6–13.8 s of CPU per 5,000 messages, for some 13 MiB more heap per
+ * busy thread (docs/decisions.md). A parse that outgrows it may still end the process, not just the thread
+ * (one allocation too large for the room Node gives a thread at its limit); the crash path then sets the
+ * message aside.
  */
 const HEAP_MB = 2048;
 
