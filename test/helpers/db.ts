@@ -19,6 +19,22 @@ export interface TestDatabase {
 
 export const quietLog: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
+/**
+ * Run `fn` with a real failure in the server: a BEFORE ... FOR EACH ROW trigger `name` on `table` whose PL/pgSQL
+ * body is `body`, dropped again (with its function) whatever `fn` does.
+ */
+export async function withTrigger<T>(db: Pick<pg.Pool, 'query'>, t: { name: string; table: string; events: string; body: string }, fn: () => Promise<T>): Promise<T> {
+  await db.query(`create function ${t.name}() returns trigger language plpgsql as $$
+      begin ${t.body} end $$`);
+  await db.query(`create trigger ${t.name} before ${t.events} on ${t.table} for each row execute function ${t.name}()`);
+  try {
+    return await fn();
+  } finally {
+    await db.query(`drop trigger ${t.name} on ${t.table}`);
+    await db.query(`drop function ${t.name}()`);
+  }
+}
+
 /** A fresh, migrated database cloned from the run's template. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const admin = inject('pgAdminUrl');

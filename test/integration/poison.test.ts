@@ -4,6 +4,7 @@ import { ParsePool } from '../../src/mail/parse-pool.ts';
 import { processBatch } from '../../src/stages/process.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { useAppDatabase } from '../helpers/app.ts';
+import { withTrigger } from '../helpers/db.ts';
 import { makeMessage } from '../helpers/messages.ts';
 
 // Messages that hurt the processor: one that already crashed it max_attempts times is set aside (and not
@@ -37,10 +38,8 @@ describe('poison messages', () => {
     const box = env.app.mailboxes.get('security')!;
     const raws = [makeMessage({ i: 21 }), makeMessage({ i: 22, subject: 'mailcase-test-refuse' }), makeMessage({ i: 23 })];
     // A real failure inside the batch's transaction: the server refuses one message's row.
-    await env.db.pool.query(`create function mailcase_test_refuse() returns trigger language plpgsql as $$
-      begin if new.subject = 'mailcase-test-refuse' then raise exception 'refused by test trigger'; end if; return new; end $$`);
-    await env.db.pool.query('create trigger mailcase_test_refuse before insert on messages for each row execute function mailcase_test_refuse()');
-    try {
+    const refuse = { name: 'mailcase_test_refuse', table: 'messages', events: 'insert', body: "if new.subject = 'mailcase-test-refuse' then raise exception 'refused by test trigger'; end if; return new;" };
+    await withTrigger(env.db.pool, refuse, async () => {
       const stored = await storeRaw(env.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
       const ids = stored.map((x) => x.id);
       expect(ids).toHaveLength(3);
@@ -53,10 +52,7 @@ describe('poison messages', () => {
       expect(cases.rows[0]!.n).toBe(2);
       const left = await env.db.pool.query<{ n: number }>('select count(*)::int as n from raw_message_attempts');
       expect(left.rows[0]!.n).toBe(0);
-    } finally {
-      await env.db.pool.query('drop trigger mailcase_test_refuse on messages');
-      await env.db.pool.query('drop function mailcase_test_refuse()');
-    }
+    });
   });
 
   it('stops a parser thread that runs past the timeout with MC_PARSE_TIMEOUT; a pool with room parses the same kind of mail', async () => {

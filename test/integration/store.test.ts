@@ -3,6 +3,7 @@ import { RAW_CHANNEL, sha256, storeRaw } from '../../src/stages/store.ts';
 import { RawCache } from '../../src/stages/raw-cache.ts';
 import { BYTEA_PIECE } from '../../src/db/pool.ts';
 import { useAppDatabase } from '../helpers/app.ts';
+import { withTrigger } from '../helpers/db.ts';
 import { makeMessage } from '../helpers/messages.ts';
 
 // Step 1's commit point writes a batch in multi-row INSERTs: each input must get back its own row id (or null
@@ -92,20 +93,15 @@ describe('storeRaw', () => {
   it('takes the rows out of the cache again when the transaction fails after they were put', async () => {
     const box = env.app.mailboxes.get('security')!;
     const { cache, ids } = recordingCache();
-    await env.db.pool.query(`create function mailcase_test_refuse() returns trigger language plpgsql as $$
-      begin raise exception 'refused by test trigger'; end $$`);
-    await env.db.pool.query('create trigger mailcase_test_refuse before insert or update on mailbox_cursors for each row execute function mailcase_test_refuse()');
-    try {
+    const refuse = { name: 'mailcase_test_refuse', table: 'mailbox_cursors', events: 'insert or update', body: "raise exception 'refused by test trigger';" };
+    await withTrigger(env.db.pool, refuse, async () => {
       const raw = makeMessage({ i: 500 });
       await expect(storeRaw(env.db.pool, [{ raw, uid: 50 }], { mailboxId: box.id, source: 'imap', uidvalidity: 11, cursorUid: 50, cache })).rejects.toThrow(/refused by test trigger/);
       expect(ids).toHaveLength(1);
       expect(cache.take(ids[0]!)).toBeUndefined();
       const rows = await env.db.pool.query('select 1 from raw_messages where id = $1', [ids[0]]);
       expect(rows.rowCount).toBe(0);
-    } finally {
-      await env.db.pool.query('drop trigger mailcase_test_refuse on mailbox_cursors');
-      await env.db.pool.query('drop function mailcase_test_refuse()');
-    }
+    });
   });
 
   it('keeps in the cache only the rows of the attempt that committed, when the transaction is retried', async () => {
@@ -113,19 +109,17 @@ describe('storeRaw', () => {
     const { cache, ids } = recordingCache();
     // The first attempt fails with a serialization failure (a sequence is not rolled back), the second commits.
     await env.db.pool.query('create sequence mailcase_test_once');
-    await env.db.pool.query(`create function mailcase_test_retry() returns trigger language plpgsql as $$
-      begin if nextval('mailcase_test_once') = 1 then raise exception 'retry me' using errcode = '40001'; end if; return new; end $$`);
-    await env.db.pool.query('create trigger mailcase_test_retry before insert or update on mailbox_cursors for each row execute function mailcase_test_retry()');
+    const retry = { name: 'mailcase_test_retry', table: 'mailbox_cursors', events: 'insert or update', body: "if nextval('mailcase_test_once') = 1 then raise exception 'retry me' using errcode = '40001'; end if; return new;" };
     try {
-      const raw = makeMessage({ i: 600 });
-      const stored = await storeRaw(env.db.pool, [{ raw, uid: 60 }], { mailboxId: box.id, source: 'imap', uidvalidity: 13, cursorUid: 60, cache });
-      expect(ids).toHaveLength(2);
-      expect(stored.map((x) => x.id)).toEqual([ids[1]]);
-      expect(cache.take(ids[0]!)).toBeUndefined();
-      expect(cache.take(ids[1]!)).toEqual(raw);
+      await withTrigger(env.db.pool, retry, async () => {
+        const raw = makeMessage({ i: 600 });
+        const stored = await storeRaw(env.db.pool, [{ raw, uid: 60 }], { mailboxId: box.id, source: 'imap', uidvalidity: 13, cursorUid: 60, cache });
+        expect(ids).toHaveLength(2);
+        expect(stored.map((x) => x.id)).toEqual([ids[1]]);
+        expect(cache.take(ids[0]!)).toBeUndefined();
+        expect(cache.take(ids[1]!)).toEqual(raw);
+      });
     } finally {
-      await env.db.pool.query('drop trigger mailcase_test_retry on mailbox_cursors');
-      await env.db.pool.query('drop function mailcase_test_retry()');
       await env.db.pool.query('drop sequence mailcase_test_once');
     }
   });
