@@ -23,6 +23,12 @@ export function collapseSpaces(text: string): string {
 
 /** Collapse a string to one line of at most `maxChars` characters. */
 export function oneLine(text: string, maxChars: number): string {
+  // Only the first maxChars characters are kept, and collapsing a prefix of the text gives a prefix of the
+  // collapsed text: once a prefix collapses to more than that, the rest of a long paste need not be read.
+  for (let len = 2 * maxChars + 64; len < text.length; len *= 4) {
+    const head = collapseSpaces(text.slice(0, len)).trim();
+    if (head.length > maxChars + 1) return capText(head, maxChars);
+  }
   return capText(collapseSpaces(text).trim(), maxChars);
 }
 
@@ -41,8 +47,12 @@ export function capText(text: string, maxChars: number): string {
 
 /** Lower-case, strip accents and collapse whitespace, so "Étapes" matches "etapes". */
 export function foldCase(text: string): string {
+  // ASCII (most labels and sentences) has nothing to decompose or strip; testing for it costs less than NFD.
+  if (ASCII_ONLY.test(text)) return text.toLowerCase();
   return text.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
+
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 // A reply attribution such as "On Tue, 3 Mar 2026, Jane <j@x> wrote:" (or its German, French and
 // Spanish forms) introduces quoted text; it is only dropped when quoted lines follow it.

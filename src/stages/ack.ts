@@ -7,7 +7,7 @@ import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvents } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { autoMailCounts, enqueue, notifyOutbox } from '../db/queries/outbox.ts';
+import { autoMailCounts, enqueueMany, notifyOutbox } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 
@@ -60,6 +60,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   let total = counts.total;
   const suppressedEvents: { caseId: number; rawMessageId: number; kind: string; actor: string; data: Record<string, unknown> }[] = [];
   let queued = 0;
+  const outgoing: Parameters<typeof enqueueMany>[1] = [];
   const security = config.mailboxes.find((m) => m.kind === 'security');
   const keyring = cases.length > 0 && deps.keyring ? await deps.keyring() : undefined;
   for (const c of cases) {
@@ -96,33 +97,28 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
     );
     const body = deps.templates.render(kind, 'ack', ctx);
     const refsChain = c.messageId ? [...c.references.filter((r) => r !== c.messageId), c.messageId] : c.references;
-    const r = await enqueue(
-      tx,
-      {
-        caseId: c.caseId,
-        mailboxId: c.mailboxId,
-        kind: 'ack',
-        rfcMessageId: newMessageId(mailbox.address),
-        from: mailbox.address,
-        fromName: null,
-        to: [c.recipient!],
-        subject: ctx.reply_subject,
-        text: body.text,
-        html: body.html ?? null,
-        inReplyTo: c.messageId,
-        references: refsChain.slice(-20),
-        headers: outgoingLoopHeaders('ack', mailbox.address),
-        rateKey: c.recipient,
-      },
-      now,
-      { newCase: true, notify: false },
-    );
-    if (r) {
-      queued++;
-      total++;
-      counts.perAddress.set(c.recipient!, (counts.perAddress.get(c.recipient!) ?? 0) + 1);
-    }
+    outgoing.push({
+      caseId: c.caseId,
+      mailboxId: c.mailboxId,
+      kind: 'ack',
+      rfcMessageId: newMessageId(mailbox.address),
+      from: mailbox.address,
+      fromName: null,
+      to: [c.recipient!],
+      subject: ctx.reply_subject,
+      text: body.text,
+      html: body.html ?? null,
+      inReplyTo: c.messageId,
+      references: refsChain.slice(-20),
+      headers: outgoingLoopHeaders('ack', mailbox.address),
+      rateKey: c.recipient,
+    });
+    queued++;
+    total++;
+    counts.perAddress.set(c.recipient!, (counts.perAddress.get(c.recipient!) ?? 0) + 1);
   }
+  // All of them in one statement (a case opened by this batch has no acknowledgment yet: one each).
+  await enqueueMany(tx, outgoing, now);
   if (suppressedEvents.length > 0) {
     await tx.query(
       'update messages m set no_reply_reason = x.reason from unnest($1::bigint[], $2::text[]) as x(raw_id, reason) where m.raw_message_id = x.raw_id',

@@ -7,7 +7,8 @@ import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Analyser, Analysis } from '../mail/analyse.ts';
-import { withTransaction } from '../db/pool.ts';
+import { withTransaction, type Db } from '../db/pool.ts';
+import { WriteBehind } from '../db/write-behind.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
@@ -88,7 +89,12 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   return result;
 
   async function runBatch(guarded: boolean): Promise<void> {
-    await withTransaction(pool, async (tx) => {
+    await withTransaction(pool, async (client) => {
+      // Unguarded, the batch's new cases and small attachments wait and go in one statement at its next query
+      // (WriteBehind: a round trip per message was much of the cost); guarded, each goes at once, inside its
+      // message's savepoint, so that a failing one is told from the others.
+      const waiting = guarded ? undefined : new WriteBehind<Waiting>(client, writeWaiting, WAITING_LIMITS);
+      const tx = waiting?.client ?? client;
       result = { claimed: 0, processed: 0, failed: 0 };
       logs = [];
       let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
@@ -133,6 +139,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
       const maintainers = await maintainerEntries(flowDeps(deps));
 
+      const files = filer(tx, waiting, claimed.length);
       const opened: OpenedCase[] = [];
       const done: number[] = [];
       const refs = new Map<number, string>();
@@ -150,7 +157,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
           } else {
             if (guarded) await tx.query('savepoint msg');
             try {
-              outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers);
+              outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
               if (guarded) await tx.query('release savepoint msg');
             } catch (rawErr) {
               const e = coerceError(rawErr);
@@ -198,8 +205,64 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       }
       await rawq.markProcessed(tx, done);
       await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
+      // withTransaction's COMMIT goes on the client itself, not through `tx`: nothing may still wait.
+      await waiting?.flush();
     });
   }
+}
+
+/** How processOne writes new cases and attachments: at once (guarded), or waiting for the batch's next query. */
+interface Filer {
+  /** Open a case with its first message; returns their ids (which, unguarded, may not be written yet). */
+  open(caseSql: { columns: string; values: unknown[] }, message: Omit<msgq.NewMessage, 'caseId'>): Promise<{ caseId: number; messageId: number }>;
+  attach(messageId: number, attachments: msgq.NewAttachment[]): Promise<void>;
+}
+
+type Waiting = { opening: msgq.Opening } | { small: msgq.SmallAttachment };
+
+// What waits is at most this many rows or bytes, so that one statement stays of a modest size.
+const WAITING_LIMITS = {
+  rows: 100,
+  bytes: 8 * 1024 * 1024,
+  bytesOf: (w: Waiting): number =>
+    1024 + ('opening' in w ? (w.opening.message.bodyText?.length ?? 0) + (w.opening.message.bodyHtml?.length ?? 0) : w.small.attachment.size),
+};
+
+/**
+ * Writes what a batch has waiting. A failure that is not the batch's (see isBatchError) belongs to one of its
+ * rows, which one is not known here: the batch runs again, guarded, where each message is written on its own.
+ */
+async function writeWaiting(db: Db, rows: Waiting[]): Promise<void> {
+  try {
+    await msgq.insertFiled(db, rows.flatMap((w) => ('opening' in w ? [w.opening] : [])), rows.flatMap((w) => ('small' in w ? [w.small] : [])));
+  } catch (raw) {
+    const e = coerceError(raw);
+    if (isBatchError(e)) throw e;
+    throw new GuardNeeded(e);
+  }
+}
+
+function filer(tx: pg.PoolClient, waiting: WriteBehind<Waiting> | undefined, batchSize: number): Filer {
+  if (!waiting) {
+    return { open: (caseSql, message) => msgq.insertCaseWithMessage(tx, caseSql, message), attach: (messageId, atts) => msgq.insertAttachments(tx, messageId, atts) };
+  }
+  let ids: { caseId: number; messageId: number }[] = [];
+  return {
+    async open(caseSql, message) {
+      // Ids for the whole batch at its first new case: a message opens at most one.
+      if (ids.length === 0) ids = await msgq.reserveOpeningIds(tx, batchSize);
+      const id = ids.shift()!;
+      await waiting.add({ opening: { ...id, caseSql, message } });
+      return id;
+    },
+    async attach(messageId, atts) {
+      // One written in pieces needs its row id first: it goes at once (after what waits).
+      for (const attachment of atts) {
+        if (attachment.pieces.length <= 1) await waiting.add({ small: { messageId, attachment } });
+        else await msgq.insertAttachments(tx, messageId, [attachment]);
+      }
+    },
+  };
 }
 
 /** Thrown out of an unguarded batch when one message failed in the database step: run it again, guarded. */
@@ -231,6 +294,7 @@ async function processOne(
   dupIndex: { copies: StoredCopy[]; looked: Set<string> },
   reprocess: boolean,
   maintainers: MaintainerEntry[],
+  files: Filer,
 ): Promise<Outcome> {
   const { config } = deps;
   const mailbox = deps.mailboxes.get(raw.mailbox_id);
@@ -308,7 +372,7 @@ async function processOne(
     caseRef = c.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
-    await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await files.attach(messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
@@ -318,8 +382,7 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
-    const opened = await msgq.insertCaseWithMessage(
-      tx,
+    const opened = await files.open(
       caseq.caseInsert({
         ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
         mailboxId: mailbox.id,
@@ -335,7 +398,7 @@ async function processOne(
     );
     caseId = opened.caseId;
     const messageId = opened.messageId;
-    await msgq.insertAttachments(tx, messageId, parsed.attachments);
+    await files.attach(messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });

@@ -57,6 +57,63 @@ export async function insertCaseWithMessage(db: Db, caseSql: { columns: string; 
   return { caseId: r.rows[0]!.case_id, messageId: r.rows[0]!.id };
 }
 
+/** A case to open with its first message, under ids given beforehand (reserveOpeningIds). */
+export interface Opening { caseId: number; messageId: number; caseSql: { columns: string; values: unknown[] }; message: Omit<NewMessage, 'caseId'> }
+
+/** `n` pairs of fresh ids for cases and their first messages, in one round trip. Unused ids are simply skipped. */
+export async function reserveOpeningIds(db: Db, n: number): Promise<{ caseId: number; messageId: number }[]> {
+  const r = await db.query<{ case_id: number; message_id: number }>(
+    named('mc_reserve_opening_ids', `select nextval(pg_get_serial_sequence('cases', 'id')) as case_id, nextval(pg_get_serial_sequence('messages', 'id')) as message_id
+     from generate_series(1, $1::int)`, [n]),
+  );
+  return r.rows.map((x) => ({ caseId: x.case_id, messageId: x.message_id }));
+}
+
+/**
+ * `insert into messages (...) values (...), ...` for `rows`, its parameters appended to `values` (for a
+ * statement that does more with them, as outbox.enqueueMany does).
+ */
+export function messagesInsertSql(rows: NewMessage[], values: unknown[]): string {
+  const tuples = rows.map((m) => {
+    const vals = [m.caseId, ...messageValues(m)];
+    const b = values.length;
+    values.push(...vals);
+    return `(${vals.map((_, i) => `$${b + i + 1}`).join(', ')})`;
+  });
+  return `insert into messages (${MESSAGE_COLUMNS}) values ${tuples.join(', ')}`;
+}
+
+/** An attachment small enough to go whole in one row (no more than one piece). */
+export interface SmallAttachment { messageId: number; attachment: NewAttachment }
+
+/**
+ * Open several cases with their first messages, and add small attachments (to these messages or to any
+ * earlier ones), in one statement: how WriteBehind writes what a processing batch has waiting.
+ */
+export async function insertFiled(db: Db, openings: Opening[], attachments: SmallAttachment[]): Promise<void> {
+  if (openings.length + attachments.length === 0) return;
+  const values: unknown[] = [];
+  const tuple = (vals: unknown[]): string => {
+    const b = values.length;
+    values.push(...vals);
+    return `(${vals.map((_, i) => `$${b + i + 1}`).join(', ')})`;
+  };
+  const parts: string[] = [];
+  if (openings.length > 0) {
+    parts.push(`insert into cases (id, ${openings[0]!.caseSql.columns}) values ${openings.map((o) => tuple([o.caseId, ...o.caseSql.values])).join(', ')}`);
+    parts.push(`insert into messages (id, ${MESSAGE_COLUMNS}) values ${openings.map((o) => tuple([o.messageId, o.caseId, ...messageValues(o.message)])).join(', ')}`);
+  }
+  if (attachments.length > 0) {
+    parts.push(`insert into attachments (message_id, filename, content_type, size, sha256, content) values ${attachments
+      .map(({ messageId, attachment: a }) => tuple([messageId, a.filename, a.contentType, a.size, a.sha256, a.pieces[0] ?? Buffer.alloc(0)]))
+      .join(', ')}`);
+  }
+  // Data-modifying CTEs run whole; foreign keys are checked at the end of the statement, when all rows are in.
+  const last = parts.pop()!;
+  const sql = parts.length === 0 ? last : `with ${parts.map((p, i) => `w${i} as (${p})`).join(', ')} ${last}`;
+  await db.query(sql, values);
+}
+
 /** Replace the parsed fields of an existing message (reprocess); case membership is kept. */
 export async function updateParsedMessage(db: Db, id: number, m: NewMessage): Promise<void> {
   await db.query(

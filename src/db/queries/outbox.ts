@@ -1,5 +1,5 @@
 import { named, type Db } from '../pool.ts';
-import { insertMessage } from './messages.ts';
+import { insertMessage, messagesInsertSql, type NewMessage } from './messages.ts';
 
 /** Notified (at commit) when outgoing mail is queued, so a sender stage wakes at once. */
 export const OUTBOX_CHANNEL = 'mailcase_outbox';
@@ -35,7 +35,19 @@ export async function enqueue(tx: Db, m: NewOutgoing, now: Date, opts: { newCase
     const had = await tx.query('select 1 from outbox where case_id = $1 and kind = $2', [m.caseId, 'ack']);
     if (had.rowCount) return null;
   }
-  const messageRowId = m.caseId === null ? null : await insertMessage(tx, {
+  const messageRowId = m.caseId === null ? null : await insertMessage(tx, outgoingMessageRow({ ...m, caseId: m.caseId }, now));
+  const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
+       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id`,
+  [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
+    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []]));
+  if (opts.notify !== false) await notifyOutbox(tx);
+  return { outboxId: r.rows[0]!.id, messageRowId };
+}
+
+/** The messages row (direction 'out', in the case's thread) of an outgoing message. */
+function outgoingMessageRow(m: NewOutgoing & { caseId: number }, now: Date): NewMessage {
+  return {
     caseId: m.caseId,
     rawMessageId: null,
     direction: 'out',
@@ -54,14 +66,34 @@ export async function enqueue(tx: Db, m: NewOutgoing, now: Date, opts: { newCase
     headers: Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k.toLowerCase(), [v]])),
     bodyText: m.text,
     bodyHtml: m.html,
+  };
+}
+
+/**
+ * Queue several outgoing messages of cases (a batch's acknowledgments) in one statement: each its messages row
+ * and its outbox row, as `enqueue` writes them one by one. Their Message-IDs are fresh, which joins the two.
+ * The caller notifies the sender stages.
+ */
+export async function enqueueMany(tx: Db, items: (NewOutgoing & { caseId: number })[], now: Date): Promise<void> {
+  if (items.length === 0) return;
+  const values: unknown[] = [];
+  const messages = messagesInsertSql(items.map((m) => outgoingMessageRow(m, now)), values);
+  const tuples = items.map((m) => {
+    const b = values.length;
+    values.push(m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
+      JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []);
+    const p = (i: number, type: string): string => `$${b + i}::${type}`;
+    return `(${p(1, 'bigint')}, ${p(2, 'int')}, ${p(3, 'text')}, ${p(4, 'text')}, ${p(5, 'text')}, ${p(6, 'text')}, ${p(7, 'text[]')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'text')}, ${p(12, 'text[]')}, ${p(13, 'jsonb')}, ${p(14, 'text')}, ${p(15, 'timestamptz')}, ${p(16, 'bigint[]')})`;
   });
-  const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
+  await tx.query(
+    `with m as (${messages} returning id, message_id)
+     insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
        body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id`,
-  [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
-    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []]));
-  if (opts.notify !== false) await notifyOutbox(tx);
-  return { outboxId: r.rows[0]!.id, messageRowId };
+     select m.id, v.* from (values ${tuples.join(', ')}) as v(case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
+       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
+     join m on m.message_id = v.rfc_message_id`,
+    values,
+  );
 }
 
 /** Wake the sender stages (delivered at commit; several in one transaction fold into one). */
