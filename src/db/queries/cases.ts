@@ -44,7 +44,7 @@ export interface NewCase {
   linkedCaseId?: number | null;
 }
 
-/** The columns and values of a new case row, for messages.insertCaseWithMessage and insertOpenings (a case is opened with its first message). */
+/** The columns and values of a new case row, for messages.insertCaseWithMessage and insertFiled (a case is opened with its first message). */
 export function caseInsert(c: NewCase): { columns: string; values: unknown[] } {
   return {
     columns: 'ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id',
