@@ -203,8 +203,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
         await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
       }
-      await rawq.markProcessed(tx, done);
-      await tx.query('delete from raw_message_attempts where raw_message_id = any($1::bigint[])', [claimed.map((c) => c.id)]);
+      await rawq.finishBatch(tx, done, claimed.map((c) => c.id));
       // withTransaction's COMMIT goes on the client itself, not through `tx`: nothing may still wait.
       await waiting?.flush();
     });

@@ -6,7 +6,8 @@ import { processBatch } from '../../src/stages/process.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
-import { makeMessage } from '../helpers/messages.ts';
+import { makeMessage, waitFor } from '../helpers/messages.ts';
+import { OUTBOX_CHANNEL } from '../../src/db/queries/outbox.ts';
 
 // Inserts that wait for the transaction's next query (src/db/write-behind.ts), on a real server: every later
 // statement sees them, in order, and a batch of new cases is opened in one statement.
@@ -87,8 +88,21 @@ describe('a processing batch', () => {
       const raws = Array.from({ length: 6 }, (_, k) =>
         makeMessage({ i: 300 + k, attachment: k % 2 === 0 ? { filename: `poc-${k}.py`, contentType: 'text/x-python', bytes: 2000 + k } : undefined }));
       await storeRaw(env.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
-      const r = await processBatch(processDeps(env.app));
+      // The sender stages are woken by a NOTIFY at commit, now part of the statement that queues the acknowledgments.
+      const listener = await env.db.pool.connect();
+      const notified: string[] = [];
+      listener.on('notification', (n) => notified.push(n.channel));
+      await listener.query(`listen ${OUTBOX_CHANNEL}`);
+      let r;
+      try {
+        r = await processBatch(processDeps(env.app));
+        await waitFor(async () => notified.length > 0, 'the outbox notification', 5000);
+      } finally {
+        await listener.query(`unlisten ${OUTBOX_CHANNEL}`);
+        listener.release();
+      }
       expect(r).toEqual({ claimed: 6, processed: 6, failed: 0 });
+      expect(notified).toEqual([OUTBOX_CHANNEL]);
       const counts = await env.db.pool.query<{ tbl: string; n: number }>('select tbl, n from stmt_count order by tbl');
       expect(counts.rows).toEqual([{ tbl: 'attachments', n: 1 }, { tbl: 'cases', n: 1 }, { tbl: 'outbox', n: 1 }]);
       const atts = await env.db.pool.query<{ filename: string; size: number; ok: boolean }>(

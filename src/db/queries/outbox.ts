@@ -71,8 +71,8 @@ function outgoingMessageRow(m: NewOutgoing & { caseId: number }, now: Date): New
 
 /**
  * Queue several outgoing messages of cases (a batch's acknowledgments) in one statement: each its messages row
- * and its outbox row, as `enqueue` writes them one by one. Their Message-IDs are fresh, which joins the two.
- * The caller notifies the sender stages.
+ * and its outbox row, as `enqueue` writes them one by one, and the sender stages notified (notifyOutbox).
+ * Their Message-IDs are fresh, which joins the two.
  */
 export async function enqueueMany(tx: Db, items: (NewOutgoing & { caseId: number })[], now: Date): Promise<void> {
   if (items.length === 0) return;
@@ -86,12 +86,13 @@ export async function enqueueMany(tx: Db, items: (NewOutgoing & { caseId: number
     return `(${p(1, 'bigint')}, ${p(2, 'int')}, ${p(3, 'text')}, ${p(4, 'text')}, ${p(5, 'text')}, ${p(6, 'text')}, ${p(7, 'text[]')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'text')}, ${p(12, 'text[]')}, ${p(13, 'jsonb')}, ${p(14, 'text')}, ${p(15, 'timestamptz')}, ${p(16, 'bigint[]')})`;
   });
   await tx.query(
-    `with m as (${messages} returning id, message_id)
-     insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
+    `with m as (${messages} returning id, message_id),
+     o as (insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
        body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
      select m.id, v.* from (values ${tuples.join(', ')}) as v(case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
        body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
-     join m on m.message_id = v.rfc_message_id`,
+     join m on m.message_id = v.rfc_message_id returning 1)
+     select pg_notify('${OUTBOX_CHANNEL}', '') where exists (select 1 from o)`,
     values,
   );
 }

@@ -164,9 +164,16 @@ export async function settledIds(db: Db, ids: number[]): Promise<number[]> {
   return r.rows.map((row) => Number(row.id));
 }
 
-export async function markProcessed(db: Db, rawIds: number[]): Promise<void> {
-  if (rawIds.length === 0) return;
-  await db.query(`update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = any($1::bigint[])`, [rawIds]);
+/**
+ * The end of a processing batch in one statement: `done` marked processed, and the attempt counters of all it
+ * claimed removed.
+ */
+export async function finishBatch(db: Db, done: number[], claimed: number[]): Promise<void> {
+  await db.query(
+    `with p as (update raw_messages set state = 'processed', error_code = null, error = null, processed_at = now() where id = any($1::bigint[]))
+     delete from raw_message_attempts where raw_message_id = any($2::bigint[])`,
+    [done, claimed],
+  );
 }
 
 export async function markFailed(db: Db, rawId: number, code: string, reason: string): Promise<void> {
