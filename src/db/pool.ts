@@ -16,6 +16,16 @@ export function named(name: string, text: string, values: unknown[]): pg.QueryCo
   return { name, text, values };
 }
 
+/**
+ * One row of a multi-row VALUES list: `vals` appended to the statement's `values`, and their placeholders
+ * (`$n`, or `$n::type` where `casts` names a type) returned as "(...)".
+ */
+export function valuesTuple(values: unknown[], vals: unknown[], casts: readonly (string | null)[] = []): string {
+  const b = values.length;
+  values.push(...vals);
+  return `(${vals.map((_, i) => (casts[i] ? `$${b + i + 1}::${casts[i]}` : `$${b + i + 1}`)).join(', ')})`;
+}
+
 // bigint (int8) columns hold ids and UIDs well below 2^53; return them as numbers.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 

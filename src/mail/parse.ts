@@ -228,6 +228,6 @@ export function attachmentText(a: ParsedAttachment): string | null {
   if (!textLike || a.size > 512 * 1024) return null;
   // Binary content under a text type (a compiled PoC named .py, say) is not prose: a NUL byte in the first
   // 8,000 bytes says binary, as git and grep decide it.
-  if ((a.pieces[0] ?? Buffer.alloc(0)).subarray(0, 8000).includes(0)) return null;
+  if (a.pieces[0]?.subarray(0, 8000).includes(0)) return null;
   return stripNul(Buffer.concat(a.pieces).toString('utf8'));
 }

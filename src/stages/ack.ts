@@ -5,6 +5,7 @@ import { autoReplyDecision } from '../core/auto-reply.ts';
 import { outgoingLoopHeaders, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
+import { eventsInsertSql } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { autoMailCounts, enqueueMany } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
@@ -120,11 +121,12 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   await enqueueMany(tx, outgoing, now);
   if (suppressedEvents.length > 0) {
     // The reason on each message and its audit event, in one statement.
+    const values: unknown[] = [suppressedEvents.map((e) => e.rawMessageId), suppressedEvents.map((e) => e.data.detail)];
+    const events = eventsInsertSql(suppressedEvents, values);
     await tx.query(
       `with u as (update messages m set no_reply_reason = x.reason from unnest($1::bigint[], $2::text[]) as x(raw_id, reason) where m.raw_message_id = x.raw_id)
-       insert into events (case_id, raw_message_id, kind, actor, data) select * from unnest($3::bigint[], $1::bigint[], $4::text[], $5::text[], $6::jsonb[])`,
-      [suppressedEvents.map((e) => e.rawMessageId), suppressedEvents.map((e) => e.data.detail), suppressedEvents.map((e) => e.caseId),
-        suppressedEvents.map((e) => e.kind), suppressedEvents.map((e) => e.actor), suppressedEvents.map((e) => JSON.stringify(e.data))],
+       ${events}`,
+      values,
     );
   }
   return { queued, suppressed: suppressedEvents.length };

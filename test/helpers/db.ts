@@ -20,17 +20,25 @@ export interface TestDatabase {
 export const quietLog: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', pretty: false });
 
 /**
- * Run `fn` with a real failure in the server: a BEFORE ... FOR EACH ROW trigger `name` on `table` whose PL/pgSQL
- * body is `body`, dropped again (with its function) whatever `fn` does.
+ * Run `fn` with a trigger `name` on `table` (or on each of several) whose PL/pgSQL body is `body`: by default
+ * BEFORE ... FOR EACH ROW, to make the server fail for real; AFTER ... FOR EACH STATEMENT to count statements.
+ * Dropped again (with its function) whatever `fn` does.
  */
-export async function withTrigger<T>(db: Pick<pg.Pool, 'query'>, t: { name: string; table: string; events: string; body: string }, fn: () => Promise<T>): Promise<T> {
+export async function withTrigger<T>(
+  db: Pick<pg.Pool, 'query'>,
+  t: { name: string; table: string | string[]; events: string; body: string; timing?: 'before' | 'after'; forEach?: 'row' | 'statement' },
+  fn: () => Promise<T>,
+): Promise<T> {
+  const tables = Array.isArray(t.table) ? t.table : [t.table];
   await db.query(`create function ${t.name}() returns trigger language plpgsql as $$
       begin ${t.body} end $$`);
-  await db.query(`create trigger ${t.name} before ${t.events} on ${t.table} for each row execute function ${t.name}()`);
   try {
+    for (const table of tables) {
+      await db.query(`create trigger ${t.name} ${t.timing ?? 'before'} ${t.events} on ${table} for each ${t.forEach ?? 'row'} execute function ${t.name}()`);
+    }
     return await fn();
   } finally {
-    await db.query(`drop trigger ${t.name} on ${t.table}`);
+    for (const table of tables) await db.query(`drop trigger if exists ${t.name} on ${table}`);
     await db.query(`drop function ${t.name}()`);
   }
 }

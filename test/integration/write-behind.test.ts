@@ -5,7 +5,7 @@ import { WriteBehind } from '../../src/db/write-behind.ts';
 import { processBatch } from '../../src/stages/process.ts';
 import { sha256, storeRaw } from '../../src/stages/store.ts';
 import { useAppDatabase } from '../helpers/app.ts';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, withTrigger, type TestDatabase } from '../helpers/db.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { OUTBOX_CHANNEL } from '../../src/db/queries/outbox.ts';
 
@@ -78,12 +78,13 @@ describe('a processing batch', () => {
   const TABLES = ['cases', 'attachments', 'outbox'];
 
   it('opens its new cases, with their first messages and attachments, in one statement, and queues their acknowledgments in one more', async () => {
-    // Statement-level triggers count the INSERT statements that reach cases and outbox.
+    // Statement-level triggers count the INSERT statements that reach cases, attachments and outbox.
     await env.db.pool.query('create table stmt_count (tbl text primary key, n int not null)');
-    await env.db.pool.query(`create function count_stmt() returns trigger language plpgsql as $$
-      begin insert into stmt_count values (tg_table_name, 1) on conflict (tbl) do update set n = stmt_count.n + 1; return null; end $$`);
-    for (const t of TABLES) await env.db.pool.query(`create trigger count_stmt after insert on ${t} for each statement execute function count_stmt()`);
-    try {
+    const count = {
+      name: 'count_stmt', table: TABLES, events: 'insert', timing: 'after' as const, forEach: 'statement' as const,
+      body: 'insert into stmt_count values (tg_table_name, 1) on conflict (tbl) do update set n = stmt_count.n + 1; return null;',
+    };
+    await withTrigger(env.db.pool, count, async () => {
       const box = env.app.mailboxes.get('security')!;
       const raws = Array.from({ length: 6 }, (_, k) =>
         makeMessage({ i: 300 + k, attachment: k % 2 === 0 ? { filename: `poc-${k}.py`, contentType: 'text/x-python', bytes: 2000 + k } : undefined }));
@@ -119,9 +120,6 @@ describe('a processing batch', () => {
       );
       expect(rows.rows.map((x) => x.ref.replace(/-\d{4}-/, '-YYYY-'))).toEqual([1, 2, 3, 4, 5, 6].map((n) => `SEC-YYYY-000${n}`));
       expect(rows.rows.every((x) => x.ack_ok && x.first_from.startsWith('reporter3'))).toBe(true);
-    } finally {
-      for (const t of TABLES) await env.db.pool.query(`drop trigger count_stmt on ${t}`);
-      await env.db.pool.query('drop function count_stmt()');
-    }
+    });
   });
 });

@@ -11,9 +11,14 @@ export async function insertEvent(db: Db, e: NewEvent): Promise<void> {
 /** Several events in one statement. */
 export async function insertEvents(db: Db, events: NewEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await db.query(
-    `insert into events (case_id, raw_message_id, kind, actor, data)
-     select * from unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::jsonb[])`,
-    [events.map((e) => e.caseId), events.map((e) => e.rawMessageId ?? null), events.map((e) => e.kind), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.data ?? {}))],
-  );
+  const values: unknown[] = [];
+  await db.query(eventsInsertSql(events, values), values);
+}
+
+/** `insert into events ...` for `events`, its parameters appended to `values` (for a statement that does more). */
+export function eventsInsertSql(events: NewEvent[], values: unknown[]): string {
+  const b = values.length;
+  values.push(events.map((e) => e.caseId), events.map((e) => e.rawMessageId ?? null), events.map((e) => e.kind), events.map((e) => e.actor), events.map((e) => JSON.stringify(e.data ?? {})));
+  return `insert into events (case_id, raw_message_id, kind, actor, data)
+     select * from unnest($${b + 1}::bigint[], $${b + 2}::bigint[], $${b + 3}::text[], $${b + 4}::text[], $${b + 5}::jsonb[])`;
 }

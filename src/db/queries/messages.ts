@@ -1,6 +1,6 @@
 import type { StoredCopy } from '../../core/duplicate.ts';
 import type { MessageData } from '../../core/case-view.ts';
-import { appendPieces, named, type Db } from '../pool.ts';
+import { appendPieces, named, valuesTuple, type Db } from '../pool.ts';
 
 export interface NewMessage {
   caseId: number;
@@ -71,16 +71,11 @@ export async function reserveOpeningIds(db: Db, n: number): Promise<{ caseId: nu
 
 /**
  * `insert into messages (...) values (...), ...` for `rows`, its parameters appended to `values` (for a
- * statement that does more with them, as outbox.enqueueMany does).
+ * statement that does more with them, as outbox.enqueueMany and insertFiled do); with `ids`, the rows get those.
  */
-export function messagesInsertSql(rows: NewMessage[], values: unknown[]): string {
-  const tuples = rows.map((m) => {
-    const vals = [m.caseId, ...messageValues(m)];
-    const b = values.length;
-    values.push(...vals);
-    return `(${vals.map((_, i) => `$${b + i + 1}`).join(', ')})`;
-  });
-  return `insert into messages (${MESSAGE_COLUMNS}) values ${tuples.join(', ')}`;
+export function messagesInsertSql(rows: NewMessage[], values: unknown[], ids?: number[]): string {
+  const tuples = rows.map((m, i) => valuesTuple(values, [...(ids ? [ids[i]] : []), m.caseId, ...messageValues(m)]));
+  return `insert into messages (${ids ? 'id, ' : ''}${MESSAGE_COLUMNS}) values ${tuples.join(', ')}`;
 }
 
 /** An attachment small enough to go whole in one row (no more than one piece). */
@@ -93,19 +88,14 @@ export interface SmallAttachment { messageId: number; attachment: NewAttachment 
 export async function insertFiled(db: Db, openings: Opening[], attachments: SmallAttachment[]): Promise<void> {
   if (openings.length + attachments.length === 0) return;
   const values: unknown[] = [];
-  const tuple = (vals: unknown[]): string => {
-    const b = values.length;
-    values.push(...vals);
-    return `(${vals.map((_, i) => `$${b + i + 1}`).join(', ')})`;
-  };
   const parts: string[] = [];
   if (openings.length > 0) {
-    parts.push(`insert into cases (id, ${openings[0]!.caseSql.columns}) values ${openings.map((o) => tuple([o.caseId, ...o.caseSql.values])).join(', ')}`);
-    parts.push(`insert into messages (id, ${MESSAGE_COLUMNS}) values ${openings.map((o) => tuple([o.messageId, o.caseId, ...messageValues(o.message)])).join(', ')}`);
+    parts.push(`insert into cases (id, ${openings[0]!.caseSql.columns}) values ${openings.map((o) => valuesTuple(values, [o.caseId, ...o.caseSql.values])).join(', ')}`);
+    parts.push(messagesInsertSql(openings.map((o) => ({ ...o.message, caseId: o.caseId })), values, openings.map((o) => o.messageId)));
   }
   if (attachments.length > 0) {
     parts.push(`insert into attachments (message_id, filename, content_type, size, sha256, content) values ${attachments
-      .map(({ messageId, attachment: a }) => tuple([messageId, a.filename, a.contentType, a.size, a.sha256, a.pieces[0] ?? Buffer.alloc(0)]))
+      .map(({ messageId, attachment: a }) => valuesTuple(values, [messageId, a.filename, a.contentType, a.size, a.sha256, a.pieces[0] ?? Buffer.alloc(0)]))
       .join(', ')}`);
   }
   // Data-modifying CTEs run whole; foreign keys are checked at the end of the statement, when all rows are in.

@@ -1,4 +1,4 @@
-import { named, type Db } from '../pool.ts';
+import { named, valuesTuple, type Db } from '../pool.ts';
 import { insertMessage, messagesInsertSql, type NewMessage } from './messages.ts';
 
 /** Notified (at commit) when outgoing mail is queued, so a sender stage wakes at once. */
@@ -25,23 +25,30 @@ export interface NewOutgoing {
   attachmentIds?: number[];
 }
 
+// An outbox row's columns after message_id, with their types, and its values in that order.
+const OUTBOX_COLUMNS = 'case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids';
+const OUTBOX_TYPES = ['bigint', 'int', 'text', 'text', 'text', 'text', 'text[]', 'text', 'text', 'text', 'text', 'text[]', 'jsonb', 'text', 'timestamptz', 'bigint[]'] as const;
+
+function outboxValues(m: NewOutgoing, now: Date): unknown[] {
+  return [m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
+    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []];
+}
+
 /**
  * Queue one outgoing message: a messages row (direction 'out', in the case's thread) and its outbox row, in the
  * caller's transaction. Returns null when the case already has an acknowledgment (one per case, ever).
  */
-export async function enqueue(tx: Db, m: NewOutgoing, now: Date, opts: { newCase?: boolean; notify?: boolean } = {}): Promise<{ outboxId: number; messageRowId: number | null } | null> {
-  // (A case opened in this very transaction has no acknowledgment yet; the unique index stays the guarantee.)
-  if (m.kind === 'ack' && m.caseId !== null && !opts.newCase) {
+export async function enqueue(tx: Db, m: NewOutgoing, now: Date): Promise<{ outboxId: number; messageRowId: number | null } | null> {
+  // (The unique index stays the guarantee; this turns a second acknowledgment into "already had one".)
+  if (m.kind === 'ack' && m.caseId !== null) {
     const had = await tx.query('select 1 from outbox where case_id = $1 and kind = $2', [m.caseId, 'ack']);
     if (had.rowCount) return null;
   }
   const messageRowId = m.caseId === null ? null : await insertMessage(tx, outgoingMessageRow({ ...m, caseId: m.caseId }, now));
-  const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
-       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) returning id`,
-  [messageRowId, m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
-    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []]));
-  if (opts.notify !== false) await notifyOutbox(tx);
+  const values: unknown[] = [];
+  const tuple = valuesTuple(values, [messageRowId, ...outboxValues(m, now)]);
+  const r = await tx.query<{ id: number }>(named('mc_outbox_insert', `insert into outbox (message_id, ${OUTBOX_COLUMNS}) values ${tuple} returning id`, values));
+  await notifyOutbox(tx);
   return { outboxId: r.rows[0]!.id, messageRowId };
 }
 
@@ -78,20 +85,13 @@ export async function enqueueMany(tx: Db, items: (NewOutgoing & { caseId: number
   if (items.length === 0) return;
   const values: unknown[] = [];
   const messages = messagesInsertSql(items.map((m) => outgoingMessageRow(m, now)), values);
-  const tuples = items.map((m) => {
-    const b = values.length;
-    values.push(m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
-      JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []);
-    const p = (i: number, type: string): string => `$${b + i}::${type}`;
-    return `(${p(1, 'bigint')}, ${p(2, 'int')}, ${p(3, 'text')}, ${p(4, 'text')}, ${p(5, 'text')}, ${p(6, 'text')}, ${p(7, 'text[]')}, ${p(8, 'text')}, ${p(9, 'text')}, ${p(10, 'text')}, ${p(11, 'text')}, ${p(12, 'text[]')}, ${p(13, 'jsonb')}, ${p(14, 'text')}, ${p(15, 'timestamptz')}, ${p(16, 'bigint[]')})`;
-  });
+  // A VALUES list outside an INSERT takes no types from a table: each placeholder carries its column's.
+  const tuples = items.map((m) => valuesTuple(values, outboxValues(m, now), OUTBOX_TYPES));
   await tx.query(
     `with m as (${messages} returning id, message_id),
-     o as (insert into outbox (message_id, case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
-       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
-     select m.id, v.* from (values ${tuples.join(', ')}) as v(case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject,
-       body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids)
-     join m on m.message_id = v.rfc_message_id returning 1)
+     o as (insert into outbox (message_id, ${OUTBOX_COLUMNS})
+       select m.id, v.* from (values ${tuples.join(', ')}) as v(${OUTBOX_COLUMNS})
+       join m on m.message_id = v.rfc_message_id returning 1)
      select pg_notify('${OUTBOX_CHANNEL}', '') where exists (select 1 from o)`,
     values,
   );

@@ -1,4 +1,4 @@
-import { appendPieces, BYTEA_PIECE, named, splitPieces, type Db } from '../pool.ts';
+import { appendPieces, BYTEA_PIECE, named, splitPieces, valuesTuple, type Db } from '../pool.ts';
 
 export interface NewRaw {
   mailboxId: number;
@@ -34,9 +34,7 @@ export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number
       const r = rows[i]!;
       const p = splitPieces(r.raw);
       if (p.length > 1) pieces.set(i, p.slice(1));
-      const b = values.length;
-      tuples.push(`($${b + 1}::bigint, $${b + 2}, $${b + 3}::bigint, $${b + 4}::bigint, $${b + 5}, $${b + 6}, $${b + 7}::bytea, $${b + 8}::int, $${b + 9}::bytea)`);
-      values.push(r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, p[0]!);
+      tuples.push(valuesTuple(values, [r.mailboxId, r.source, r.uidvalidity ?? null, r.uid ?? null, r.sourceKey ?? null, r.messageId, r.sha256, r.raw.length, p[0]!], RAW_TYPES));
     }
     const res = await db.query<{ id: number } & KeyColumns>(
       `insert into raw_messages (mailbox_id, source, uidvalidity, uid, source_key, message_id, sha256, size, raw)
@@ -60,6 +58,8 @@ export async function insertRawMessages(db: Db, rows: NewRaw[]): Promise<(number
   }
   return out;
 }
+
+const RAW_TYPES = ['bigint', null, 'bigint', 'bigint', null, null, 'bytea', 'int', 'bytea'] as const;
 
 // One INSERT carries at most this many rows and (first pieces of) bytes, so that a batch of large messages
 // is not one giant statement in memory on either side.
