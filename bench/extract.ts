@@ -3,7 +3,7 @@
 //   (a) mailparser's simpleParser alone, and our adapter around mailparser (src/mail/parse.ts) alone,
 //   (b) the whole analysis the parser threads run (src/mail/analyse.ts: parse, PGP layers, report extraction),
 //   (c) report extraction alone (extractReport on inputs parsed beforehand).
-// Inputs: the benchmark's N seeded messages (bench/corpus.ts) and every file of ../shared/corpus, read in place.
+// Inputs: the benchmark's N seeded messages (bench/corpus.ts) and every file of test/fixtures/corpus.
 // Each figure is the best of R rounds after a warm-up round. `--dump FILE` also writes the extraction result of
 // every input, and of test/fixtures/reports, as JSON (through analyse.ts, as the worker runs it): diff two dumps to show that a change keeps the output.
 import { createHash } from 'node:crypto';
@@ -19,7 +19,7 @@ import { PgpReader } from '../src/mail/pgp/incoming.ts';
 import { makeMessage } from '../test/helpers/messages.ts';
 import { seededRandom, specFor } from './corpus.ts';
 
-const CORPUS = path.resolve(import.meta.dirname, '../../shared/corpus');
+const CORPUS = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
 const FIXTURES = path.resolve(import.meta.dirname, '../test/fixtures/reports');
 const TIMEOUT_MS = 60_000;
 

@@ -15,7 +15,7 @@ import { startSmtp, type Captured, type SmtpTestServer } from '../helpers/smtp.t
 // what is sent. Reports get one acknowledgment from the mailbox address, in their thread, with the case ref,
 // the policy's dates and the missing report fields; automatic mail of any kind gets none.
 
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
+const CORPUS = path.resolve(import.meta.dirname, '../fixtures/corpus');
 
 function corpusFiles(dir: string): { name: string; raw: Buffer }[] {
   return readdirSync(path.join(CORPUS, dir))

@@ -3,10 +3,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ingest, useAppDatabase } from '../helpers/app.ts';
 
-// Every message of ../shared/corpus (odd charsets, malformed MIME, bounces, PGP, ...) ends processed or
+// Every message of test/fixtures/corpus (odd charsets, malformed MIME, bounces, PGP, ...) ends processed or
 // failed with a reason: no crash, no hang, nothing left pending.
 
-const CORPUS = path.resolve(import.meta.dirname, '../../../shared/corpus');
+const CORPUS = path.resolve(import.meta.dirname, '../fixtures/corpus');
 
 function walk(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {

@@ -4,11 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { classifyInputOf, classifyMessage, LOOP_HEADER, outgoingLoopHeaders, type ClassifyInput, type MessageKind } from '../../src/core/classify.ts';
 import { parseMessage } from '../../src/mail/parse.ts';
 
-// Loop safety on real mail: every message of ../shared/corpus/{auto-replies,bounces,lists} (read in place) is
+// Loop safety on real mail: every message of test/fixtures/corpus/{auto-replies,bounces,lists} is
 // classified as a machine, and ordinary mail (threads, charsets, attachments, html, pgp, malformed, and our
 // report fixtures) as human. Each file gets the kind of its folder unless EXCEPTIONS says otherwise, with why.
 
-const CORPUS = join(import.meta.dirname, '../../../shared/corpus');
+const CORPUS = join(import.meta.dirname, '../fixtures/corpus');
 const FIXTURES = join(import.meta.dirname, '../fixtures/reports');
 const OWN = ['security@example.org', 'support@example.org'];
 

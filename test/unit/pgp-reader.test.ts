@@ -9,10 +9,10 @@ import { PgpReader } from '../../src/mail/pgp/incoming.ts';
 import { loadKeyring, type PgpKeySpec } from '../../src/mail/pgp/keys.ts';
 import { canonicalCrlf, contentType, fromAddressFromRaw, mergeEntity, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
 
-// The PGP reader on real PGP mail of other projects (../shared/corpus/pgp, read in place, with its test keys), the
+// The PGP reader on real PGP mail of other projects (test/fixtures/corpus/pgp, with its test keys), the
 // raw MIME helpers, and the parser pool's refusal to work with keys it cannot unlock.
 
-const C = path.resolve(import.meta.dirname, '../../../shared/corpus/pgp');
+const C = path.resolve(import.meta.dirname, '../fixtures/corpus/pgp');
 const keyFile = (n: string): string => path.join(C, 'keys', n);
 
 describe('raw MIME helpers', () => {

@@ -14,7 +14,7 @@ import {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIXTURES = join(HERE, '../fixtures/reports');
-const CORPUS = join(HERE, '../../../shared/corpus');
+const CORPUS = join(HERE, '../fixtures/corpus');
 
 function extract(text: string, extra: Partial<ReportInput> = {}): ReportRecord {
   return extractReport({ subject: '', text, attachments: [], ...extra }).report;
@@ -496,7 +496,7 @@ describe('fixtures in test/fixtures/reports', () => {
   });
 });
 
-// Real-world mail that is not a report (../shared/corpus, read in place) must yield nothing.
+// Real-world mail that is not a report (test/fixtures/corpus) must yield nothing.
 describe.skipIf(!existsSync(CORPUS))('real-world bounces and auto-replies', () => {
   const dirs = ['bounces', 'auto-replies'].map((d) => join(CORPUS, d)).filter((d) => existsSync(d));
   const files = dirs.flatMap((d) => readdirSync(d).filter((f) => f.endsWith('.eml')).map((f) => join(d, f)));
