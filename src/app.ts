@@ -25,8 +25,9 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean }): Promise<App> {
+export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean; check?: (config: Config) => void }): Promise<App> {
   const config = loadConfig(opts.config);
+  opts.check?.(config); // a command's arguments against the configuration, before the database is opened
   // A broken template fails the start, never a send.
   const templates = checkTemplates(config.templates_dir);
   // One-shot commands print their result on stdout; their logs (stderr) default to warnings only.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import { caseDeadlines, caseJson } from '../core/case-view.ts';
-import { isCaseState, isOpen, isSeverity, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
+import { CASE_STATES, isCaseState, isOpen, isSeverity, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
 import type { ReportRecord } from '../core/report.ts';
 import type { Deadlines } from '../core/sla.ts';
@@ -13,7 +13,8 @@ import { insertMessage, listCaseMessages } from '../db/queries/messages.ts';
 import { withTransaction, type Db } from '../db/pool.ts';
 import { caseThread, queueMaintainerMail } from '../stages/case-mail.ts';
 import type { App } from '../app.ts';
-import { printJson, printTable, withApp, type GlobalOpts } from './common.ts';
+import { printJson, printTable, usageError, withApp, type GlobalOpts } from './common.ts';
+import type { Config } from '../config.ts';
 
 async function loadCase(app: App, ref: string): Promise<CaseRow> {
   const c = await getCaseByRef(app.db.pool, ref);
@@ -68,6 +69,15 @@ async function tellMaintainers(tx: Db, app: App, c: CaseState, m: { kind: string
   }, now);
 }
 
+/** --mailbox NAME must be configured; checked before the database is opened. */
+function knownMailbox(name: string | undefined): (config: Config) => void {
+  return (config) => {
+    if (name !== undefined && !config.mailboxes.some((m) => m.name === name)) {
+      throw new MailcaseError('MC_MAILBOX_UNKNOWN', `no mailbox named "${name}"; configured: ${config.mailboxes.map((m) => m.name).join(', ')}`);
+    }
+  };
+}
+
 function maintainersLine(queued: boolean, app: App): string {
   const n = app.config.maintainers.length;
   return queued ? `queued a mail to ${n} maintainer${n === 1 ? '' : 's'}` : 'no maintainers configured: nobody was told';
@@ -84,10 +94,10 @@ export function registerCases(program: Command): void {
     .option('--overdue', 'only open cases with a breached deadline (acknowledgment, assessment or resolution)')
     .option('--limit <n>', 'at most this many', '1000')
     .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw usageError(`--limit must be a whole number, not "${opts.limit}"`);
+      if (opts.status !== undefined && !isCaseState(opts.status)) throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.join(', ')}`);
       await withApp(program.opts<GlobalOpts>(), async (app) => {
-        if (opts.mailbox && !app.mailboxes.has(opts.mailbox)) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `no mailbox named "${opts.mailbox}"`);
-        const limit = Number(opts.limit);
-        if (!Number.isInteger(limit) || limit < 0) throw new MailcaseError('MC_INPUT', `--limit must be a whole number, not "${opts.limit}"`);
         const now = new Date();
         // --overdue judges every open case (breaches are computed here, from the policy), then applies the limit.
         let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn: opts.overdue ? TERMINAL_STATES : [], limit: opts.overdue ? null : limit });
@@ -118,7 +128,7 @@ export function registerCases(program: Command): void {
           rows.map((c) => [c.ref, c.status, c.mailbox, opened(c), String(c.message_count), c.reporter_email ?? '-', c.subject ?? '']),
           [15, 12, 10, 16, 4, 28],
         );
-      });
+      }, { check: knownMailbox(opts.mailbox) });
     });
   cases
     .command('show')
@@ -170,10 +180,15 @@ function registerChanges(program: Command, cases: Command): void {
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
     .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam')
     .option('--severity <severity>', `new severity: ${SEVERITIES.join(', ')}`)
-    .action(async (ref: string, opts: { status?: string; severity?: string }) => {
-      if (opts.status === undefined && opts.severity === undefined) throw new MailcaseError('MC_INPUT', 'give --status, --severity or both');
+    .option('--json', 'print the case after the change and what changed as JSON')
+    .action(async (ref: string, opts: { status?: string; severity?: string; json?: boolean }) => {
+      if (opts.status === undefined && opts.severity === undefined) throw usageError('give --status, --severity or both');
       const severity = opts.severity?.trim().toLowerCase();
-      if (severity !== undefined && !isSeverity(severity)) throw new MailcaseError('MC_INPUT', `"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
+      if (severity !== undefined && !isSeverity(severity)) throw usageError(`"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
+      // The lifecycle's own words for an unknown status (core/lifecycle.ts), but before the database is opened.
+      if (opts.status !== undefined && !isCaseState(opts.status.trim().toLowerCase())) {
+        throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new').join(', ')}`);
+      }
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const actor = cliActor();
         const now = new Date();
@@ -191,6 +206,11 @@ function registerChanges(program: Command, cases: Command): void {
           const queued = await tellMaintainers(tx, app, c, { kind: 'command_result', purpose: 'command_result', headline: `${c.ref}: ${actor.actor} changed the case`, author: actor.actor, lines }, now);
           return { c, lines, queued };
         });
+        if (opts.json) {
+          const after = await caseByRef(app.db.pool, c.ref);
+          printJson({ ref: c.ref, status: after?.status ?? null, severity: after?.severity ?? null, changes: lines, maintainers_notified: queued ? app.config.maintainers.length : 0 });
+          return;
+        }
         process.stdout.write(`${lines.map((l) => `${c.ref}: ${l}`).join('\n')}\n${maintainersLine(queued, app)}\n`);
       });
     });
@@ -200,7 +220,7 @@ function registerChanges(program: Command, cases: Command): void {
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
     .argument('<text>', 'the note')
     .action(async (ref: string, text: string) => {
-      if (text.trim() === '') throw new MailcaseError('MC_INPUT', 'the note is empty');
+      if (text.trim() === '') throw usageError('the note is empty');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const actor = cliActor();
         const now = new Date();
@@ -226,7 +246,7 @@ function registerChanges(program: Command, cases: Command): void {
     .option('--format <format>', 'json or osv', 'json')
     .action(async (ref: string, opts: { format: string }) => {
       const format = opts.format.trim().toLowerCase();
-      if (format !== 'json' && format !== 'osv') throw new MailcaseError('MC_INPUT', `--format must be json or osv, not "${opts.format}"`);
+      if (format !== 'json' && format !== 'osv') throw usageError(`--format must be json or osv, not "${opts.format}"`);
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const c = await loadCase(app, ref);
         if (format === 'osv') {

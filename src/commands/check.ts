@@ -12,7 +12,7 @@ import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
 import { imapConnection } from '../stages/imap-fetch.ts';
 import { checkTemplates as proveTemplates } from '../mail/templates.ts';
-import type { GlobalOpts } from './common.ts';
+import { printJson, type GlobalOpts } from './common.ts';
 
 // `mailcase check`: is this configuration good to run? One line per check on stdout,
 //   ok   database         postgres://mailcase:[redacted]@db:5432/mailcase (PostgreSQL 17.2), migrations: 2 applied, 0 pending
@@ -259,19 +259,28 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('check the configuration, database, mailboxes, SMTP, templates and PGP keys; one line per check, exit 1 if any fails')
-    .action(async () => {
-      const write = (line: string): void => {
-        process.stdout.write(`${line}\n`);
+    .option('--json', 'print {"ok": …, "checks": [{"name", "status", "detail"}]} instead of one line per check')
+    .action(async (opts: { json?: boolean }) => {
+      // --json: the same results, masked the same way, as one document at the end.
+      const results: CheckResult[] = [];
+      let secrets: string[] = [];
+      const write = (r: CheckResult): void => {
+        if (opts.json) results.push({ ...r, detail: mask(r.detail, secrets) });
+        else process.stdout.write(`${format(r, secrets)}\n`);
+      };
+      const done = (): void => {
+        if (opts.json) printJson({ ok: results.every((r) => r.status !== 'FAIL'), checks: results });
       };
       let config: Config;
       try {
         config = loadConfig(program.opts<GlobalOpts>().config);
       } catch (raw) {
-        write(format({ name: 'config', status: 'FAIL', detail: errText(raw) }, []));
+        write({ name: 'config', status: 'FAIL', detail: errText(raw) });
+        done();
         throw new MailcaseError('MC_CHECK_FAILED', 'the configuration is invalid; nothing else was checked', { cause: raw });
       }
-      const secrets = secretsOf(config);
-      write(format({ name: 'config', status: 'ok', detail: describeConfig(config) }, secrets));
+      secrets = secretsOf(config);
+      write({ name: 'config', status: 'ok', detail: describeConfig(config) });
       const ctx: CheckContext = { config, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) };
       let failed = 0;
       let total = 1;
@@ -286,12 +295,13 @@ export function registerCheck(program: Command): void {
           for (const r of results) {
             total++;
             if (r.status === 'FAIL') failed++;
-            write(format(r, secrets));
+            write(r);
           }
         }
       } finally {
         await ctx.db?.close();
       }
+      done();
       if (failed > 0) throw new MailcaseError('MC_CHECK_FAILED', `${failed} of ${total} checks failed`);
     });
 }

@@ -1,10 +1,10 @@
 import type { Command } from 'commander';
-import { MailcaseError, coerceError } from '../errors.ts';
+import { coerceError } from '../errors.ts';
 import { HealthRegistry } from '../health.ts';
 import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
 import { openApp } from '../app.ts';
-import { withApp, type GlobalOpts } from './common.ts';
+import { printJson, usageError, withApp, type GlobalOpts } from './common.ts';
 
 // `mailcase run`: the worker, its HTTP endpoints (when http is configured) and its graceful shutdown.
 // First SIGTERM/SIGINT: /readyz turns not ready, the loops stop taking work (fetchers leave IDLE and log out,
@@ -19,17 +19,20 @@ export function registerRun(program: Command): void {
     .description('run the worker: fetch every mailbox, process messages, until SIGTERM/SIGINT')
     .option('--once', 'fetch what is there now, process it all, and exit')
     .option('--shutdown-timeout <seconds>', 'how long a graceful shutdown may take before the process exits anyway (default: shutdown_timeout_seconds, 30)')
-    .action(async (opts: { once?: boolean; shutdownTimeout?: string }) => {
+    .option('--json', 'with --once: print {"processed", "failed", "sent", "not_sent"} as JSON')
+    .action(async (opts: { once?: boolean; shutdownTimeout?: string; json?: boolean }) => {
       const global = program.opts<GlobalOpts>();
+      if (opts.json && !opts.once) throw usageError('--json goes with --once (the worker logs; --once prints a result)');
       if (opts.once) {
         const r = await withApp(global, (app) => runOnce(app));
-        process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
+        if (opts.json) printJson({ processed: r.processed, failed: r.failed, sent: r.sent, not_sent: r.unsent });
+        else process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
         return;
       }
       let timeoutS: number | undefined;
       if (opts.shutdownTimeout !== undefined) {
         timeoutS = Number(opts.shutdownTimeout);
-        if (!(timeoutS > 0)) throw new MailcaseError('MC_INPUT', `--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
+        if (!(timeoutS > 0)) throw usageError(`--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
       }
       const app = await openApp({ config: global.config, poolMax: 10 });
       timeoutS ??= app.config.shutdown_timeout_seconds;
