@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerCases } from './commands/cases.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerHealthcheck } from './commands/healthcheck.ts';
 import { registerIngest } from './commands/ingest.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
@@ -39,6 +40,7 @@ registerIngest(program);
 registerCases(program);
 registerReprocess(program);
 registerKeys(program);
+registerHealthcheck(program);
 
 // A usage error (commander's, or an argument a command refuses before it opens the database) exits 2 with the
 // command's usage line, as POSIX utilities do; every other error exits 1 (or 3/4 where a command says so).

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -288,6 +288,14 @@ export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = proce
   }
   const file = named || (existsSync('mailcase.yml') ? 'mailcase.yml' : undefined);
   if (!file) return buildConfig(defaultConfigDoc(env.MAILCASE_DATA_DIR ?? './data'), '(embedded defaults)', env);
+  // Docker bind-mounts a host path that does not exist as an empty directory: the file is missing, whatever
+  // the mount point says.
+  if (statSync(file).isDirectory()) {
+    throw new MailcaseError(
+      'MC_CONFIG_NOT_FOUND',
+      `configuration file ${file} is missing: that path is a directory (with Docker, a bind mount of a host file that does not exist creates one; create the file on the host, e.g. from deploy/mailcase.example.yml, and recreate the container)`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parseYaml(substituteEnv(readFileSync(file, 'utf8'), env));

@@ -5,6 +5,7 @@ import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
 import { openApp } from '../app.ts';
 import { printJson, usageError, withApp, type GlobalOpts } from './common.ts';
+import { createProgress } from './progress.ts';
 
 // `mailcase run`: the worker, its HTTP endpoints (when http is configured) and its graceful shutdown.
 // First SIGTERM/SIGINT: /readyz turns not ready, the loops stop taking work (fetchers leave IDLE and log out,
@@ -20,11 +21,19 @@ export function registerRun(program: Command): void {
     .option('--once', 'fetch what is there now, process it all, and exit')
     .option('--shutdown-timeout <seconds>', 'how long a graceful shutdown may take before the process exits anyway (default: shutdown_timeout_seconds, 30)')
     .option('--json', 'with --once: print {"processed", "failed", "sent", "not_sent"} as JSON')
-    .action(async (opts: { once?: boolean; shutdownTimeout?: string; json?: boolean }) => {
+    .option('-q, --quiet', 'with --once: no progress on stderr')
+    .action(async (opts: { once?: boolean; shutdownTimeout?: string; json?: boolean; quiet?: boolean }) => {
       const global = program.opts<GlobalOpts>();
       if (opts.json && !opts.once) throw usageError('--json goes with --once (the worker logs; --once prints a result)');
       if (opts.once) {
-        const r = await withApp(global, (app) => runOnce(app));
+        const progress = createProgress('run --once', { quiet: opts.quiet });
+        const r = await withApp(global, async (app) => {
+          try {
+            return await runOnce(app, progress);
+          } finally {
+            progress.stop();
+          }
+        });
         if (opts.json) printJson({ processed: r.processed, failed: r.failed, sent: r.sent, not_sent: r.unsent });
         else process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
         return;

@@ -56,13 +56,14 @@ export class ProcessStage {
     }
   }
 
-  /** Process until nothing is pending (ingest, run --once). */
-  async drain(): Promise<{ processed: number; failed: number }> {
+  /** Process until nothing is pending (ingest, run --once); `onBatch` sees each batch (their progress). */
+  async drain(onBatch?: (r: { processed: number; failed: number }) => void): Promise<{ processed: number; failed: number }> {
     const total = { processed: 0, failed: 0 };
     for (;;) {
       const r = await processBatch(this.deps);
       total.processed += r.processed;
       total.failed += r.failed;
+      onBatch?.(r);
       if (r.claimed === 0) return total;
     }
   }
