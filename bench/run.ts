@@ -111,6 +111,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const ceilingBefore = await runCeiling(d, ceilingUser);
   step('1. end-to-end ingest with one worker');
   const profDir = path.join(RESULTS_DIR, 'cpu-prof');
+  const profRealDir = path.join(RESULTS_DIR, 'cpu-prof-real');
   const ingest = await runIngest(cleanup, {
     d,
     user: ingestUser,
@@ -140,6 +141,7 @@ async function main(cleanup: Cleanup): Promise<void> {
     n: realFill.messages,
     postmasterPid: pgServer.postmasterPid,
     keepLogAs: path.join(RESULTS_DIR, 'ingest-real-worker.log'),
+    env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profRealDir}` } : undefined,
   });
   step('8. real mail: raw ceiling, second pass');
   const realCeiling = pooledCeiling([realCeilingBefore, await runCeiling(d, realCeilingUser)]);
@@ -167,15 +169,19 @@ async function main(cleanup: Cleanup): Promise<void> {
   const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
   const results: Results = { startedAt, mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, real, ...rest };
   let profile: ProfileSummary | undefined;
+  let profileReal: ProfileSummary | undefined;
   if (opts.cpuProf) {
     const file = latestProfile(profDir);
     profile = file ? summariseProfile(file) : undefined;
+    const fileReal = latestProfile(profRealDir);
+    profileReal = fileReal ? summariseProfile(fileReal) : undefined;
   }
   process.stdout.write(`\n${formatResults(results)}\n`);
-  if (profile) process.stdout.write(`\n${formatProfile(profile)}\n`);
+  if (profile) process.stdout.write(`\nsynthetic reports, worker main thread:\n${formatProfile(profile)}\n`);
+  if (profileReal) process.stdout.write(`\nreal mail, worker main thread:\n${formatProfile(profileReal)}\n`);
   else if (opts.cpuProf) process.stdout.write('\n(--cpu-prof: the worker wrote no .cpuprofile)\n');
   const out = path.join(RESULTS_DIR, 'latest.json');
-  writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile, profileReal }, null, 2)}\n`);
   const md = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(md, `${formatMarkdown(results)}\n`);
   const rel = (f: string): string => path.relative(process.cwd(), f);
