@@ -27,6 +27,7 @@ import { findCaseTag } from '../core/thread.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { placeMachineMail, recordBounce } from './machine-mail.ts'; // issue 15
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -57,6 +58,7 @@ type Outcome =
   | { state: 'processed'; caseId: number; caseRef: string; copy?: StoredCopy }
   | { state: 'opened'; opened: OpenedCase; copy?: StoredCopy }
   | { state: 'duplicate'; caseId: number }
+  | { state: 'noise'; caseId: number; kind: string; copy?: StoredCopy }
   | { state: 'bounced'; reason: string }
   | { state: 'failed'; code: string; reason: string };
 
@@ -181,8 +183,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
           done.push(raw.id);
           result.processed++;
           const o = outcome;
-          if ((o.state === 'processed' || o.state === 'opened') && o.copy) copies.push(o.copy);
-          if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+          if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) copies.push(o.copy);
+          if (o.state === 'noise') logs.push(() => log.info({ ...at, class: o.kind }, 'machine mail set aside as noise'));
+          else if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
           else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
           else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
           else {
@@ -304,7 +307,8 @@ async function processOne(
   if (!analysed) throw new MailcaseError('MC_PROCESS_FAILED', `raw message ${raw.id} was not parsed`);
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
-  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase())));
+  const spam = { headerScoreThreshold: config.spam.header_score_threshold ?? null, allow: config.spam.allow };
+  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase()), spam));
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
@@ -361,12 +365,39 @@ async function processOne(
     unknownTag: tag && !taggedCase ? tag : null,
     sender: from ? { email: from, maintainer: proof.role === 'maintainer' } : null,
   });
-  if (decision.action === 'bounce-to-maintainer') {
+  // Machine mail (issue 15): a bounce or automatic reply naming our mail joins its case, machine mail in a
+  // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
+  const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
+  if (placed?.place === 'noise') {
+    const opened = await files.open(
+      caseq.caseInsert({
+        // Noise takes no number of the mailbox's gap-free sequence; a rescued case gets one (src/cases/).
+        ref: `${mailbox.case_prefix}-N${raw.id}`,
+        mailboxId: mailbox.id,
+        subject: parsed.subject || null,
+        reporterEmail: from,
+        reporterName: parsed.from?.name || null,
+        report: { ...extracted.report },
+        missingFields: extracted.missing,
+        openedAt: now,
+        status: 'noise',
+        noiseClass: verdict.kind,
+        noiseReason: verdict.reason,
+      }),
+      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason },
+    );
+    await files.attach(opened.messageId, parsed.attachments);
+    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP (issue 6)
+    await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
+    return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
+  }
+  const join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
+  if (decision.action === 'bounce-to-maintainer' && !join) {
     await bounceToMaintainer(tx, flowDeps(deps), mailbox, parsed, raw.id, decision.reason, now);
     return { state: 'bounced', reason: decision.reason };
   }
-  if (decision.action === 'join') {
-    caseId = decision.caseId;
+  if (join) {
+    caseId = join.caseId;
     const c = (await lockCase(tx, caseId))!;
     caseRef = c.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
@@ -374,7 +405,10 @@ async function processOne(
     await files.attach(messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role } });
+    if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
+    // Machine mail, and anything in the thread of a case set aside as noise, is recorded and nothing more.
+    if (placed || c.status === 'noise') return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
     const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
