@@ -212,6 +212,8 @@ export interface OpenedForNotice {
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
+  /** A support@ message filed as a security case (issue 15): where it arrived and why it was moved. */
+  routedFrom?: { address: string; reason: string } | null;
   classification: Classification;
 }
 
@@ -241,13 +243,17 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const text = o.linkedRef
       ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
       : body.text;
+    // Issue 15: the support maintainers see that a report sent to support@ was moved to the security queue.
+    const routedText = o.routedFrom
+      ? `${text}\nThis report was sent to ${o.routedFrom.address} and filed as a security case, with the security acknowledgment and deadlines, because ${o.routedFrom.reason}.\n`
+      : text;
     await queueToMaintainers(tx, { config: deps.config, templates: deps.templates }, {
       mailbox,
       caseId: o.caseId,
       ref,
       kind: 'notification',
       subject: ctx.notification_subject,
-      body: { ...body, text },
+      body: { ...body, text: routedText },
       attachmentIds: att.ids,
     }, now);
   }

@@ -28,6 +28,8 @@ import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts'; // issue 15
+import { autoReplyDecision } from '../core/auto-reply.ts';
+import { readsAsVulnerabilityReport } from '../core/route.ts';
 
 // Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -384,7 +386,7 @@ async function processOne(
         noiseClass: verdict.kind,
         noiseReason: verdict.reason,
       }),
-      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason },
+      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict) },
     );
     await files.attach(opened.messageId, parsed.attachments);
     await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP (issue 6)
@@ -401,7 +403,7 @@ async function processOne(
     const c = (await lockCase(tx, caseId))!;
     caseRef = c.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, noReplyReason: placed ? machineReason(verdict) : null });
     await files.attach(messageId, parsed.attachments);
     await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
     await caseq.touchCase(tx, caseId);
@@ -415,10 +417,13 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
+    // A support@ message that reads as a vulnerability report gets the security clock (issue 15).
+    const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
+    const filed = routed?.to ?? mailbox;
     const opened = await files.open(
       caseq.caseInsert({
         ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
-        mailboxId: mailbox.id,
+        mailboxId: filed.id,
         subject: parsed.subject || null,
         reporterEmail: from,
         reporterName: parsed.from?.name || null,
@@ -426,6 +431,7 @@ async function processOne(
         missingFields: missing,
         openedAt: now,
         linkedCaseId,
+        routedFrom: routed ? mailbox.kind : null,
       }),
       { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason },
     );
@@ -436,6 +442,9 @@ async function processOne(
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }
+    if (routed) {
+      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'routed', actor: 'system', data: { from: mailbox.name, to: filed.name, routed_from: mailbox.kind, reason: routed.reason } });
+    }
     if (decision.action === 'new-linked') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
@@ -443,7 +452,7 @@ async function processOne(
     const ack: AckCandidate = {
       caseId,
       rawId: raw.id,
-      mailboxId: mailbox.id,
+      mailboxId: filed.id,
       classification: verdict,
       // Answers go where the sender asks (Reply-To), else to From.
       recipient: parsed.replyTo[0]?.address ?? from,
@@ -458,7 +467,7 @@ async function processOne(
       caseId,
       messageRowId: messageId,
       attachmentCount: parsed.attachments.length,
-      mailboxId: mailbox.id,
+      mailboxId: filed.id,
       subject: parsed.subject,
       reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
       report: { ...report },
@@ -466,18 +475,35 @@ async function processOne(
       decryption: { status: analysed.crypto.decryption, reason: analysed.crypto.decryptionError },
       signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
+      routedFrom: routed ? { address: mailbox.address, reason: routed.reason } : null,
       classification: verdict,
     };
     return {
       state: 'opened',
-      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: from ?? 'unknown', missing, ack, notice },
+      opened: { caseId, mailboxId: filed.id, prefix: filed.case_prefix, year, rawId: raw.id, actor: from ?? 'unknown', missing, ack, notice },
       copy: copyIn(caseId),
     };
   }
 }
 
+/** The security mailbox a support@ report is filed under, when the rule says it is one (src/core/route.ts). */
+function routeToSecurity(deps: ProcessDeps, mailbox: MailboxRow, subject: string, report: Analysis['report']['report'], verdict: Classification): { to: MailboxRow; reason: string } | null {
+  if (mailbox.kind !== 'support' || verdict.kind !== 'human') return null;
+  if (!deps.config.mailboxes.find((m) => m.name === mailbox.name)?.route_security_reports) return null;
+  const security = [...deps.mailboxes.values()].find((m) => m.kind === 'security');
+  if (!security) return null;
+  const v = readsAsVulnerabilityReport({ subject, report });
+  return v.security ? { to: security, reason: v.reason } : null;
+}
+
 function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; mailboxes: Map<number, MailboxRow>; keyring?: () => Promise<Keyring> } {
   return { config: deps.config, templates: deps.templates, mailboxes: deps.mailboxes, keyring: deps.keyring };
+}
+
+/** Why machine mail got no automatic reply (messages.no_reply_reason), as the acknowledgment step words it. */
+function machineReason(verdict: Classification): string {
+  const d = autoReplyDecision({ classification: verdict, situation: 'new-case', recipient: null, sentToRecipientLastHour: 0, sentGloballyLastHour: 0, limits: { per_address_per_hour: 1, global_per_hour: 1 }, ownAddresses: [] });
+  return d.send ? 'machine mail' : d.detail;
 }
 
 /** The class recorded on a message: what a person's message is to its case, or which kind of machine sent it. */

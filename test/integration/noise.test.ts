@@ -163,3 +163,29 @@ describe('machine mail in a security inbox (issue 15)', () => {
     expect(await updates()).toHaveLength(2);
   });
 });
+
+describe('a vulnerability report sent to support@ (issue 15)', () => {
+  const env = useAppDatabase({ maintainers: MAINTAINERS.map((email) => ({ email })) });
+  const q = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await env.db.pool.query<T>(sql, params)).rows;
+
+  it('is filed as a security case with the security acknowledgment and deadlines; a support question stays support', async () => {
+    await ingest(env.app, 'support', [
+      makeMessage({ i: 1, to: 'support@example.org', subject: 'Problem with comments' }),
+      plain(['From: bob@user.example', 'To: support@example.org', 'Subject: Cannot log in', 'Message-ID: <login-1@user.example>'], 'Hello, I forgot my password and the reset mail never arrives.\r\n'),
+    ]);
+    const cases = await q<{ ref: string; mailbox: string; routed_from: string | null; reporter_email: string }>(
+      'select c.ref, m.name as mailbox, c.routed_from, c.reporter_email from cases c join mailboxes m on m.id = c.mailbox_id order by c.id',
+    );
+    expect(cases.map((c) => [c.ref.replace(/-\d{4}-/, '-Y-'), c.mailbox, c.routed_from])).toEqual([['SEC-Y-0001', 'security', 'support'], ['SUP-Y-0001', 'support', null]]);
+    const acks = await q<{ from_addr: string; body_text: string; to_addrs: string[] }>(`select from_addr, body_text, to_addrs from outbox where kind = 'ack' order by id`);
+    expect(acks[0]!.from_addr).toBe('security@example.org');
+    expect(acks[0]!.body_text).toMatch(/Initial assessment: by/);
+    expect(acks[1]!.from_addr).toBe('support@example.org');
+    expect(acks[1]!.body_text).not.toMatch(/Initial assessment/);
+    const notes = await q<{ body_text: string }>(`select o.body_text from outbox o join cases c on c.id = o.case_id where o.kind = 'notification' and c.routed_from = 'support'`);
+    expect(notes).toHaveLength(2);
+    expect(notes[0]!.body_text).toMatch(/sent to support@example.org and filed as a security case/);
+    const ev = await q<{ data: { routed_from: string } }>(`select data from events where kind = 'routed'`);
+    expect(ev.map((e) => e.data.routed_from)).toEqual(['support']);
+  });
+});
