@@ -78,6 +78,9 @@ const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() 
 export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date): Record<string, unknown> & { deadlines: Deadlines } {
   const report: Record<string, unknown> = {};
   for (const f of REPORT_FIELDS) report[f] = c.report[f] ?? null;
+  // Issue 15: the canonical type, its CWE and a CVSS vector the reporter gave (null when none, and on cases
+  // opened before they were extracted).
+  for (const f of ['type_canonical', 'cwe', 'cvss'] as const) report[f] = c.report[f] ?? null;
   return {
     ref: c.ref,
     mailbox: c.mailbox,

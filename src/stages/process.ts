@@ -340,7 +340,7 @@ async function processOne(
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
     await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
-    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
+    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
   }
@@ -379,7 +379,7 @@ async function processOne(
         subject: parsed.subject || null,
         reporterEmail: from,
         reporterName: parsed.from?.name || null,
-        report: { ...extracted.report },
+        report: { ...extracted.report, ...extracted.extras },
         missingFields: extracted.missing,
         openedAt: now,
         status: 'noise',
@@ -427,7 +427,7 @@ async function processOne(
         subject: parsed.subject || null,
         reporterEmail: from,
         reporterName: parsed.from?.name || null,
-        report: { ...report },
+        report: { ...report, ...extracted.extras },
         missingFields: missing,
         openedAt: now,
         linkedCaseId,

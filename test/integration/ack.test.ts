@@ -152,6 +152,12 @@ describe('acknowledgments', () => {
       expect(['auto-reply', 'bounce', 'list', 'spam']).toContain(r.class);
       expect(r.no_reply_reason).toBeTruthy();
     }
+    // Issue 15: each one is filed as noise or sits in another's case; none opens a case that needs people (no
+    // deadlines, not in the default case list), and so no reminder is ever due for any of them.
+    const work = await db.pool.query<{ n: number }>(`select count(*)::int as n from cases where status <> 'noise'`);
+    expect(work.rows[0]!.n).toBe(0);
+    const filed = await db.pool.query<{ n: number }>(`select count(*)::int as n from raw_messages r join messages m on m.raw_message_id = r.id where r.state = 'processed'`);
+    expect(filed.rows[0]!.n).toBe(processed);
   });
 
   it('acknowledges at most per_address_per_hour reports from one address and records the rest as suppressed', async () => {
