@@ -32,7 +32,7 @@ const EXACT: Record<LabelKind, string> = {
   ].join('|'),
   location: [
     '(?:affected |vulnerable |tested |impacted )?(?:versions?|releases?|tags?|branch(?:es)?|commits?|revisions?|urls?|endpoints?|location|software version|product version)(?: affected| tested)?',
-    'tag ?/ ?branch(?: ?/ ?commit)?', 'version ?/ ?commit', 'where',
+    'tag ?/ ?branch(?: ?/ ?commit)?', 'version ?/ ?commit', 'where', 'affected product code base', 'affected products?',
     '(?:betroffene )?version(?:en)?', 'fundstelle', 'ort',
     'versions? (?:affectees?|concernees?|vulnerables?)', 'emplacement', 'localisation',
     'versi(?:on|ones) afectadas?', 'ubicacion',
@@ -71,6 +71,7 @@ const EXACT: Record<LabelKind, string> = {
   ].join('|'),
   credit: [
     'credits?', 'credit (?:line|preference|name|as|to)', 'attribution', 'acknowledge?ments?', 'public credit',
+    'discoverers?', 'reported by', 'found by', 'researchers? credit',
     'danksagung', 'nennung', 'anerkennung',
     'remerciements', 'credit souhaite',
     'creditos?', 'atribucion', 'agradecimientos?', 'reconocimientos?',

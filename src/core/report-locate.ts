@@ -43,7 +43,8 @@ interface PathOptions {
 
 function trimToken(raw: string): { token: string; quoted: boolean } {
   const quoted = /^[`'"]/.test(raw) && /[`'"][.,;:)!?]*$/.test(raw);
-  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/[`'">)\]}*_,;:!?]+$/, '');
+  // Trailing punctuation, closing brackets and dots in any order: "(see src/a.py)." is src/a.py.
+  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/[`'">)\]}*_,;:!?.]+$/, '');
   token = token.replace(/\.+$/, '');
   // "src/auth/login.c:42" or "login.c#L42": drop the line number.
   token = token.replace(/(?::\d+(?::\d+)?|#L\d+(?:-L?\d+)?)$/, '');

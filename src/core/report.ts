@@ -214,6 +214,13 @@ function isPocPlaceholder(text: string): boolean {
   return text.length <= 120 && !text.includes('\n') && POC_PLACEHOLDER.test(foldCase(text));
 }
 
+// MITRE's CVE request form writes its headings in brackets on their own lines ("[Affected Component]").
+const BRACKET_HEADING = /^\[([A-Za-z][A-Za-z /-]{1,60})\][ \t]*$/gm;
+
+function bracketHeadings(text: string): string {
+  return text.includes('[') ? text.replace(BRACKET_HEADING, '$1:') : text;
+}
+
 function emptyRecord(): ReportRecord {
   return { type: null, paths: null, location: null, configuration: null, steps: null, poc: null, impact: null, credit: null };
 }
@@ -225,7 +232,7 @@ function finish(report: ReportRecord): ExtractedReport {
 function extract(input: ReportInput): ExtractedReport {
   const subject = typeof input.subject === 'string' ? oneLine(input.subject, 1000) : '';
   // Markdown tables read as "label: value" lines (issue 15).
-  const body = flattenMarkdownTables(typeof input.text === 'string' ? input.text : '');
+  const body = flattenMarkdownTables(bracketHeadings(typeof input.text === 'string' ? input.text : ''));
   // HTML tables and definition lists: mailparser's text glues their cells, so they are read from the HTML.
   const htmlText = htmlReportText(input.html);
   const attachments = Array.isArray(input.attachments) ? input.attachments.slice(0, MAX_ATTACHMENTS) : [];
@@ -253,7 +260,7 @@ function extract(input: ReportInput): ExtractedReport {
 
   // The HTML's structure wins where it shows more fields than the text (HTML-only mail, whose text mailparser
   // derived by gluing table cells together); otherwise the text part, which the reporter's client wrote.
-  const htmlFirst = fromHtml !== null && fromHtml.headedFieldCount > main.headedFieldCount;
+  const htmlFirst = fromHtml !== null && fromHtml.headedFieldCount >= main.headedFieldCount;
   const tiers: Partial8[] = [
     ...(htmlFirst ? [fromHtml.headed, main.headed] : fromHtml ? [main.headed, fromHtml.headed] : [main.headed]),
     ...reportSources.map((s) => s.headed),
