@@ -180,6 +180,10 @@ export function registerCases(program: Command): void {
         if (credits.length) out.push(`Credits:  ${credits.join('; ')}`);
         if (c.duplicate_of) out.push(`Duplicate of ${String(c.duplicate_of)}`);
         if (c.linked_case) out.push(`Linked:   ${String(c.linked_case)}`);
+        const noise = c.noise as { class: string | null; reason: string | null } | null;
+        if (noise) out.push(`Noise:    ${noise.class ?? '?'}: ${noise.reason ?? ''} (rescue with: mailcase cases set ${c.ref} --status new)`);
+        if (c.routed_from) out.push(`Routed:   sent to the ${String(c.routed_from)} mailbox, filed as a security case`);
+        if (c.reporter_updates === false) out.push('Updates:  the reporter gets no progress updates (#quiet)');
         out.push(`Due:      ack ${c.deadlines.ack_due}${c.deadlines.breached.ack ? ' (BREACHED)' : ''}, assessment ${c.deadlines.assessment_due}${c.deadlines.breached.assessment ? ' (BREACHED)' : ''}, resolution ${c.deadlines.resolution_due}${c.deadlines.breached.resolution ? ' (BREACHED)' : ''}`);
         out.push('Report:');
         for (const [k, v] of Object.entries(c.report as Record<string, unknown>)) {

@@ -393,7 +393,9 @@ async function processOne(
     await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
-  const join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
+  let join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
+  // A person's mail in the thread of a case set aside as noise is not buried with it: it opens a case of its own.
+  if (!placed && join && (await lockCase(tx, join.caseId))?.status === 'noise') join = undefined;
   if (decision.action === 'bounce-to-maintainer' && !join) {
     await bounceToMaintainer(tx, flowDeps(deps), mailbox, parsed, raw.id, decision.reason, now);
     return { state: 'bounced', reason: decision.reason };
@@ -409,8 +411,8 @@ async function processOne(
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role } });
     if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
-    // Machine mail, and anything in the thread of a case set aside as noise, is recorded and nothing more.
-    if (placed || c.status === 'noise') return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
+    // Machine mail is recorded on the case and nothing more.
+    if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
     const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };

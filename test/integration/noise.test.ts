@@ -162,6 +162,16 @@ describe('machine mail in a security inbox (issue 15)', () => {
     expect((await change('disclosed')).ok).toBe(true);
     expect(await updates()).toHaveLength(2);
   });
+  it('opens a case for a person\'s mail in the thread of noise, instead of burying it there', async () => {
+    await ingest(env.app, 'security', [plain(['From: carol@reporter.example', 'To: security@example.org', 'Subject: Re: You won', 'Message-ID: <carol-1@reporter.example>', 'In-Reply-To: <spam-1@spam.example>'], 'Not spam: I found an XSS in the search page.\r\n')]);
+    const [c] = await q<{ status: string; ref: string }>(`select c.status, c.ref from messages m join cases c on c.id = m.case_id where m.message_id = '<carol-1@reporter.example>'`);
+    expect(c!.status).toBe('new');
+    expect(c!.ref).toMatch(/^SEC-\d{4}-\d{4}$/);
+    // The control: machine mail in the same thread stays noise, silently.
+    await ingest(env.app, 'security', [plain(['From: winner@spam.example', 'To: security@example.org', 'Subject: Re: You won', 'Message-ID: <spam-2@spam.example>', 'In-Reply-To: <spam-1@spam.example>', 'X-Spam-Flag: YES'], 'Again.\r\n')]);
+    const [s2] = await q<{ status: string }>(`select c.status from messages m join cases c on c.id = m.case_id where m.message_id = '<spam-2@spam.example>'`);
+    expect(s2!.status).toBe('noise');
+  });
 });
 
 describe('a vulnerability report sent to support@ (issue 15)', () => {
