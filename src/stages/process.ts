@@ -394,15 +394,16 @@ async function processOne(
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
   let join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
+  let joined = join ? await lockCase(tx, join.caseId) : undefined;
   // A person's mail in the thread of a case set aside as noise is not buried with it: it opens a case of its own.
-  if (!placed && join && (await lockCase(tx, join.caseId))?.status === 'noise') join = undefined;
+  if (!placed && joined?.status === 'noise') join = joined = undefined;
   if (decision.action === 'bounce-to-maintainer' && !join) {
     await bounceToMaintainer(tx, flowDeps(deps), mailbox, parsed, raw.id, decision.reason, now);
     return { state: 'bounced', reason: decision.reason };
   }
   if (join) {
     caseId = join.caseId;
-    const c = (await lockCase(tx, caseId))!;
+    const c = joined!;
     caseRef = c.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, noReplyReason: placed ? machineReason(verdict) : null });
