@@ -31,19 +31,53 @@ const afterProcessing = z
   .regex(/^(seen|none|move:.+)$/, 'must be "seen", "none" or "move:<folder>"')
   .default('seen');
 
+// OAuth2 instead of a password (Gmail and Microsoft 365 take no passwords): an access token is obtained from
+// `token_url` with the refresh token (or printed by `token_command`), refreshed before it expires and after a
+// refused login (src/mail/oauth2.ts). `provider` only fills in token_url.
+export const OAUTH2_TOKEN_URLS = {
+  google: 'https://oauth2.googleapis.com/token',
+  microsoft: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+} as const;
+
+const oauth2Auth = z
+  .object({
+    type: z.literal('oauth2').describe('The only type so far: XOAUTH2/OAUTHBEARER with an OAuth2 access token.'),
+    provider: z.enum(['google', 'microsoft']).optional().describe('Fills in token_url for Google or Microsoft 365.'),
+    token_url: z.string().url().optional().describe('The token endpoint (grant_type=refresh_token); required without provider or token_command.'),
+    client_id: z.string().min(1).optional().describe('The OAuth2 client (application) id; required with refresh_token.'),
+    client_secret: z.string().optional().describe('The client secret, if the client has one; use ${ENV} substitution.'),
+    refresh_token: z.string().min(1).optional().describe('The refresh token of the mailbox user; use ${ENV} substitution.'),
+    scope: z.string().optional().describe('Scope sent with the refresh, e.g. https://outlook.office.com/IMAP.AccessAsUser.All offline_access for Microsoft.'),
+    token_command: z.string().min(1).optional().describe('Instead of refresh_token: a shell command printing an access token, or JSON {access_token, expires_in}.'),
+    refresh_before_seconds: z.coerce.number().int().min(0).default(300).describe('Refresh a token this long before it expires.'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.refresh_token ? 1 : 0) + (a.token_command ? 1 : 0) !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'oauth2 needs exactly one of refresh_token or token_command' });
+    }
+    if (a.refresh_token && !a.client_id) ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'oauth2 with refresh_token needs client_id' });
+    if (a.refresh_token && !a.token_url && !a.provider) ctx.addIssue({ code: 'custom', path: ['token_url'], message: 'oauth2 with refresh_token needs token_url (or provider: google | microsoft)' });
+  });
+export type OAuth2Auth = z.infer<typeof oauth2Auth>;
+
 const imapSource = z
   .object({
     host: z.string().min(1),
     port: z.coerce.number().int().min(1).max(65535).default(993),
     secure: z.boolean().default(true),
     user: z.string().min(1),
-    password: z.string(),
+    password: z.string().optional(),
+    auth: oauth2Auth.optional(),
     folder: z.string().min(1).default('INBOX'),
     poll_interval_seconds: z.coerce.number().positive().default(60),
     idle: z.boolean().default(true),
     tls_reject_unauthorized: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  .refine((i) => (i.password !== undefined ? 1 : 0) + (i.auth ? 1 : 0) === 1, {
+    message: 'imap needs exactly one of password or auth (type: oauth2)',
+  });
 
 const pgpConfig = z
   .object({
@@ -125,11 +159,15 @@ const configSchema = z
         require_tls: z.boolean().default(false),
         user: z.string().optional(),
         password: z.string().optional(),
+        auth: oauth2Auth.optional(),
         max_connections: z.coerce.number().int().min(1).max(50).default(3),
         tls_reject_unauthorized: z.boolean().default(true),
         timeout_seconds: z.coerce.number().positive().default(30),
       })
       .strict()
+      .refine((s) => !s.auth || (s.user !== undefined && s.password === undefined), {
+        message: 'smtp with auth (type: oauth2) needs user and no password',
+      })
       .optional(),
     outbox: z
       .object({

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
   MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
   MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
+  MC_OAUTH2_TOKEN: 'No OAuth2 access token could be obtained (the token endpoint refused or was unreachable, or token_command failed).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -23,17 +23,23 @@ const REDACT = [
   'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
   '*.connectionString', 'secret', '*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization',
+  // OAuth2 (imap.auth / smtp.auth, src/mail/oauth2.ts)
+  'accessToken', '*.accessToken', '*.*.accessToken', 'refresh_token', '*.refresh_token', '*.*.refresh_token',
+  'client_secret', '*.client_secret', '*.*.client_secret', '*.*.*.client_secret', '*.*.*.refresh_token',
 ];
 
-const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|authorization|cookie|api_?key|private_?key|database_?url|connection_?string)$/i;
+const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|token_?command|authorization|cookie|api_?key|private_?key|database_?url|connection_?string)$/i;
 const CONTENT_KEY = /^(body|body_?text|body_?html|html|text|text_?as_?html|raw|plaintext|decrypted)$/i;
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]*@/gi;
+// An OAuth2 bearer token quoted in a string (an Authorization header, a SASL XOAUTH2 line).
+const BEARER = /\b(bearer)[ =]+[^\s\x01"',;]+/gi;
 const MAX_DEPTH = 8;
 
 export const REDACTED = '[redacted]';
 
 function scrubString(s: string): string {
-  return s.includes('@') ? s.replace(URL_CREDENTIALS, `$1:${REDACTED}@`) : s;
+  const out = s.includes('@') ? s.replace(URL_CREDENTIALS, `$1:${REDACTED}@`) : s;
+  return /bearer/i.test(out) ? out.replace(BEARER, `$1 ${REDACTED}`) : out;
 }
 
 /** A copy of `value` with credentials and message content removed, at any depth. */

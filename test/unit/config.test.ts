@@ -255,3 +255,32 @@ describe('defaultConfigDoc', () => {
     expect(c.mailboxes[0]!.maildir).toBe(path.resolve(process.cwd(), 'data/mailboxes/security'));
   });
 });
+
+describe('imap.auth / smtp.auth (oauth2)', () => {
+  const box = (imap: Record<string, unknown>) => ({ mailboxes: [{ name: 'security', kind: 'security', imap: { host: 'imap.example.org', user: 'u@example.org', ...imap } }] });
+  const good = { type: 'oauth2', provider: 'google', client_id: 'cid', client_secret: 'cs', refresh_token: 'rt' };
+
+  it('accepts a refresh token with a provider or a token_url, and a token_command alone', () => {
+    expect(buildConfig(box({ auth: good }), '(test)', {}).mailboxes[0]!.imap!.auth).toMatchObject({ provider: 'google', refresh_before_seconds: 300 });
+    expect(buildConfig(box({ auth: { type: 'oauth2', token_url: 'http://127.0.0.1:1/token', client_id: 'c', refresh_token: 'r' } }), '(test)', {}).mailboxes[0]!.imap!.auth!.token_url).toBe('http://127.0.0.1:1/token');
+    expect(buildConfig(box({ auth: { type: 'oauth2', token_command: 'oauth2-token security' } }), '(test)', {}).mailboxes[0]!.imap!.auth!.token_command).toBe('oauth2-token security');
+    const smtp = buildConfig({ ...box({ password: 'p' }), smtp: { host: 'smtp.example.org', user: 'u@example.org', auth: good } }, '(test)', {});
+    expect(smtp.smtp!.auth!.type).toBe('oauth2');
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['neither password nor auth', {}, /imap needs exactly one of password or auth/],
+    ['both password and auth', { password: 'p', auth: good }, /imap needs exactly one of password or auth/],
+    ['refresh_token and token_command', { auth: { ...good, token_command: 'x' } }, /exactly one of refresh_token or token_command/],
+    ['refresh_token without client_id', { auth: { type: 'oauth2', provider: 'google', refresh_token: 'r' } }, /client_id: oauth2 with refresh_token needs client_id/],
+    ['refresh_token without token_url or provider', { auth: { type: 'oauth2', client_id: 'c', refresh_token: 'r' } }, /token_url: oauth2 with refresh_token needs token_url/],
+    ['an unknown type', { auth: { ...good, type: 'basic' } }, /auth\.type/],
+    ['an unknown key', { auth: { ...good, refresh: 'x' } }, /refresh/],
+  ])('refuses %s', (_name, imap, message) => {
+    expect(() => buildConfig(box(imap), '(test)', {})).toThrow(message);
+  });
+
+  it('smtp with auth needs a user and no password', () => {
+    expect(() => buildConfig({ ...box({ password: 'p' }), smtp: { host: 'h', auth: good } }, '(test)', {})).toThrow(/smtp with auth \(type: oauth2\) needs user and no password/);
+  });
+});
