@@ -104,7 +104,7 @@ const mailbox = z
     message: 'a mailbox needs exactly one source: imap or maildir',
   });
 
-const configSchema = z
+export const configSchema = z
   .object({
     database_url: z.string().min(1).optional(),
     data_dir: z.string().default('./data'),
