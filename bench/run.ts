@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 //   6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext (bench/pgp.ts),
 //   7. throughput with 1, 2 and 3 replicas on two mailboxes (bench/replicas.ts),
 // prints every figure in one table beside its target, writes bench/results/latest.json and latest.md (the
-// table in Markdown for the README), and exits 0 (also when a target is missed; 1 only when the benchmark itself
+// table in Markdown for docs/benchmark.md), and exits 0 (also when a target is missed; 1 only when the benchmark itself
 // failed). Everything started is stopped, also on error or Ctrl-C.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -138,7 +138,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const md = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(md, `${formatMarkdown(results)}\n`);
   const rel = (f: string): string => path.relative(process.cwd(), f);
-  process.stdout.write(`\nresults: ${rel(out)} (Markdown table for the README: ${rel(md)}); ingest worker log: ${rel(path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
+  process.stdout.write(`\nresults: ${rel(out)} (Markdown table for docs/benchmark.md: ${rel(md)}); ingest worker log: ${rel(path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
 }
 
 const cleanup = new Cleanup();

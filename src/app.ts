@@ -63,7 +63,7 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     mailboxes: app.mailboxesById,
     log: app.log,
     url: app.db.url,
-    // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
+    // PGP keys are read and unlocked once, when the analyser is first used.
     analyser: analyser ?? lazyInProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
     templates: app.templates,
     keyring: app.keyring,

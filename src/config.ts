@@ -6,7 +6,8 @@ import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
 import { DEFAULT_POLICY } from './core/sla.ts';
 
-// The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
+// The configuration file is part of the user-facing contract (docs/architecture.md): keys are snake_case and
+// stable. docs/configuration.md is generated from this schema (npm run docs:config; a test checks it).
 // Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
 // config written for a later version fails loudly on a typo rather than silently.
 

@@ -1,5 +1,5 @@
-// One registry of error codes. Each code is documented in README.md (a unit test checks that).
-// Callers branch on `code`, never on message text (STYLE.md: decide on codes, not on text).
+// One registry of error codes. Each code is documented in docs/errors.md (a unit test checks that).
+// Callers branch on `code`, never on message text (docs/style.md: decide on codes, not on text).
 
 export const ERROR_CODES = {
   MC_CONFIG_INVALID: 'The configuration file is invalid.',
@@ -41,7 +41,7 @@ export class MailcaseError extends Error {
   }
 }
 
-/** Normalise anything thrown into an Error (STYLE.md: `const e = coerceError(raw)` at every catch). */
+/** Normalise anything thrown into an Error (docs/style.md: `const e = coerceError(raw)` at every catch). */
 export function coerceError(raw: unknown): Error & { code?: string } {
   if (raw instanceof Error) return raw;
   if (typeof raw === 'string') return new Error(raw);

@@ -6,7 +6,7 @@ export type { Logger };
 // One root logger; every stage logs through a child that binds `stage` and `mailbox` (and, per message, the raw
 // message id and case ref), so each line says where it comes from.
 //
-// Secrets and message content must never reach the output, at any level (STYLE.md). Two lines of defence, both
+// Secrets and message content must never reach the output, at any level (docs/style.md, Logging). Two lines of defence, both
 // on the root logger so that every child inherits them:
 //  1. pino's `redact` for the usual shallow paths (pino docs/redaction.md);
 //  2. a scrub of every logged object and child binding, at any depth: values under credential-like keys
@@ -18,7 +18,7 @@ export type { Logger };
 
 const REDACT = [
   'password', '*.password', '*.*.password', 'passphrase', '*.passphrase', '*.*.passphrase',
-  // a whole config logged by mistake: mailboxes[i].pgp.passphrase (PGP, issue 6)
+  // a whole config logged by mistake: mailboxes[i].pgp.passphrase
   '*.*.*.passphrase', '*.*.*.*.passphrase',
   'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
   '*.connectionString', 'secret', '*.secret', 'token', '*.token',

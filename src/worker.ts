@@ -77,7 +77,7 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   initMailboxMetrics(names);
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
-  // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
+  // Each parser thread unlocks the mailboxes' PGP keys once when it starts.
   const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
   // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
   const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });

@@ -1,6 +1,6 @@
 // The template context of an acknowledgment: what templates/<kind>/ack.*.liquid may print. Pure, with the
 // clock passed in. The ack goes to an unverified sender, so nothing they wrote goes in here except their
-// subject, flattened by safeSubject (DESIGN.md, "Loop and abuse safety"): no body text, no display name, no
+// subject, flattened by safeSubject (docs/architecture.md, "Loop and abuse safety"): no body text, no display name, no
 // report field values. Which fields were *missing* is ours to say, and is what makes the ack useful.
 
 import type { ReportField } from './report.ts';

@@ -1,5 +1,5 @@
 // Whether to send an automatic mail (an acknowledgment) in answer to one incoming message. Pure: the caller
-// counts what the outbox holds and passes the counts in. DESIGN.md, "Loop and abuse safety": nothing
+// counts what the outbox holds and passes the counts in. docs/architecture.md, "Loop and abuse safety": nothing
 // automatic to machines (classify.ts), to our own addresses, or beyond the rate limits; and only a new case
 // is acknowledged: a follow-up in an existing case reaches the maintainers and gets no automatic answer, so a
 // reporter and a responder can never ping-pong through us.

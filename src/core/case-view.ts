@@ -1,7 +1,7 @@
 import { computeDeadlines, type Deadlines, type Policy } from './sla.ts';
 import { REPORT_FIELDS } from './report.ts';
 
-// The JSON a user sees for a case (`cases show REF --json`): DESIGN.md's user-facing contract. Pure.
+// The JSON a user sees for a case (`cases show REF --json`): part of the user-facing contract (docs/architecture.md, docs/cli.md). Pure.
 
 export interface CaseData {
   ref: string;

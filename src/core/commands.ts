@@ -1,4 +1,4 @@
-// Maintainer commands in a reply (issue 5). Pure. A command is a line of its own in the maintainer's own text:
+// Maintainer commands in a reply (docs/cases-by-email.md). Pure. A command is a line of its own in the maintainer's own text:
 //
 //   #status <state>          one of the lifecycle states (src/core/lifecycle.ts), except new
 //   #severity <level>        critical | high | medium | low

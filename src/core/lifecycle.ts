@@ -1,4 +1,4 @@
-// The lifecycle of a case (DESIGN.md; issue 5). Pure: which status changes are allowed, which policy milestones a
+// The lifecycle of a case (docs/cases-by-email.md). Pure: which status changes are allowed, which policy milestones a
 // change meets, and when a reporter's reply reopens a case. The caller writes the new status, the milestone
 // timestamps (`coalesce(col, now)`, so a milestone is met once) and one audit event per change.
 //

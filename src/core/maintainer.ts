@@ -1,4 +1,4 @@
-// Who is a maintainer (DESIGN.md, "Who is a maintainer"; library-pitfalls.md §7). Pure. The From address alone
+// Who is a maintainer (docs/architecture.md, "Who is a maintainer"; docs/library-pitfalls.md §7). Pure. The From address alone
 // proves nothing: a configured maintainer address counts only with
 //   - a valid PGP signature by that maintainer's configured key (the seam: the PGP stage reports the status and
 //     signer fingerprint; the caller resolves each maintainer's pgp_public_key_file to its fingerprint), or

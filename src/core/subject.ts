@@ -1,5 +1,5 @@
 // Subjects of the mail we send. Pure. The subject is the one piece of attacker-controlled text we ever echo to
-// an unverified sender (DESIGN.md, "Loop and abuse safety"), so it is flattened to one plain line first:
+// an unverified sender (docs/architecture.md, "Loop and abuse safety"), so it is flattened to one plain line first:
 // no CR/LF (header injection: "x\r\nBcc: evil@x"), no other control characters, no bidi controls that
 // would make "[SEC-2026-0042] Re: gpj.exe" display as something else (CVE-2021-42574, "Trojan Source").
 

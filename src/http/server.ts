@@ -88,7 +88,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     query_timeout: DB_TIMEOUT_MS + 500,
     application_name: 'mailcase-http',
   });
-  // An idle client's error would otherwise crash the process (library-pitfalls.md §5); /readyz reports it.
+  // An idle client's error would otherwise crash the process (docs/library-pitfalls.md §5); /readyz reports it.
   pool.on('error', (raw) => log.debug({ err: { message: coerceError(raw).message } }, 'health connection lost'));
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {

@@ -250,7 +250,7 @@ export function checkTemplates(templatesDir?: string): Templates {
         for (const v of uses) {
           const segments = v.segments.map((s) => (typeof s === 'string' || typeof s === 'number' ? s : null));
           if (!samples.some((c) => hasPath(c, segments))) {
-            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see README, Templates, for the variables)`);
+            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see docs/templates.md for the variables)`);
           }
         }
       }

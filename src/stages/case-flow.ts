@@ -15,7 +15,7 @@ import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
-// Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
+// Cases worked by email (docs/architecture.md, "Threading rules" and "Who is a maintainer"): what happens to a
 // message that joins a case, depending on who sent it, and the notification of a new case. Everything is queued
 // in the processing transaction (the transactional outbox); the decisions are the pure modules' in src/core.
 

@@ -9,7 +9,7 @@ import { enqueue } from '../db/queries/outbox.ts';
 import type { RenderedMail, Templates } from '../mail/templates.ts';
 import { newMessageId } from './ack.ts';
 
-// The mail of a case worked by email (issue 5), queued in the caller's transaction: to the maintainers (the
+// The mail of a case worked by email (docs/cases-by-email.md), queued in the caller's transaction: to the maintainers (the
 // new-case notification, relays, copies, command results, proof failures, bounces, reminders), always from the
 // mailbox address with Auto-Submitted: auto-generated and the reply marker on top; and to the reporter (a
 // maintainer's answer), from the mailbox address, never the maintainer's, in the reporter's thread.

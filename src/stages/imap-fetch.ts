@@ -11,7 +11,7 @@ import type { RawCacheSink } from './raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { tokenSourceFor } from '../mail/oauth2.ts';
 
-// The IMAP source of one mailbox (run only by its fetch leader). Per library-pitfalls.md §1:
+// The IMAP source of one mailbox (run only by its fetch leader). Per docs/library-pitfalls.md §1:
 //  - a new ImapFlow per connection; after 'close' the old one is thrown away and a new one built, with backoff;
 //  - UIDs only, always with their UIDVALIDITY; sources are fetched after the UID list, never inside a loop;
 //  - IDLE when offered (re-issued every maxIdleTime), plus a poll timer as a safety net; polling otherwise;

@@ -13,7 +13,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
-import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts'; // PGP (issue 6)
+import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -28,7 +28,7 @@ import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 
-// Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
+// Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
 // message inside its own savepoint so that one bad message never undoes the others.
 
@@ -122,7 +122,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
+      // PGP: which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
       const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
       const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
       for (const raw of claimed) {
@@ -333,7 +333,7 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
+    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true });
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
@@ -342,7 +342,7 @@ async function processOne(
   const now = deps.now?.() ?? new Date();
   const from = parsed.from?.address ?? null;
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
-  // trusted Authentication-Results header), never by From alone (DESIGN.md, "Who is a maintainer").
+  // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
   const proof = proveMaintainer({
     from: from ? [from] : [],
     maintainers,
@@ -372,7 +372,7 @@ async function processOne(
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
     const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
@@ -398,7 +398,7 @@ async function processOne(
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }

@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
 import type { Templates } from '../mail/templates.ts';
 import { queueMaintainerMail } from './case-mail.ts';
 
-// Deadline reminders to the maintainers (issue 5), on any replica: once within reminders.lead_hours before each
+// Deadline reminders to the maintainers, on any replica: once within reminders.lead_hours before each
 // deadline of an open case, and once when it is breached. "Once" is a row in reminders_sent, inserted in the
 // transaction that queues the mail, keyed (case, reminder): a restart or a second replica finds it there.
 

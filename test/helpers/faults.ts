@@ -127,7 +127,7 @@ export function deliveries(smtp: SmtpTestServer, ids: string[]): Deliveries {
  * The ending of every fault test: `n` raw messages, each stored once (distinct Message-IDs) and processed; `n`
  * cases, each with exactly one acknowledgment, recorded as sent; the server received every acknowledgment's
  * Message-ID, each at least once and at most `maxDuplicates` extra copies in all (the only duplicate possible
- * is a kill between the server's 250 and our commit: README, "The guarantees"). Returns the deliveries.
+ * is a kill between the server's 250 and our commit: docs/architecture.md, "The guarantees"). Returns the deliveries.
  */
 export async function expectEveryMessageOnce(db: Queryable, smtp: SmtpTestServer, n: number, opts: { maxDuplicates: number }): Promise<Deliveries> {
   const r = await db.query<Record<string, number>>(

@@ -11,7 +11,7 @@ import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipart
 // it gets the keys it may use, and returns what it found as data. Failure is data: a message we cannot
 // decrypt or verify still parses (its outer layer) and says why. Decrypted content is never logged.
 //
-// Identity binding (library-pitfalls §3): a good signature is `valid` only when the signing key is bound to the
+// Identity binding (docs/library-pitfalls.md §3): a good signature is `valid` only when the signing key is bound to the
 // From address, which is the case for
 //   - a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
 //   - a key we hold for the From address (`keys` table: imported, or learned and trusted, see sql/003_pgp.sql);
