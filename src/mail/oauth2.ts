@@ -30,6 +30,8 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export class TokenSource {
   private current: AccessToken | undefined;
+  /** The configured refresh token, or the newer one the endpoint handed back (rotation, as Microsoft does). */
+  private refreshToken: string | undefined;
   private inflight: Promise<AccessToken> | undefined;
   private readonly now: () => number;
   private readonly timeoutMs: number;
@@ -38,6 +40,7 @@ export class TokenSource {
   private readonly auth: OAuth2Auth;
   constructor(auth: OAuth2Auth, opts: TokenSourceOptions = {}) {
     this.auth = auth;
+    this.refreshToken = auth.refresh_token;
     this.now = opts.now ?? Date.now;
     this.timeoutMs = opts.timeoutMs ?? TOKEN_TIMEOUT_MS;
   }
@@ -79,7 +82,7 @@ export class TokenSource {
   private async requestToken(): Promise<{ token: string; expiresIn?: number }> {
     const a = this.auth;
     const url = a.token_url ?? OAUTH2_TOKEN_URLS[a.provider!];
-    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: a.refresh_token!, client_id: a.client_id! });
+    const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: this.refreshToken!, client_id: a.client_id! });
     if (a.client_secret) form.set('client_secret', a.client_secret);
     if (a.scope) form.set('scope', a.scope);
     let res: Response;
@@ -108,6 +111,8 @@ export class TokenSource {
         details: { status: res.status },
       });
     }
+    // Kept in memory only: the configured one stays valid for a restart as long as the provider allows.
+    if (typeof body.refresh_token === 'string' && body.refresh_token !== '') this.refreshToken = body.refresh_token;
     return { token: body.access_token, expiresIn: seconds(body.expires_in) };
   }
 
