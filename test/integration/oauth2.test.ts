@@ -5,6 +5,7 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assembleApp, type App } from '../../src/app.ts';
 import { buildConfig, type Config } from '../../src/config.ts';
+import { CHECKS } from '../../src/commands/check.ts';
 import { createLogger } from '../../src/log.ts';
 import { TokenSource } from '../../src/mail/oauth2.ts';
 import { compose, smtpTransport } from '../../src/mail/smtp.ts';
@@ -175,6 +176,19 @@ describe('OAuth2 logins', () => {
     expect(err?.message).toBe('the OAuth2 token_command exited with status 3');
   });
 
+  it('mailcase check logs in with a token, and names the refused refresh token without printing it', async () => {
+    const mailboxes = CHECKS.find((c) => c.name === 'mailboxes')!;
+    const log = createLogger({ level: 'silent', pretty: false });
+    const good = buildConfig({ mailboxes: [{ name: 'security', kind: 'security', imap: imapDoc() }] }, '(test)', {});
+    const [ok] = await mailboxes.run({ config: good, log });
+    expect(ok).toMatchObject({ name: 'imap[security]', status: 'ok' });
+    const bad = buildConfig({ mailboxes: [{ name: 'security', kind: 'security', imap: imapDoc({ refresh_token: 'rt-revoked-xyz' }) }] }, '(test)', {});
+    const [fail] = await mailboxes.run({ config: bad, log });
+    expect(fail!.status).toBe('FAIL');
+    expect(fail!.detail).toMatch(/^no OAuth2 access token for oauth-\d+ at 127\.0\.0\.1:\d+: .*invalid_grant/);
+    expect(fail!.detail).not.toContain('rt-revoked-xyz');
+  });
+
   describe('SMTP (XOAUTH2)', () => {
     let smtp: SmtpTestServer;
     beforeAll(async () => {
@@ -206,6 +220,16 @@ describe('OAuth2 logins', () => {
       expect(smtp.messages).toHaveLength(0);
       // A command token has no known lifetime: after the refusal nodemailer asked again (renew) and was refused again.
       expect(smtp.xoauth2Logins.map((l) => l.token)).toEqual(['at-never-issued', 'at-never-issued']);
+    });
+
+    it('mailcase check logs in to SMTP with XOAUTH2 and sends nothing', async () => {
+      const config = buildConfig({ mailboxes: [{ name: 'security', kind: 'security', maildir: '/nonexistent' }], smtp: smtp.config({ auth: oauth.authConfig() }) }, '(test)', {});
+      const sent = smtp.messages.length;
+      const [r] = await CHECKS.find((c) => c.name === 'smtp')!.run({ config, log: createLogger({ level: 'silent', pretty: false }) });
+      expect(r).toMatchObject({ status: 'ok' });
+      expect(r!.detail).toContain('accepted the connection and the login');
+      expect(smtp.messages.length).toBe(sent);
+      expect(oauth.isValid(smtp.xoauth2Logins.at(-1)!.token)).toBe(true);
     });
 
     it('sends with a token from the refresh token; after the server revokes it, the refusal brings a new token and the mail goes', async () => {
