@@ -112,19 +112,26 @@ export class ImapFetcher {
 
   /** Connect, store everything new once, disconnect (`mailcase run --once`). */
   async syncOnce(): Promise<void> {
-    try {
-      await this.session(AbortSignal.abort(), true);
-    } catch (raw) {
-      if (!((raw as { authenticationFailed?: boolean }).authenticationFailed === true && this.retryWithNewToken())) throw raw;
-      await this.session(AbortSignal.abort(), true);
+    for (;;) {
+      try {
+        await this.session(AbortSignal.abort(), true);
+        return;
+      } catch (raw) {
+        if ((raw as { authenticationFailed?: boolean }).authenticationFailed === true && this.retryWithNewToken()) continue;
+        throw raw;
+      }
     }
   }
 
-  /** After a refused OAuth2 login: drop the token presented; true when one more attempt is due. */
+  /**
+   * After a refused OAuth2 login: the token presented is never presented again; true when one more attempt is
+   * due at once (once per successful login: a second refusal waits out the backoff like a refused password).
+   */
   private retryWithNewToken(): boolean {
     const auth = this.deps.mailbox.imap!.auth;
-    if (!auth || this.tokenRetried) return false;
+    if (!auth) return false;
     tokenSourceFor(auth).invalidate(this.usedToken);
+    if (this.tokenRetried) return false;
     this.tokenRetried = true;
     this.log.info({ state: 'token-refused' }, 'imap refused the OAuth2 access token; logging in again with a new one');
     return true;

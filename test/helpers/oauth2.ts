@@ -17,6 +17,8 @@ export interface OAuth2TestServer {
   refreshToken: string;
   /** Lifetime of the tokens issued from now on, in seconds. */
   expiresIn: number;
+  /** While true, tokens are issued but the servers refuse them (a provider whose grants are broken). */
+  refuseNew: boolean;
   /** Every access token issued, in order. */
   issued: string[];
   /** Token endpoint requests (granted or not). */
@@ -45,6 +47,7 @@ export async function startOAuth2Server(user: string): Promise<OAuth2TestServer>
     clientSecret: `cs-${randomBytes(12).toString('hex')}`,
     refreshToken: `rt-${randomBytes(16).toString('hex')}`,
     expiresIn: 3600,
+    refuseNew: false,
     issued: [] as string[],
     tokenRequests: 0,
     introspected: [] as string[],
@@ -61,7 +64,7 @@ export async function startOAuth2Server(user: string): Promise<OAuth2TestServer>
         if (f.get('client_id') !== s.clientId || f.get('client_secret') !== s.clientSecret) return answer(401, { error: 'invalid_client' });
         if (f.get('refresh_token') !== s.refreshToken) return answer(400, { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' });
         const token = `at-${randomBytes(24).toString('base64url')}`;
-        valid.add(token);
+        if (!s.refuseNew) valid.add(token);
         s.issued.push(token);
         return answer(200, { access_token: token, token_type: 'Bearer', expires_in: s.expiresIn });
       }

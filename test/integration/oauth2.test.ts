@@ -9,7 +9,7 @@ import { CHECKS } from '../../src/commands/check.ts';
 import { createLogger } from '../../src/log.ts';
 import { TokenSource } from '../../src/mail/oauth2.ts';
 import { compose, smtpTransport } from '../../src/mail/smtp.ts';
-import { imapConnection } from '../../src/stages/imap-fetch.ts';
+import { ImapFetcher, imapConnection } from '../../src/stages/imap-fetch.ts';
 import { runOnce } from '../../src/worker.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { appendMessages, startDovecot, type Dovecot, type DovecotUser } from '../helpers/dovecot.ts';
@@ -104,6 +104,30 @@ describe('OAuth2 logins', () => {
     const log = readFileSync(logFile, 'utf8');
     expect(log).toMatch(/OAuth2 access token/); // the refusal was logged...
     for (const s of secrets()) expect(log).not.toContain(s); // ...and no secret, at trace level
+  });
+
+  it('IMAP: a token refused twice waits for the next attempt, which presents neither refused token again', async () => {
+    const app = await appWithLog({ mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: imapDoc() }] }, path.join(logDir, 'twice.log'));
+    const mailbox = app.config.mailboxes[0]!;
+    const f = new ImapFetcher({ pool: db!.pool, mailbox, mailboxId: app.mailboxes.get('security')!.id, log: app.log, onStored: () => undefined });
+    await f.syncOnce();
+    const first = oauth.issued.at(-1)!;
+    oauth.revoke(first);
+    oauth.refuseNew = true;
+    try {
+      const err = await f.syncOnce().then(() => undefined, (e: unknown) => e as { authenticationFailed?: boolean });
+      expect(err?.authenticationFailed).toBe(true); // refused, retried once with a new token, refused again
+    } finally {
+      oauth.refuseNew = false;
+    }
+    const second = oauth.issued.at(-1)!;
+    expect(oauth.introspected.slice(-2)).toEqual([first, second]);
+    // The provider works again: the next attempt gets a third token instead of presenting the second again.
+    await f.syncOnce();
+    const third = oauth.issued.at(-1)!;
+    expect(third).not.toBe(second);
+    expect(oauth.introspected.at(-1)).toBe(third);
+    expect(oauth.introspected.filter((t) => t === second)).toHaveLength(1);
   });
 
   it('IMAP: a token that expires within refresh_before_seconds is replaced before the login, not after a refusal', async () => {
