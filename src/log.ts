@@ -27,7 +27,7 @@ const REDACT = [
 
 const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|authorization|cookie|api_?key|private_?key|database_?url|connection_?string)$/i;
 const CONTENT_KEY = /^(body|body_?text|body_?html|html|text|text_?as_?html|raw|plaintext|decrypted)$/i;
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]*@/gi;
+const URL_CREDENTIALS = /((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]*@/gi;
 const MAX_DEPTH = 8;
 
 export const REDACTED = '[redacted]';

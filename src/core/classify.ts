@@ -149,7 +149,7 @@ function isOwnList(headers: Record<string, string[]>, own: Set<string>): boolean
   }
   const ids = new Set([...own].map((a) => a.replace('@', '.')));
   for (const v of values(headers, 'list-id')) {
-    const m = /<([^>]+)>/.exec(v);
+    const m = /<([^<>]+)>/.exec(v);
     if (m && ids.has(m[1]!.trim().toLowerCase())) return true;
   }
   return false;

@@ -43,9 +43,9 @@ export interface ParsedCommands {
 export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note'] as const;
 type Keyword = (typeof COMMAND_KEYWORDS)[number];
 
-const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note)(?![\w-])\s*:?\s*(.*)$/i;
+const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note)(?![\w-])(?:\s*:)?(.*)$/i;
 // "#word" at the start of a line, as a command would be written; checked against the keywords for typos.
-const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])\s*:?\s*(.*)$/i;
+const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])(?:\s*:)?(.*)$/i;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 const CREDIT_MAX_CHARS = 200;

@@ -113,7 +113,9 @@ function unquote(v: string): string {
 }
 
 // "key = value" pairs of one resinfo: a value is a quoted string or a run of non-space characters.
-const PAIR = /([A-Za-z0-9_.-]+(?:\/[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)/g;
+// The lookbehind makes a match start only where a run of name characters starts: without it, a long run with
+// no "=" (240 headers of "1.1.1.…") was scanned again from each of its characters, quadratic in its length.
+const PAIR = /(?<![A-Za-z0-9_.\/-])([A-Za-z0-9_.-]+(?:\/[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)/g;
 
 /** Parse one Authentication-Results header value; null when it has no authserv-id. */
 export function parseAuthResults(header: string): AuthResultsHeader | null {

@@ -60,7 +60,7 @@ const EMPTY_ANSWER =
   /^(?:n\/?a|none|no|nothing|unknown|not sure|not known|not applicable|tbd|todo|-+|\?+|nil|null|keine|k\.? ?a\.?|unbekannt|aucune?|inconnu|ninguno|ninguna|nada|desconocido)$/;
 
 function isEmptyAnswer(text: string): boolean {
-  return EMPTY_ANSWER.test(foldCase(text).replace(/[.!]+$/, '').trim());
+  return EMPTY_ANSWER.test(foldCase(text).replace(/(?<![.!])[.!]+$/, '').trim());
 }
 
 function joined(parts: string[] | undefined, maxChars: number, separator = '\n\n'): string | null {

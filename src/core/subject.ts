@@ -50,7 +50,7 @@ export function plainText(s: string): string {
 // Polish (Odp, PD), Turkish (YNT, İLT), Finnish (VL), Hungarian (Vá); each optionally counted: "Re[2]:",
 // "Re^2:", "Re(2):".
 const PREFIX =
-  /^(?:re|fwd?|aw|wg|sv|vs|vb|fs|vl|antw|doorst|tr|r[ée]f|rv|res|enc|r|rif|i|odp|pd|ynt|[iİ]lt|v[áa])\s*(?:\[\d+\]|\^\d+|\(\d+\))?\s*:\s*/iu;
+  /^(?:re|fwd?|aw|wg|sv|vs|vb|fs|vl|antw|doorst|tr|r[ée]f|rv|res|enc|r|rif|i|odp|pd|ynt|[iİ]lt|v[áa])\s*(?:(?:\[\d+\]|\^\d+|\(\d+\))\s*)?:\s*/iu;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

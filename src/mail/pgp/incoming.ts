@@ -4,7 +4,7 @@ import { openpgpLib } from './openpgp.ts';
 import { coerceError, oneLine } from '../../errors.ts';
 import { stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
 import { fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
-import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
+import { addressIn, canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
 
 // Incoming PGP: PGP/MIME (RFC 3156) encrypted and signed, inline PGP (armored blocks in text, encrypted
 // attachments), Autocrypt headers and attached keys. Runs where parsing runs (a parser thread), with no I/O:
@@ -339,8 +339,7 @@ export class PgpReader {
   }
 
   private maintainerKeysFor(fromHeader: string | undefined): openpgp.PublicKey[] {
-    const m = fromHeader ? /<([^<>\s]+@[^<>\s]+)>|([^\s<>,;:"()]+@[^\s<>,;:"()]+)/.exec(fromHeader) : null;
-    const addr = m ? (m[1] ?? m[2] ?? '').toLowerCase() : '';
+    const addr = fromHeader ? (addressIn(fromHeader) ?? '') : '';
     return addr ? (this.keyring?.maintainerKeys(addr) ?? []) : [];
   }
 
