@@ -8,6 +8,7 @@ import { notificationContext } from '../core/notification.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
+import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
@@ -208,14 +209,32 @@ export interface OpenedForNotice {
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
   classification: Classification;
+  /** The From is authenticated (sender-auth.ts); unauthenticated senders' new cases are rate-limited and digested. */
+  authenticated: boolean;
+  senderDomain: string;
 }
 
 /** Notify the maintainers of the cases a batch opened (after their refs are given). */
 export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedForNotice[], refs: Map<number, string>, now: Date): Promise<void> {
   if (deps.config.maintainers.length === 0) return;
+  // New cases of unauthenticated senders are announced one by one up to notifications.unauthenticated_per_hour;
+  // the rest are held and announced together in the next digest (stages/digest.ts), so that a flood of them
+  // cannot bury the maintainers' inbox (issue 23: 500 mails made 1,050 notifications).
+  let unauthAnnounced: number | undefined;
   for (const o of opened) {
     // Machine mail that opened a case (a bounce, a list post) is kept but not announced.
     if (o.classification.kind !== 'human') continue;
+    if (!o.authenticated) {
+      if (unauthAnnounced === undefined) {
+        await lockRateBudgets(tx, ['notify:unauthenticated']);
+        unauthAnnounced = (await unauthenticatedCounts(tx, 'notification', [], new Date(now.getTime() - 3_600_000))).total;
+      }
+      if (unauthAnnounced >= deps.config.notifications.unauthenticated_per_hour) {
+        await insertEvent(tx, { caseId: o.caseId, rawMessageId: null, kind: 'notification_held', actor: 'system', data: { reason: `more than ${deps.config.notifications.unauthenticated_per_hour} new cases from unauthenticated senders in the last hour (notifications.unauthenticated_per_hour); announced in the next digest` } });
+        continue;
+      }
+      unauthAnnounced++;
+    }
     const mailbox = deps.mailboxes.get(o.mailboxId)!;
     const ref = refs.get(o.caseId)!;
     const kind = mailbox.kind as MailboxKind;
@@ -244,6 +263,8 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
       subject: ctx.notification_subject,
       body: { ...body, text },
       attachmentIds: att.ids,
+      rateClass: o.authenticated ? 'authenticated' : 'unauthenticated',
+      rateDomain: o.senderDomain || null,
     }, now);
   }
 }

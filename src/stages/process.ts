@@ -24,6 +24,7 @@ import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
+import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
@@ -406,13 +407,16 @@ async function processOne(
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
     const year = yearIn(now, config.policy.timezone);
+    // Issue 23: an answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
+    const authentication = senderAuthentication({ from, authResults: parsed.headers['authentication-results'] ?? [], trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
     const ack: AckCandidate = {
       caseId,
       rawId: raw.id,
       mailboxId: mailbox.id,
       classification: verdict,
-      // Answers go where the sender asks (Reply-To), else to From.
-      recipient: parsed.replyTo[0]?.address ?? from,
+      recipient: ackRecipient(from, parsed.replyTo.map((a) => a.address), authentication),
+      authentication,
+      senderDomain: domainOfAddress(from),
       subject: parsed.subject,
       messageId: parsed.messageId,
       references: parsed.references,
@@ -433,6 +437,8 @@ async function processOne(
       signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
       classification: verdict,
+      authenticated: authentication !== 'none',
+      senderDomain: domainOfAddress(from),
     };
     return {
       state: 'opened',
