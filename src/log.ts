@@ -44,11 +44,14 @@ export function scrubText(s: string): string {
   if (!out.includes('@')) return out;
   let result = '';
   let at = 0;
+  let scanned = 0;
   for (const m of out.matchAll(URL_SCHEME)) {
     const start = m.index + m[0].length;
-    if (start < at) continue;
+    // A scheme inside a word already read ("a://a://a://…") starts nothing new: each character is read once.
+    if (m.index < scanned) continue;
     let end = start;
     while (end < out.length && !/\s/.test(out[end]!)) end++;
+    scanned = end;
     const userEnd = out.lastIndexOf('@', end - 1);
     if (userEnd < start) continue;
     result += `${out.slice(at, start)}${REDACTED}`;
