@@ -11,12 +11,10 @@
 // dmarc=pass with header.from in that domain, dkim=pass with header.d aligned, or spf=pass with smtp.mailfrom
 // aligned (the rules of maintainer.ts, which proves maintainers the same way).
 
-import { domainsAlign, parseAuthResults } from './maintainer.ts';
+import { MAX_AUTH_RESULTS_HEADERS, domainsAlign, parseAuthResults } from './maintainer.ts';
 
 export type SenderAuthentication = 'pgp' | 'dmarc' | 'dkim' | 'spf' | 'none';
 
-/** Only the first Authentication-Results headers are read: ours is on top; hundreds below it prove nothing. */
-export const MAX_AUTH_RESULTS_HEADERS = 20;
 
 export interface SenderAuthInput {
   from: string | null;

@@ -130,7 +130,8 @@ async function actOnMaintainerReply(
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
   const actor: Actor = { kind: 'maintainer', actor: from };
-  const reply = parseMaintainerReply(j.parsed.text);
+  // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread (issue 23).
+  const reply = parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text);
   const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
   let errors = [...reply.errors];
   let lines: string[] = [];
@@ -195,6 +196,9 @@ export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: Mailbo
 }
 
 /** What a new case's notification needs (known before its ref is given at the end of the batch). */
+/** How much of a maintainer's reply is read for commands and relayed (a relayed text is cut at 100,000 anyway). */
+export const MAX_REPLY_CHARS = 200_000;
+
 export interface OpenedForNotice {
   caseId: number;
   messageRowId: number;
