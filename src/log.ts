@@ -64,8 +64,9 @@ const secrets = new Set<string>();
 
 /** A value (a password, a token, a whole connection string) that no log line or error output may show. */
 export function registerSecret(value: string | undefined | null): void {
-  // Very short values would redact ordinary words; a password that short is no secret anyway.
-  if (value && value.length >= 4) secrets.add(value);
+  // Very short values would redact ordinary words (the trial setup's password is "trial"); a password that
+  // short is no secret anyway.
+  if (value && value.length >= 6) secrets.add(value);
 }
 
 function scrubString(s: string): string {

@@ -22,7 +22,9 @@ const run = promisify(execFile);
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
-    const r = await run(process.execPath, [CLI, ...args], { env: { ...process.env, LOG_FORMAT: 'json', ...env }, maxBuffer: 64 * 1024 * 1024 });
+    // In a directory of its own: with no configuration file, the embedded defaults put data_dir under the cwd.
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'mailcase-hostile-cwd-'));
+    const r = await run(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, LOG_FORMAT: 'json', ...env }, maxBuffer: 64 * 1024 * 1024 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
   } catch (raw) {
     const e = raw as { stdout: string; stderr: string; code: number };

@@ -168,7 +168,11 @@ export class PgpReader {
         return { plain: r.data, signatures: handled(r.signatures) };
       } catch (raw) {
         const m = openpgpMessage(raw);
-        if (/decompressed message size/i.test(m)) throw new Failure(`too_large: the decrypted data is larger than what is left of the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes)`);
+        if (/decompressed message size/i.test(m)) {
+          // The work up to the budget was done: what is left is spent, and later decryptions fail at once.
+          budget.bytes = 0;
+          throw new Failure(`too_large: the decrypted data is larger than what is left of the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes)`);
+        }
         if (/modification detected|integrity|authentication tag|MDC/i.test(m)) throw new Failure(`integrity: the encrypted data was modified in transit (${oneLine(m, 120)})`);
         if (/no decryption key|session key decryption failed|no key/i.test(m)) throw new Failure(`not_for_us: none of our keys decrypts it (${oneLine(m, 120)}); current key ${keys.fingerprint}`);
         throw new Failure(`failed: ${oneLine(m, 160)}`);
