@@ -65,6 +65,9 @@ const mailbox = z
     maildir: z.string().optional(),
     after_processing: afterProcessing,
     pgp: pgpConfig.optional(),
+    // issue 15: a support mailbox files what reads as a vulnerability report as a security case (default true
+    // on support mailboxes; a security mailbox has nothing to route).
+    route_security_reports: z.boolean().optional(),
   })
   .strict()
   .refine((m) => (m.imap ? 1 : 0) + (m.maildir ? 1 : 0) === 1, {
@@ -210,6 +213,16 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    // issue 15: spam beyond the filters' yes/no verdicts (src/core/classify.ts). header_score_threshold: a score
+    // header (X-Spam-Status score=, X-Spam-Score, X-Spamd-Result, X-Rspamd-Score) at or over it is spam; absent,
+    // scores are not read. allow: addresses or domains whose mail is never taken for spam.
+    spam: z
+      .object({
+        header_score_threshold: z.coerce.number().optional(),
+        allow: z.array(z.string().regex(/^@?[^\s@<>,;]+(?:@[^\s@<>,;]+)?$/, 'must be an address or a domain')).default([]),
+      })
+      .strict()
+      .default({ allow: [] }),
     /** SIGTERM/SIGINT: how long a graceful stop may take before the process exits non-zero anyway. */
     shutdown_timeout_seconds: z.coerce.number().positive().default(30),
   })
@@ -223,7 +236,7 @@ const configSchema = z
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string };
+export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean };
 export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
 
 /** Replace `${NAME}` with the environment variable NAME; `${NAME:-default}` has a fallback. */
@@ -277,6 +290,7 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
   const mailboxes: MailboxConfig[] = c.mailboxes.map((m) => ({
     ...m,
     case_prefix: m.case_prefix ?? DEFAULT_PREFIX[m.kind],
+    route_security_reports: m.kind === 'support' ? (m.route_security_reports ?? true) : false,
     address: m.address ?? `${m.name}@localhost`,
     maildir: m.maildir === undefined ? undefined : path.resolve(baseDir, m.maildir),
   }));

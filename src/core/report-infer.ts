@@ -113,10 +113,10 @@ export function creditFromSection(text: string): string | null {
 }
 
 const ATTACKER =
-  /\b(?:attackers?|adversar(?:y|ies)|malicious (?:users?|actors?|part(?:y|ies))|threat actors?|angreifer|attaquants?|atacantes?)\b/i;
+  /\b(?:attackers?|adversar(?:y|ies)|malicious (?:users?|actors?|part(?:y|ies))|threat actors?|angreifer|attaquants?|atacantes?|anyone|any (?:logged-in |authenticated |unauthenticated |remote |normal |low-privileged )?(?:user|customer|client|member|visitor|caller)s?|(?:a|an) (?:remote|unauthenticated|authenticated|low-privileged) (?:user|client|attacker)|unauthenticated users?)\b/i;
 const ABILITY =
-  /\b(?:can|could|may|might|would|will|able to|allows?|allowing|lets?|enables?|permits?|kann|k[oö]nnte|peut|pourrait|puede|podr[ií]a)\b/i;
-const CONSEQUENCE = /\b(?:this|which|it|the (?:issue|vulnerability|bug)) (?:could|can|may|might|would|will) (?:lead to|result in|allow|enable|let|be used to|be abused to|be exploited to)\b/i;
+  /\b(?:can|could|may|might|would|will|able to|allows?|allowing|lets?|enables?|permits?|gets?|gains?|kann|k[oö]nnte|peut|pourrait|puede|podr[ií]a|pode|poderia)\b/i;
+const CONSEQUENCE = /\b(?:(?:this|which|it|the (?:issue|vulnerability|bug)) (?:could|can|may|might|would|will) (?:lead to|result in|allow|enable|let|be used to|be abused to|be exploited to)|(?:this|which|it) (?:means that|allows|lets|enables|leads to|results in|gives))\b/i;
 
 /** Sentences saying what an attacker can do ("An attacker can steal session cookies..."). */
 export function inferImpact(text: string): string | null {

@@ -14,6 +14,7 @@ import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
+import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts'; // issue 15
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
@@ -77,7 +78,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   // Automatic mail (an out-of-office reply, a bounce) is kept on the case but relayed nowhere.
   if (j.classification.kind !== 'human') return { visibility: 'case' };
 
-  if (j.role === 'maintainer') return actOnMaintainerReply(tx, mail, c, mailbox, thread, j, now);
+  if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, thread, j, now);
 
   const att = await attachmentsOf(tx, j.messageRowId, j.parsed.attachments.length, deps.config.notifications.attachment_limit_bytes);
   if (j.role === 'reporter') {
@@ -100,20 +101,23 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   return { visibility: 'internal' };
 }
 
-async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], actor: Actor, rawId: number): Promise<{ lines: string[]; errors: string[] }> {
+async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands: Command[], actor: Actor, rawId: number, now: Date): Promise<{ lines: string[]; errors: string[] }> {
   const lines: string[] = [];
   const errors: string[] = [];
-  // Severity first (the resolution deadline follows it), the status change last.
-  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'duplicate', 'status', 'note'];
+  // Severity first (the resolution deadline follows it), #quiet/#notify before the status change (whose update
+  // to the reporter they govern), the status change last.
+  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'quiet', 'notify', 'duplicate', 'status', 'note'];
   for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
-    let r: life.ChangeResult | undefined;
+    let r: life.ChangeResult | StatusChange | undefined;
     if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
     else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
     else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
-    else if (cmd.kind === 'duplicate') r = await life.setDuplicate(tx, c, cmd.ref, actor, rawId);
-    else if (cmd.kind === 'status') r = await life.changeStatus(tx, c, cmd.status, actor, rawId);
+    // Status changes go through the application layer (src/cases/), as `cases set` does: the reporter's update.
+    else if (cmd.kind === 'duplicate') r = await markDuplicate(tx, deps, c, cmd.ref, actor, rawId, now);
+    else if (cmd.kind === 'status') r = await changeCaseStatus(tx, deps, c, cmd.status, actor, rawId, now);
+    else if (cmd.kind === 'quiet' || cmd.kind === 'notify') r = await setUpdates(tx, c, cmd.kind === 'notify', actor, rawId);
     if (!r) continue;
-    if (r.ok) lines.push(r.line);
+    if (r.ok) lines.push(r.line, ...('notes' in r ? r.notes : []));
     else errors.push(`line ${cmd.line}: ${r.error}`);
   }
   return { lines, errors };
@@ -121,6 +125,7 @@ async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], act
 
 async function actOnMaintainerReply(
   tx: Db,
+  deps: FlowDeps,
   mail: CaseMailDeps,
   c: life.CaseState,
   mailbox: MailboxRow,
@@ -138,7 +143,7 @@ async function actOnMaintainerReply(
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
     await tx.query('savepoint commands');
-    ({ lines, errors } = await applyCommands(tx, c, reply.commands, actor, j.rawId));
+    ({ lines, errors } = await applyCommands(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, reply.commands, actor, j.rawId, now));
     if (errors.length > 0) await tx.query('rollback to savepoint commands');
     else await tx.query('release savepoint commands');
   }
@@ -212,6 +217,8 @@ export interface OpenedForNotice {
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
+  /** A support@ message filed as a security case (issue 15): where it arrived and why it was moved. */
+  routedFrom?: { address: string; reason: string } | null;
   classification: Classification;
   /** The From is authenticated (sender-auth.ts); unauthenticated senders' new cases are rate-limited and digested. */
   authenticated: boolean;
@@ -259,13 +266,17 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const text = o.linkedRef
       ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
       : body.text;
+    // Issue 15: the support maintainers see that a report sent to support@ was moved to the security queue.
+    const routedText = o.routedFrom
+      ? `${text}\nThis report was sent to ${o.routedFrom.address} and filed as a security case, with the security acknowledgment and deadlines, because ${o.routedFrom.reason}.\n`
+      : text;
     await queueToMaintainers(tx, { config: deps.config, templates: deps.templates }, {
       mailbox,
       caseId: o.caseId,
       ref,
       kind: 'notification',
       subject: ctx.notification_subject,
-      body: { ...body, text },
+      body: { ...body, text: routedText },
       attachmentIds: att.ids,
       rateClass: o.authenticated ? 'authenticated' : 'unauthenticated',
       rateDomain: o.senderDomain || null,

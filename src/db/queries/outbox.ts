@@ -232,3 +232,22 @@ export async function nextDueIn(db: Db): Promise<number | null> {
   const ms = r.rows[0]?.ms;
   return ms === null || ms === undefined ? null : Math.max(0, ms);
 }
+
+/** An outgoing message of ours named by a bounce or an automatic reply (issue 15). */
+export interface OurOutgoing { id: number; case_id: number; kind: string; to_addrs: string[]; state: string; rfc_message_id: string }
+
+/** Which of these Message-IDs are outgoing messages of ours on a case (a random id each: a bounce cannot guess one). */
+export async function outgoingByMessageIds(db: Db, ids: string[]): Promise<OurOutgoing[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<OurOutgoing>(
+    'select id, case_id, kind, to_addrs, state, rfc_message_id from outbox where rfc_message_id = any($1::text[]) and case_id is not null order by id',
+    [ids],
+  );
+  return r.rows.map((x) => ({ ...x, id: Number(x.id), case_id: Number(x.case_id) }));
+}
+
+/** Mark an outgoing message bounced with the DSN's status and diagnostic; false when it already was. */
+export async function markBounced(db: Db, outboxId: number, error: string): Promise<boolean> {
+  const r = await db.query(`update outbox set state = 'bounced', last_error = $2 where id = $1 and state <> 'bounced'`, [outboxId, error]);
+  return (r.rowCount ?? 0) > 0;
+}
