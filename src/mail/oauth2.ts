@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { OAUTH2_TOKEN_URLS, type OAuth2Auth } from '../config.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
+import { registerSecret } from '../log.ts';
 
 // OAuth2 access tokens for IMAP and SMTP logins (Gmail and Microsoft 365 accept no passwords). One TokenSource
 // per configured `auth` block, shared by every connection that uses it (the fetcher's reconnects, `mailcase check`,
@@ -76,6 +77,8 @@ export class TokenSource {
     this.refreshes++;
     const started = this.now();
     const answer = this.auth.token_command ? await this.runCommand(this.auth.token_command) : await this.requestToken();
+    // From now on no log line or error output may show it, whatever library message quotes it.
+    registerSecret(answer.token);
     return answer.expiresIn === undefined ? { value: answer.token, expiresAt: null } : { value: answer.token, expiresAt: started + answer.expiresIn * 1000 };
   }
 
@@ -112,7 +115,10 @@ export class TokenSource {
       });
     }
     // Kept in memory only: the configured one stays valid for a restart as long as the provider allows.
-    if (typeof body.refresh_token === 'string' && body.refresh_token !== '') this.refreshToken = body.refresh_token;
+    if (typeof body.refresh_token === 'string' && body.refresh_token !== '') {
+      this.refreshToken = body.refresh_token;
+      registerSecret(body.refresh_token);
+    }
     return { token: body.access_token, expiresIn: seconds(body.expires_in) };
   }
 
