@@ -1,4 +1,4 @@
-// `npm run bench:hostile`: the attacks of issue 23 against a normal message, each ingested by its own
+// `npm run bench:hostile`: the hostile-input attacks (docs/security-limits.md) against a normal message, each ingested by its own
 // `mailcase ingest` process (the real command line, on a real PostgreSQL: DATABASE_URL's server or an embedded
 // one), with the wall time and the peak RSS (VmHWM, sampled every 20 ms) of that process. The encrypted mail is
 // made with GnuPG: six attachments of 150 MiB of plaintext each, compressed, in about 1 MB of mail, encrypted to

@@ -1,4 +1,4 @@
--- Budgets of automatic mail by sender authentication (issue 23). An acknowledgment or new-case notification
+-- Budgets of automatic mail by sender authentication. An acknowledgment or new-case notification
 -- caused by a sender whose From is not authenticated (no trusted Authentication-Results pass, no valid PGP
 -- signature) is marked, with the sender's domain, so that such senders draw from their own, smaller budgets
 -- (auto_reply.unauthenticated_per_hour, auto_reply.unauthenticated_per_domain_per_hour,

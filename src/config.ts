@@ -100,7 +100,7 @@ const mailbox = z
     maildir: z.string().optional(),
     after_processing: afterProcessing,
     pgp: pgpConfig.optional(),
-    // issue 15: a support mailbox files what reads as a vulnerability report as a security case (default true
+    // A support mailbox files what reads as a vulnerability report as a security case (default true
     // on support mailboxes; a security mailbox has nothing to route).
     route_security_reports: z.boolean().optional(),
   })
@@ -195,7 +195,7 @@ export const configSchema = z
         /**
          * Senders whose From is not authenticated (no trusted Authentication-Results pass, no valid PGP
          * signature) draw from this smaller budget, and from a budget per sender domain, so that a flood of them
-         * never spends the acknowledgments owed to authenticated reporters (issue 23).
+         * never spends the acknowledgments owed to authenticated reporters.
          */
         unauthenticated_per_hour: z.coerce.number().int().min(0).default(100),
         unauthenticated_per_domain_per_hour: z.coerce.number().int().min(0).default(10),
@@ -252,7 +252,7 @@ export const configSchema = z
       })
       .strict()
       .optional(),
-    // issue 15: spam beyond the filters' yes/no verdicts (src/core/classify.ts). header_score_threshold: a score
+    // Spam beyond the filters' yes/no verdicts (src/core/classify.ts). header_score_threshold: a score
     // header (X-Spam-Status score=, X-Spam-Score, X-Spamd-Result, X-Rspamd-Score) at or over it is spam; absent,
     // scores are not read. allow: addresses or domains whose mail is never taken for spam.
     spam: z

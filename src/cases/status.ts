@@ -18,7 +18,7 @@ import { newMessageId, queueAcks } from '../stages/ack.ts';
 import { caseThread } from '../stages/case-mail.ts';
 import { queueNotifications } from '../stages/case-flow.ts';
 
-// The application layer for changes to a case (issue 15; issue 20 wants every interface to go through one):
+// The application layer for changes to a case (every interface goes through it: mail, CLI, console):
 // what a status change does besides the lifecycle columns, whoever asks for it (a maintainer's #status by mail,
 // `cases set`, later the console and the API). Both write paths call these functions, in their transaction:
 // - the rescue of machine mail set aside as noise (noise → new): a number of the mailbox's sequence, the clock
@@ -144,7 +144,7 @@ async function rescue(tx: Db, deps: CaseDeps, c: life.CaseState, actor: Actor, r
   if (!first || first.raw_message_id === null) return `rescued as ${c.ref}`;
   const human = { kind: 'human' as const, reason: null };
   const missing = extras.missing_fields as ReportField[];
-  // Issue 23: how the first message's sender was authenticated is not stored, so the answer goes to its From
+  // How the first message's sender was authenticated is not stored, so the answer goes to its From
   // (a Reply-To is answered only for an authenticated From aligned with it), within the unauthenticated budgets.
   const reporter = ackRecipient(first.from_email, [], 'none');
   const ack = await queueAcks(tx, deps, [{

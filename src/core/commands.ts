@@ -6,7 +6,7 @@
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
 //   #note [text]             the whole message is internal: recorded on the case, sent to maintainers only
-//   #quiet / #notify         no progress updates to the reporter on this case / updates again (issue 15)
+//   #quiet / #notify         no progress updates to the reporter on this case / updates again
 //
 // The keyword is case-insensitive, may be indented and may be followed by ":" ("#Status: triaged"). A "#" in the
 // middle of a line is text. Lines inside fenced code blocks and quoted (">") lines are never commands. Command

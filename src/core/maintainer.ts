@@ -207,7 +207,7 @@ export function proveMaintainer(input: ProofInput): Proof {
     failures.push('no trusted_authserv_id is configured, so only a PGP signature can prove a maintainer');
     return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}` };
   }
-  // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing (issue 23).
+  // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing.
   const parsed = input.authResults.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
   const top = parsed.find((h) => h.authservId.toLowerCase() === trusted);
   const ignored = [...new Set(parsed.filter((h) => h.authservId.toLowerCase() !== trusted).map((h) => h.authservId))];

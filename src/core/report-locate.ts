@@ -44,7 +44,7 @@ interface PathOptions {
 function trimToken(raw: string): { token: string; quoted: boolean } {
   const quoted = /^[`'"]/.test(raw) && /[`'"][.,;:)!?]*$/.test(raw);
   // Trailing punctuation, closing brackets and dots in any order: "(see src/a.py)." is src/a.py. The lookbehind
-  // makes the run start only where it starts (linear, issue 23).
+  // makes the run start only where it starts (linear).
   let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/(?<![`'">)\]}*_,;:!?.])[`'">)\]}*_,;:!?.]+$/, '');
   token = token.replace(/(?<!\.)\.+$/, '');
   // "src/auth/login.c:42" or "login.c#L42": drop the line number.
@@ -90,7 +90,7 @@ export function findPaths(text: string, options: PathOptions): string[] {
   let prevWord = '';
   for (const raw of text.split(/\s+/)) {
     if (raw === '') continue;
-    // A link to the code on a forge names the path (issue 15).
+    // A link to the code on a forge names the path.
     if (raw.length <= 700 && raw.includes('://')) {
       const start = raw.search(/https?:\/\//);
       const f = start >= 0 ? forgeLink(raw.slice(start).replace(/(?<![>)\]"'`])[>)\]"'`]+$/, '')) : null;
@@ -127,7 +127,7 @@ const URL = /\bhttps?:\/\/[^\s<>"'`)\]]{1,500}/gi;
 const URL_CUE = /(?:\b(?:at|on|in|endpoint|page|url|visit|via|under|open|reach|to|located|route)|:)\s*[`'"(<[]?$/i;
 const REFERENCE_HOSTS = /(?:^|\.)(?:mitre\.org|owasp\.org|nist\.gov|portswigger\.net|wikipedia\.org|hackerone\.com|bugcrowd\.com|twitter\.com|x\.com|linkedin\.com|youtube\.com|youtu\.be|imgur\.com|google\.com|medium\.com|first\.org|cve\.org|snyk\.io)$/i;
 
-// Version ranges (issue 15): "3.0.0 through 3.2.1", "<= 4.17.20", ">= 1.2.0, < 1.4.3", "before 2.5.1", in the
+// Version ranges: "3.0.0 through 3.2.1", "<= 4.17.20", ">= 1.2.0, < 1.4.3", "before 2.5.1", in the
 // languages of the headings too. Each is a flat sequence of bounded pieces (the numbers are dot-separated).
 const NUM = 'v?\\d{1,4}(?:\\.\\d{1,4}){0,3}(?:-[a-z]{1,8}\\.?\\d{0,4})?';
 const OP = '(?:[<>]=?|=<|=>|≤|≥)';

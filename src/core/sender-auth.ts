@@ -1,4 +1,4 @@
-// Whether a message's From is authenticated, and where an automatic answer may go (issue 23). Pure.
+// Whether a message's From is authenticated, and where an automatic answer may go. Pure.
 //
 // Anyone can write any From and any Reply-To. An acknowledgment sent where an unauthenticated message asks
 // (Reply-To) lets a stranger make security@ mail a third party, with the stranger's subject: 500 such mails gave

@@ -102,7 +102,7 @@ function isLinkToken(token: string): boolean {
  * A subject fit to echo to a sender we cannot authenticate, in an acknowledgment: safeSubject, with URLs
  * (scheme://, www., mailto:, name.com/path, bare name.com), e-mail addresses and phone numbers (runs of digits
  * and separators with seven digits or more) replaced by "[…]", so that security@ never carries an attacker's
- * link, address or number to whoever the attacker names (issue 23).
+ * link, address or number to whoever the attacker names.
  */
 export function reflectedSubject(s: string, maxChars = SUBJECT_MAX_CHARS): string {
   const tokens = safeSubject(s, 4 * maxChars).split(' ');

@@ -81,7 +81,7 @@ export const MAX_TEXT = 2_000_000;
 export const MAX_HTML = 2_000_000;
 /**
  * HTML nested deeper than this is not sanitised or kept: sanitize-html's time grows faster than the depth
- * (200,000 nested <div>, 2.2 MB: 17–55 s; issue 23), and no mail client writes more than a few dozen levels.
+ * (200,000 nested <div>, 2.2 MB: 17–55 s), and no mail client writes more than a few dozen levels.
  */
 export const MAX_HTML_DEPTH = 1000;
 

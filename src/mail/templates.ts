@@ -22,7 +22,7 @@ export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
   maintainer: MaintainerMailContext;
-  /** The reporter's progress update (issue 15): security mailboxes only. */
+  /** The reporter's progress update: security mailboxes only. */
   update: UpdateContext;
 }
 export type TemplateName = keyof TemplateContexts;

@@ -14,7 +14,7 @@ import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
-import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts'; // issue 15
+import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (docs/architecture.md, "Threading rules" and "Who is a maintainer"): what happens to a
@@ -135,7 +135,7 @@ async function actOnMaintainerReply(
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
   const actor: Actor = { kind: 'maintainer', actor: from };
-  // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread (issue 23).
+  // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread.
   const reply = parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text);
   const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
   let errors = [...reply.errors];
@@ -217,7 +217,7 @@ export interface OpenedForNotice {
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
-  /** A support@ message filed as a security case (issue 15): where it arrived and why it was moved. */
+  /** A support@ message filed as a security case: where it arrived and why it was moved. */
   routedFrom?: { address: string; reason: string } | null;
   classification: Classification;
   /** The From is authenticated (sender-auth.ts); unauthenticated senders' new cases are rate-limited and digested. */
@@ -230,7 +230,7 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
   if (deps.config.maintainers.length === 0) return;
   // New cases of unauthenticated senders are announced one by one up to notifications.unauthenticated_per_hour;
   // the rest are held and announced together in the next digest (stages/digest.ts), so that a flood of them
-  // cannot bury the maintainers' inbox (issue 23: 500 mails made 1,050 notifications).
+  // cannot bury the maintainers' inbox (500 mails made 1,050 notifications).
   let unauthAnnounced: number | undefined;
   for (const o of opened) {
     // Machine mail that opened a case (a bounce, a list post) is kept but not announced.
@@ -266,7 +266,7 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const text = o.linkedRef
       ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
       : body.text;
-    // Issue 15: the support maintainers see that a report sent to support@ was moved to the security queue.
+    // The support maintainers see that a report sent to support@ was moved to the security queue.
     const routedText = o.routedFrom
       ? `${text}\nThis report was sent to ${o.routedFrom.address} and filed as a security case, with the security acknowledgment and deadlines, because ${o.routedFrom.reason}.\n`
       : text;

@@ -28,7 +28,7 @@ import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sen
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
-import { placeMachineMail, recordBounce } from './machine-mail.ts'; // issue 15
+import { placeMachineMail, recordBounce } from './machine-mail.ts';
 import { autoReplyDecision } from '../core/auto-reply.ts';
 import { readsAsVulnerabilityReport } from '../core/route.ts';
 
@@ -368,7 +368,7 @@ async function processOne(
     unknownTag: tag && !taggedCase ? tag : null,
     sender: from ? { email: from, maintainer: proof.role === 'maintainer' } : null,
   });
-  // Machine mail (issue 15): a bounce or automatic reply naming our mail joins its case, machine mail in a
+  // Machine mail: a bounce or automatic reply naming our mail joins its case, machine mail in a
   // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
   const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
   if (placed?.place === 'noise') {
@@ -390,7 +390,7 @@ async function processOne(
       { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict) },
     );
     await files.attach(opened.messageId, parsed.attachments);
-    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP
     await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
@@ -421,7 +421,7 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
-    // A support@ message that reads as a vulnerability report gets the security clock (issue 15).
+    // A support@ message that reads as a vulnerability report gets the security clock.
     const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
     const filed = routed?.to ?? mailbox;
     const opened = await files.open(
@@ -453,7 +453,7 @@ async function processOne(
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
     const year = yearIn(now, config.policy.timezone);
-    // Issue 23: an answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
+    // An answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
     const authentication = senderAuthentication({ from, authResults: parsed.headers['authentication-results'] ?? [], trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
     const ack: AckCandidate = {
       caseId,

@@ -93,7 +93,7 @@ export class ReminderStage {
       try {
         const r = await remindOnce(this.deps);
         if (r.next) wait = Math.max(1000, Math.min(wait, r.next.getTime() - Date.now()));
-        await digestOnce(this.deps); // held new-case notifications (issue 23)
+        await digestOnce(this.deps); // held new-case notifications
       } catch (raw) {
         const e = coerceError(raw);
         log.warn({ err: { message: e.message, code: e.code } }, 'reminder round failed; retrying');

@@ -197,7 +197,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 
 /**
  * The fault tests' reports are unauthenticated mail from one domain (reporter.example), hundreds an hour: the
- * budgets that keep a flood of such mail from spending every acknowledgment (issue 23, tested in flood.test.ts)
+ * budgets that keep a flood of such mail from spending every acknowledgment (tested in flood.test.ts)
  * are raised out of their way.
  */
 export const FAULT_AUTO_REPLY = { unauthenticated_per_hour: 499, unauthenticated_per_domain_per_hour: 100_000 };

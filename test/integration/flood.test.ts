@@ -5,7 +5,7 @@ import { digestOnce } from '../../src/stages/digest.ts';
 import { ingest, makeApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
-// No reflection, no starvation (issue 23). 500 unauthenticated mails with a Reply-To naming third parties and a
+// No reflection, no starvation. 500 unauthenticated mails with a Reply-To naming third parties and a
 // phishing subject, then genuine reports: no acknowledgment reaches a third party, the attacker's own addresses
 // get what their domain's small budget allows, and the genuine reports after the flood are still acknowledged;
 // the maintainers get a bounded number of notifications and one digest instead of 500 mails each. Controls

@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { CLI, WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 
-// Hostile input against a real worker process and the real command line (issue 23): a batch of attack messages
+// Hostile input against a real worker process and the real command line: a batch of attack messages
 // (the issue's: a From of 250,000 characters without "@", 240 Authentication-Results of "1.1.1.…" From a
 // maintainer, a maintainer reply with "schrieb" and 300,000 spaces, HTML nested 200,000 deep) while /healthz is
 // asked every 100 ms with a 1 s limit; a normal message after them is filed. The endpoints: /metrics and the

@@ -23,7 +23,7 @@ describe('run --once', () => {
     const { file } = writeConfig({
       database_url: db.url,
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
-      // 120 unauthenticated reports from one domain: over the flood budgets' defaults (issue 23).
+      // 120 unauthenticated reports from one domain: over the flood budgets' defaults.
       auto_reply: FAULT_AUTO_REPLY,
     });
     const r = await run(process.execPath, [CLI, '--config', file, 'run', '--once'], { env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '' } });

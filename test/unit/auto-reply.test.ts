@@ -84,7 +84,7 @@ describe('autoReplyDecision', () => {
     });
   });
 
-  // Issue 23: unauthenticated senders draw from their own budgets, so a flood of them cannot spend the global one.
+  // Unauthenticated senders draw from their own budgets, so a flood of them cannot spend the global one.
   it.each<[string, number, number, number, true | string]>([
     ['an unauthenticated sender under its budgets', 0, 0, 0, true],
     ['its domain over auto_reply.unauthenticated_per_domain_per_hour', 10, 10, 10, 'domain-limit'],

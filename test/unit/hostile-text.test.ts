@@ -13,7 +13,7 @@ import { redactUrl, scrubText } from '../../src/log.ts';
 import { MAX_TEXT, htmlTooDeep } from '../../src/mail/parse.ts';
 import { addressIn } from '../../src/mail/pgp/mime.ts';
 
-// Linear time on attacker text (issue 23), as a property: every text function that can meet text from mail runs
+// Linear time on attacker text, as a property: every text function that can meet text from mail runs
 // on generated hostile input at its cap (long runs of each character class, repeated tokens and separators, a
 // rejecting suffix) within a time budget. The budgets are generous (a shared machine): what they catch is
 // quadratic behaviour, which at these sizes takes minutes (a From of 250,000 characters: 76–91 s; "schrieb" and

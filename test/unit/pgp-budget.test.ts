@@ -8,7 +8,7 @@ import { PgpReader } from '../../src/mail/pgp/incoming.ts';
 import { loadKeyring } from '../../src/mail/pgp/keys.ts';
 import { Gpg, hasGpg, plainMessage, type GpgKey } from '../helpers/gpg.ts';
 
-// One decryption budget per message (issue 23): every decryption of a message (PGP/MIME, inline blocks, encrypted
+// One decryption budget per message: every decryption of a message (PGP/MIME, inline blocks, encrypted
 // attachments) draws from the same budget of decrypted bytes and the same count of decryptions, so that six
 // compressed 150 MB attachments in 1 MB of mail cannot each take the whole limit. Mail made by GnuPG (which
 // compresses by default). Each attack sits beside its control: the same mail within the budget decrypts.

@@ -7,7 +7,7 @@ import { fatalLine } from '../../src/fatal.ts';
 import { bearerOk } from '../../src/http/server.ts';
 import { REDACTED, redactUrl, scrubText } from '../../src/log.ts';
 
-// Secrets and endpoints (issue 23): credentials are redacted whatever they hold, the top-level error writer goes
+// Secrets and endpoints: credentials are redacted whatever they hold, the top-level error writer goes
 // through the same scrubber, the HTTP endpoints listen on loopback unless told otherwise and take an optional
 // bearer token; and the rules that keep acknowledgments from being reflected. Each attack beside its control.
 

@@ -42,7 +42,7 @@ export interface NewCase {
   missingFields: string[];
   openedAt: Date;
   linkedCaseId?: number | null;
-  /** 'noise' for machine mail set aside (issue 15); default 'new'. */
+  /** 'noise' for machine mail set aside; default 'new'. */
   status?: 'new' | 'noise';
   noiseClass?: string | null;
   noiseReason?: string | null;
@@ -90,7 +90,7 @@ export async function getCaseByRef(db: Db, ref: string): Promise<CaseRow | undef
 
 /**
  * Cases, newest first. `notIn`: leave out cases in these states (e.g. the terminal ones, for --overdue); the
- * caller leaves out noise unless it asks for it (issue 15).
+ * caller leaves out noise unless it asks for it.
  */
 export async function listCases(db: Db, filter: { status?: string; mailbox?: string; notIn?: readonly string[]; limit?: number | null }): Promise<CaseRow[]> {
   const r = await db.query<CaseRow>(

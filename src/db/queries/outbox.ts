@@ -233,7 +233,7 @@ export async function nextDueIn(db: Db): Promise<number | null> {
   return ms === null || ms === undefined ? null : Math.max(0, ms);
 }
 
-/** An outgoing message of ours named by a bounce or an automatic reply (issue 15). */
+/** An outgoing message of ours named by a bounce or an automatic reply. */
 export interface OurOutgoing { id: number; case_id: number; kind: string; to_addrs: string[]; state: string; rfc_message_id: string }
 
 /** Which of these Message-IDs are outgoing messages of ours on a case (a random id each: a bounce cannot guess one). */

@@ -143,7 +143,7 @@ export function fromAddressFromRaw(raw: Buffer): string | null {
 /** How much of a header value or user ID addressIn reads: an address is at most 254 characters (RFC 5321). */
 export const ADDRESS_SCAN_CHARS = 4000;
 
-// Linear by construction (issue 23: a 250,000-character From with no "@" took 76–91 s on the main thread): the
+// Linear by construction (a 250,000-character From with no "@" took 76–91 s on the main thread): the
 // local part cannot contain "@", so the two runs cannot trade characters, and a match starts only where a run
 // starts (the lookbehind), so no run is scanned again from each of its characters.
 const ANGLE_ADDRESS = /<([^<>\s@]+@[^<>\s]+)>/;
