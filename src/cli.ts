@@ -8,6 +8,7 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTokens } from './commands/tokens.ts';
 import { MailcaseError, coerceError } from './errors.ts';
 
 function version(): string {
@@ -37,6 +38,7 @@ registerIngest(program);
 registerCases(program);
 registerReprocess(program);
 registerKeys(program);
+registerTokens(program);
 
 process.on('unhandledRejection', (raw) => {
   process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);

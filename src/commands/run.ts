@@ -40,7 +40,9 @@ export function registerRun(program: Command): void {
         try {
           // Loaded only when configured: node:http and prom-client cost a worker without endpoints ~20 MiB.
           const { startHttpServer } = await import('../http/server.ts');
-          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
+          const { buildConsole } = await import('../http/console/server.ts');
+          const consoleApp = await buildConsole({ app });
+          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log, console: (req, res) => consoleApp.routing(req, res) });
         } catch (raw) {
           await app.close();
           throw raw;

@@ -1,0 +1,53 @@
+-- The web console and HTTP API (issue 18): sign-in links, sessions, API tokens, rate limits, and full-text
+-- search over cases. Every secret is stored as its SHA-256 only; the value exists only in the mail, cookie or
+-- terminal it was given to.
+
+create table console_login_tokens (
+  id          bigserial primary key,
+  token_hash  bytea not null unique,
+  email       text not null,
+  created_at  timestamptz not null,
+  expires_at  timestamptz not null,
+  used_at     timestamptz
+);
+create index console_login_tokens_expires on console_login_tokens (expires_at);
+
+create table console_sessions (
+  id           bigserial primary key,
+  token_hash   bytea not null unique,
+  email        text not null,
+  created_at   timestamptz not null,
+  last_seen_at timestamptz not null,
+  expires_at   timestamptz not null,   -- absolute expiry; idle expiry is last_seen_at + the idle limit
+  ended_at     timestamptz
+);
+
+create table api_tokens (
+  id           bigserial primary key,
+  name         text not null,
+  maintainer   text not null,
+  token_hash   bytea not null unique,
+  created_at   timestamptz not null default now(),
+  last_used_at timestamptz,
+  revoked_at   timestamptz
+);
+
+-- Fixed-window counters (sign-in form per address and per client); old windows are deleted as new ones start.
+create table console_rate (
+  key          text not null,
+  window_start timestamptz not null,
+  n            integer not null,
+  primary key (key, window_start)
+);
+
+-- Full text: subject (weight A), the reporter's address (whole and split at . and @) and name, and the report
+-- fields; the report's text itself is indexed on its message (the first message from the reporter).
+alter table cases add column search tsvector generated always as (
+  setweight(to_tsvector('english', coalesce(subject, '')), 'A')
+  || to_tsvector('simple', coalesce(reporter_email, '') || ' ' || translate(coalesce(reporter_email, ''), '@.+_-', '     ') || ' ' || coalesce(reporter_name, ''))
+  || jsonb_to_tsvector('english', report, '["string"]')
+) stored;
+create index cases_search on cases using gin (search);
+create index messages_reporter_search on messages using gin (to_tsvector('english', left(coalesce(body_text, ''), 200000)))
+  where role = 'reporter' and direction = 'in';
+create index cases_opened on cases (opened_at desc, id desc);
