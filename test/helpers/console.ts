@@ -13,12 +13,12 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-export async function startConsole(app: App): Promise<ConsoleServer> {
+export async function startConsole(app: App, port = 0): Promise<ConsoleServer> {
   const clock = { now: new Date() };
   const f = await buildConsole({ app, now: () => clock.now });
-  await f.listen({ port: 0, host: '127.0.0.1' });
-  const port = (f.server.address() as AddressInfo).port;
-  return { f, url: `http://127.0.0.1:${port}`, clock, close: () => f.close() };
+  await f.listen({ port, host: '127.0.0.1' });
+  const bound = (f.server.address() as AddressInfo).port;
+  return { f, url: `http://127.0.0.1:${bound}`, clock, close: () => f.close() };
 }
 
 /** A minimal cookie jar for fetch: one browser. */
