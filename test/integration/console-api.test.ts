@@ -120,8 +120,14 @@ describe('web console and API', () => {
     }
     expect(page.r.headers.get('content-security-policy')).not.toContain('unsafe-inline');
 
+    const dash = await alice.text('/dashboard');
+    expect(dash.status).toBe(200);
+    expect(dash.text).toContain('<svg');
+    expect(dash.text.slice(dash.text.indexOf('<table id="open">'))).toContain(`/cases/${secRef}`);
+
     const bob = await signIn(BOB);
     expect((await bob.text(`/cases/${secRef}`)).status).toBe(404);
+    expect((await bob.text(`/cases/${secRef}/attachments/1`)).status).toBe(404);
     expect((await bob.text(`/cases/${supRef}`)).status).toBe(200);
     expect((await bob.text('/')).text).not.toContain(secRef);
   });
@@ -188,6 +194,17 @@ describe('web console and API', () => {
     const post404 = await asBob(`/api/v1/cases/${secRef}/actions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: 'triaged' }) });
     expect(post404.status).toBe(404);
     expect(((await post404.json()) as { error: { code: string } }).error.code).toBe('not_found');
+
+    // Overdue is judged on the (injected) clock: nothing now, the unassessed case ten days on.
+    const overdue = async (): Promise<string[]> => ((await (await asBob('/api/v1/cases?overdue=1')).json()) as { cases: { ref: string }[] }).cases.map((c) => c.ref);
+    expect(await overdue()).toEqual([]);
+    const saved = srv.clock.now;
+    try {
+      srv.clock.now = new Date(saved.getTime() + 10 * 86_400_000);
+      expect(await overdue()).toEqual([supRef]);
+    } finally {
+      srv.clock.now = saved;
+    }
 
     const show = (await (await asBob(`/api/v1/cases/${supRef}`)).json()) as { ref: string; messages: unknown[] };
     expect(show.ref).toBe(supRef);
