@@ -39,7 +39,7 @@ const PAGE_CSP = "default-src 'none'; style-src 'self'; img-src 'self' data:; fr
 export const FRAME_CSP = "sandbox; default-src 'none'; img-src data:; frame-ancestors 'self'";
 
 declare module 'fastify' {
-  interface FastifyRequest { who?: Who; viewer?: Viewer; sessionSecret?: string; frame?: boolean }
+  interface FastifyRequest { who?: Who; viewer?: Viewer; sessionSecret?: string; frame?: boolean; startedAt?: number }
 }
 
 export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> {
@@ -57,10 +57,15 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   await f.register(fastifyCookie);
   await f.register(fastifyFormbody);
 
+  f.addHook('onRequest', async (req) => {
+    req.startedAt = performance.now();
+  });
   f.addHook('onSend', async (req, reply, payload) => {
     reply.header('X-Content-Type-Options', 'nosniff');
     reply.header('Referrer-Policy', 'no-referrer');
     reply.header('Cache-Control', 'no-store');
+    // How long the server took, for signed-in requests only (an anonymous one must not learn timings).
+    if (req.who) reply.header('Server-Timing', `app;dur=${(performance.now() - (req.startedAt ?? 0)).toFixed(1)}`);
     if (req.frame) {
       reply.header('Content-Security-Policy', FRAME_CSP);
       reply.header('X-Frame-Options', 'SAMEORIGIN');
@@ -115,33 +120,37 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     const who = email ? auth.maintainerAccess(config, email) : undefined;
     const mailboxName = who?.allowed[0];
     const mailbox = mailboxName ? app.mailboxes.get(mailboxName) : undefined;
-    if (who && mailbox) {
-      const secret = auth.newSecret();
-      await withTransaction(app.db.pool, async (tx) => {
-        await q.insertLoginToken(tx, auth.hashSecret(secret), who.email, t, new Date(t.getTime() + auth.LOGIN_TTL_MS));
-        // Through the outbox like all our mail: encrypted to the maintainer's key when one is configured.
-        await enqueue(tx, {
-          caseId: null,
-          mailboxId: mailbox.id,
-          kind: 'signin',
-          rfcMessageId: newMessageId(mailbox.address),
-          from: mailbox.address,
-          fromName: null,
-          to: [who.email],
-          subject: 'Sign in to the mailcase console',
-          text: `Someone (we hope you) asked to sign in to the mailcase console as ${who.email}.\n\nSign in: ${base}/login/${secret}\n\nThe link works once, for 15 minutes. If you did not ask for it, ignore this mail.\n`,
-          html: null,
-          inReplyTo: null,
-          references: [],
-          headers: outgoingLoopHeaders('notification', mailbox.address),
-          rateKey: null,
-          visibility: 'internal',
-        }, t);
-        await insertEvent(tx, { caseId: null, kind: 'console_signin_link', actor: who.email, data: { client: req.ip } });
-      });
-    }
-    await q.deleteOldLoginTokens(app.db.pool, t);
-    await q.deleteOldRates(app.db.pool, new Date(windowStart.getTime() - auth.RATE_WINDOW_MS));
+    const sendLink = async (): Promise<void> => {
+      if (who && mailbox) {
+        const secret = auth.newSecret();
+        await withTransaction(app.db.pool, async (tx) => {
+          await q.insertLoginToken(tx, auth.hashSecret(secret), who.email, t, new Date(t.getTime() + auth.LOGIN_TTL_MS));
+          // Through the outbox like all our mail: encrypted to the maintainer's key when one is configured.
+          await enqueue(tx, {
+            caseId: null,
+            mailboxId: mailbox.id,
+            kind: 'signin',
+            rfcMessageId: newMessageId(mailbox.address),
+            from: mailbox.address,
+            fromName: null,
+            to: [who.email],
+            subject: 'Sign in to the mailcase console',
+            text: `Someone (we hope you) asked to sign in to the mailcase console as ${who.email}.\n\nSign in: ${base}/login/${secret}\n\nThe link works once, for 15 minutes. If you did not ask for it, ignore this mail.\n`,
+            html: null,
+            inReplyTo: null,
+            references: [],
+            headers: outgoingLoopHeaders('notification', mailbox.address),
+            rateKey: null,
+            visibility: 'internal',
+          }, t);
+          await insertEvent(tx, { caseId: null, kind: 'console_signin_link', actor: who.email, data: { client: req.ip } });
+        });
+      }
+      await q.deleteOldLoginTokens(app.db.pool, t);
+      await q.deleteOldRates(app.db.pool, new Date(windowStart.getTime() - auth.RATE_WINDOW_MS));
+    };
+    // The link is queued after the answer, so that a known address does not answer more slowly than an unknown one.
+    setImmediate(() => void sendLink().catch((raw) => log.warn({ err: { message: coerceError(raw).message } }, 'sign-in link not queued')));
     // The same answer whatever the address: no way to learn who is a maintainer.
     return html(reply, loginPage(pre, 'sent'));
   });
