@@ -89,6 +89,20 @@ function attackMail(): Buffer {
   ].join('\r\n'));
 }
 
+/** For the pictures only: the filler cases get ages, severities, states and milestone times, some late. */
+async function giveHistory(db: TestDatabase): Promise<void> {
+  await db.pool.query(`
+    with x as (select id, row_number() over (order by id) as k from cases where subject like 'Open redirect%')
+    update cases c set
+      opened_at = now() - make_interval(days => (x.k * 9)::int, hours => (x.k * 5)::int),
+      severity = (array['critical','high','medium','low','high','medium'])[x.k],
+      status = (array['accepted','triaged','fixed','acknowledged','closed','triaged'])[x.k],
+      acknowledged_at = now() - make_interval(days => (x.k * 9)::int) + make_interval(hours => (x.k * 9)::int),
+      assessed_at = case when x.k <> 4 then now() - make_interval(days => (x.k * 9)::int) + make_interval(days => (x.k)::int) end,
+      resolved_at = case when x.k in (3, 5) then now() - make_interval(days => 1) end
+    from x where c.id = x.id`);
+}
+
 describe('the console in a browser', () => {
   let db: TestDatabase;
   let smtp: SmtpTestServer;
@@ -129,6 +143,7 @@ describe('the console in a browser', () => {
       );
       if (r.rows[0]) refsByFile.set(name, r.rows[0].ref);
     }
+    if (process.env.MAILCASE_SCREENSHOTS === '1') await giveHistory(db);
     worker = startWorker(app);
     srv = await startConsole(app, port);
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });

@@ -20,6 +20,7 @@ main { padding: 1rem 1.2rem; max-width: 1400px; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
 th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #e3e6eb; vertical-align: top; }
 th { background: #eef0f4; font-weight: 600; }
+td.ref, td.age, td.due { white-space: nowrap; }
 .breached { color: #b00020; font-weight: 600; } .ok { color: #17603a; } .muted { color: #6b7280; }
 .missing { color: #b00020; font-style: italic; }
 .badge { display: inline-block; padding: 0 .4rem; border-radius: 3px; background: #e5e7eb; font-size: .85em; }
@@ -112,9 +113,9 @@ export function queuePage(viewer: Viewer, v: QueueView): string {
 <button type="submit">Filter</button> <a href="/">reset</a></form>
 <table id="queue"><thead><tr><th>Ref</th><th>Status</th><th>Severity</th><th>Mailbox</th><th>Reporter</th><th>Subject</th><th>Age</th><th>Next deadline</th></tr></thead><tbody>
 ${v.rows.length === 0 ? html`<tr><td colspan="8" class="muted">No cases.</td></tr>` : ''}
-${v.rows.map((c) => html`<tr><td><a href="/cases/${c.ref}">${c.ref}</a></td><td>${c.status}</td><td>${severityBadge(c.severity)}</td><td>${c.mailbox}</td>
+${v.rows.map((c) => html`<tr><td class="ref"><a href="/cases/${c.ref}">${c.ref}</a></td><td>${c.status}</td><td>${severityBadge(c.severity)}</td><td>${c.mailbox}</td>
 <td>${c.reporter_name ? html`${c.reporter_name} <span class="muted">&lt;${c.reporter_email}&gt;</span>` : c.reporter_email ?? '–'}</td>
-<td>${c.subject ?? ''}</td><td title="${c.opened_at.toISOString()}">${humanDuration(v.now.getTime() - c.opened_at.getTime())}</td><td>${deadlineCell(c.next)}</td></tr>`)}
+<td>${c.subject ?? ''}</td><td class="age" title="${c.opened_at.toISOString()}">${humanDuration(v.now.getTime() - c.opened_at.getTime())}</td><td class="due">${deadlineCell(c.next)}</td></tr>`)}
 </tbody></table>
 <nav class="pager">${f.page > 1 ? html`<a href="${link(f.page - 1)}">← newer</a>` : ''}<span class="muted">page ${f.page}</span>${v.hasNext ? html`<a href="${link(f.page + 1)}" id="next">older →</a>` : ''}</nav>`);
 }
@@ -212,7 +213,7 @@ export interface DashboardView {
 export function chartSvg(stats: MilestoneStat[], limits: DashboardView['limits']): Html {
   const w = 640;
   const left = 120;
-  const rowH = 54;
+  const rowH = 60;
   const h = stats.length * rowH + 30;
   const rows = stats.map((s, i) => {
     const limit = limits[s.what];
@@ -223,7 +224,7 @@ export function chartSvg(stats: MilestoneStat[], limits: DashboardView['limits']
 <rect x="${left}" y="${y + 4}" width="${(x(s.p90Ms) - left).toFixed(1)}" height="14" fill="#93c5fd"><title>p90 ${s.p90Ms === null ? 'n/a' : humanDuration(s.p90Ms)}</title></rect>
 <rect x="${left}" y="${y + 22}" width="${(x(s.medianMs) - left).toFixed(1)}" height="14" fill="#1d4ed8"><title>median ${s.medianMs === null ? 'n/a' : humanDuration(s.medianMs)}</title></rect>
 <line x1="${x(limit).toFixed(1)}" x2="${x(limit).toFixed(1)}" y1="${y}" y2="${y + 42}" stroke="#b00020" stroke-width="2" stroke-dasharray="4 2"/>
-<text x="${(x(limit) + 4).toFixed(1)}" y="${y + 48}" font-size="11" fill="#b00020">policy ${s.policy}</text></g>`;
+<text x="${(x(limit) - 4).toFixed(1)}" y="${y + 52}" font-size="11" fill="#b00020" text-anchor="end">policy ${s.policy}</text></g>`;
   });
   return html`<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="time to milestones against the policy" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}">
 ${rows}<g font-size="11"><rect x="${left}" y="${h - 16}" width="10" height="10" fill="#93c5fd"/><text x="${left + 14}" y="${h - 7}">90th percentile</text>
@@ -241,6 +242,6 @@ ${v.stats.map((s) => html`<tr><td>${s.what}</td><td>${s.count}</td><td>${dur(s.m
 <p>${chartSvg(v.stats, v.limits)}</p></section>
 </div><div>
 <section class="card"><h2>Open cases by next deadline (${v.openTotal})</h2><table id="open"><tbody>
-${v.open.map((o) => html`<tr><td><a href="/cases/${o.ref}">${o.ref}</a></td><td>${o.status}</td><td>${deadlineCell(o.next)}</td></tr>`)}
+${v.open.map((o) => html`<tr><td class="ref"><a href="/cases/${o.ref}">${o.ref}</a></td><td>${o.status}</td><td class="due">${deadlineCell(o.next)}</td></tr>`)}
 </tbody></table></section></div></div>`);
 }
