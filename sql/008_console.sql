@@ -1,6 +1,6 @@
 -- The web console and HTTP API (issue 18): sign-in links, sessions, API tokens, rate limits, and full-text
 -- search over cases. Every secret is stored as its SHA-256 only; the value exists only in the mail, cookie or
--- terminal it was given to.
+-- terminal it was given to (and in the sign-in mail's outbox row until the link is used or expires).
 
 create table console_login_tokens (
   id          bigserial primary key,
@@ -8,7 +8,8 @@ create table console_login_tokens (
   email       text not null,
   created_at  timestamptz not null,
   expires_at  timestamptz not null,
-  used_at     timestamptz
+  used_at     timestamptz,
+  outbox_id   bigint references outbox (id)   -- the mail that carries it: the link is cut out of it once used or expired
 );
 create index console_login_tokens_expires on console_login_tokens (expires_at);
 

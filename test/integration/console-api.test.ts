@@ -86,6 +86,9 @@ describe('web console and API', () => {
     const queue = await b.text('/');
     expect(queue.status).toBe(200);
     expect(queue.text).toContain(secRef);
+    // Once used, the link is cut out of its mail's outbox row: the database holds it nowhere.
+    const left = await db.pool.query(`select 1 from outbox where body_text like $1`, [`%${link}%`]);
+    expect(left.rowCount).toBe(0);
     // Used once: a second visit is refused, and does not sign anyone in.
     const again = await new Browser(srv.url).req(link);
     expect(again.status).toBe(400);

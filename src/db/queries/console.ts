@@ -6,21 +6,35 @@ import type { Db } from '../pool.ts';
 
 // ---- sign-in links -------------------------------------------------------------------------------------------
 
-export async function insertLoginToken(db: Db, hash: Buffer, email: string, now: Date, expires: Date): Promise<void> {
-  await db.query('insert into console_login_tokens (token_hash, email, created_at, expires_at) values ($1, $2, $3, $4)', [hash, email, now, expires]);
+export async function insertLoginToken(db: Db, hash: Buffer, email: string, now: Date, expires: Date, outboxId: number): Promise<void> {
+  await db.query('insert into console_login_tokens (token_hash, email, created_at, expires_at, outbox_id) values ($1, $2, $3, $4, $5)', [hash, email, now, expires, outboxId]);
 }
 
-/** Use a sign-in link once: its address, or undefined when it is unknown, used or expired. */
+/** The sign-in link as it appears in the mail, and what replaces it once it is used or expired. */
+const LINK_SQL = `'/login/[A-Za-z0-9_-]{43}'`;
+const DEAD_LINK_SQL = `'/login/(used-or-expired)'`;
+
+/**
+ * Use a sign-in link once: its address, or undefined when it is unknown, used or expired. The link is cut out
+ * of its mail's outbox row in the same statement, so the database no longer holds it anywhere.
+ */
 export async function consumeLoginToken(db: Db, hash: Buffer, now: Date): Promise<string | undefined> {
   const r = await db.query<{ email: string }>(
-    'update console_login_tokens set used_at = $2 where token_hash = $1 and used_at is null and expires_at > $2 returning email',
+    `with t as (update console_login_tokens set used_at = $2 where token_hash = $1 and used_at is null and expires_at > $2 returning email, outbox_id),
+     o as (update outbox set body_text = regexp_replace(body_text, ${LINK_SQL}, ${DEAD_LINK_SQL}, 'g') where id in (select outbox_id from t) and kind = 'signin')
+     select email from t`,
     [hash, now],
   );
   return r.rows[0]?.email;
 }
 
-/** Forget sign-in links that expired a day ago or more. */
+/** Cut expired links out of their mails; forget sign-in links that expired a day ago or more. */
 export async function deleteOldLoginTokens(db: Db, now: Date): Promise<void> {
+  await db.query(
+    `update outbox o set body_text = regexp_replace(o.body_text, ${LINK_SQL}, ${DEAD_LINK_SQL}, 'g')
+     from console_login_tokens t where t.outbox_id = o.id and o.kind = 'signin' and t.expires_at < $1 and o.body_text ~ ${LINK_SQL}`,
+    [now],
+  );
   await db.query(`delete from console_login_tokens where expires_at < $1::timestamptz - interval '1 day'`, [now]);
 }
 

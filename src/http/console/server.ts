@@ -124,9 +124,8 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
       if (who && mailbox) {
         const secret = auth.newSecret();
         await withTransaction(app.db.pool, async (tx) => {
-          await q.insertLoginToken(tx, auth.hashSecret(secret), who.email, t, new Date(t.getTime() + auth.LOGIN_TTL_MS));
           // Through the outbox like all our mail: encrypted to the maintainer's key when one is configured.
-          await enqueue(tx, {
+          const queued = await enqueue(tx, {
             caseId: null,
             mailboxId: mailbox.id,
             kind: 'signin',
@@ -143,6 +142,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
             rateKey: null,
             visibility: 'internal',
           }, t);
+          await q.insertLoginToken(tx, auth.hashSecret(secret), who.email, t, new Date(t.getTime() + auth.LOGIN_TTL_MS), queued!.outboxId);
           await insertEvent(tx, { caseId: null, kind: 'console_signin_link', actor: who.email, data: { client: req.ip } });
         });
       }
