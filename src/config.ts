@@ -197,6 +197,8 @@ const configSchema = z
         session_idle_minutes: z.coerce.number().positive().default(120),
         /** ...and this long after sign-in, whatever happens. */
         session_max_hours: z.coerce.number().positive().default(24),
+        /** Behind a reverse proxy: take the client's address from X-Forwarded-For (per-client sign-in limits). */
+        trust_proxy: z.boolean().default(false),
       })
       .strict()
       .optional(),

@@ -53,7 +53,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   const secure = base.startsWith('https:');
   const log = app.log.child({ stage: 'console' });
 
-  const f = Fastify({ logger: false, trustProxy: false, bodyLimit: 1024 * 1024, return503OnClosing: false, ajv: { customOptions: { removeAdditional: false } } });
+  const f = Fastify({ logger: false, trustProxy: http?.trust_proxy ?? false, bodyLimit: 1024 * 1024, return503OnClosing: false, ajv: { customOptions: { removeAdditional: false } } });
   await f.register(fastifyCookie);
   await f.register(fastifyFormbody);
 
