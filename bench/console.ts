@@ -10,7 +10,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { assembleApp } from '../src/app.ts';
 import { buildConfig } from '../src/config.ts';
-import { insertApiToken, insertSession } from '../src/db/queries/console.ts';
+import { indexCases, insertApiToken, insertSession } from '../src/db/queries/console.ts';
 import { buildConsole } from '../src/http/console/server.ts';
 import { hashSecret, newSecret } from '../src/http/console/auth.ts';
 import { percentile } from '../src/core/console-view.ts';
@@ -69,10 +69,14 @@ async function main(cleanup: Cleanup): Promise<void> {
            'Hello security team, ' || c.subject || E'.\\nSteps to reproduce: send a crafted request to the ' ||
            (c.report->>'type') || E' endpoint.\\nImpact: ' || (c.report->>'impact') || E'.\\n' || repeat('The request handler passes the user-supplied value on. ', 12)
     from cases c`);
+  step(`filled in ${((Date.now() - t0) / 1000).toFixed(1)} s; full-text indexing`);
+  const t1 = Date.now();
+  while ((await indexCases(db.pool, 2000)) > 0);
+  const indexS = (Date.now() - t1) / 1000;
+  step(`indexed in ${indexS.toFixed(1)} s (${((indexS * 1000) / n).toFixed(2)} ms per case)`);
   await db.pool.query('analyze');
-  step(`filled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  const f = await buildConsole({ app });
+  const f = await buildConsole({ app, indexIntervalMs: 0 });
   await f.listen({ port: 0, host: '127.0.0.1' });
   cleanup.add('console', () => f.close());
   const base = `http://127.0.0.1:${(f.server.address() as AddressInfo).port}`;
@@ -107,10 +111,10 @@ async function main(cleanup: Cleanup): Promise<void> {
     }
   }
   const machine = machineInfo();
-  process.stdout.write(`\n${n} cases, ${samples} samples per row, target server p95 < ${TARGET_P95_MS} ms; ${machine.cores} cores, ${machine.cpu}, load ${machine.loadAvg1m}\n`);
+  process.stdout.write(`\n${n} cases (full-text indexing ${((indexS * 1000) / n).toFixed(2)} ms per case), ${samples} samples per row, target server p95 < ${TARGET_P95_MS} ms; ${machine.cores} cores, ${machine.cpu}, load ${machine.loadAvg1m}\n`);
   const dir = path.join(import.meta.dirname, 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'console.json'), `${JSON.stringify({ at: new Date().toISOString(), n, samples, machine, postgres: pg.kind, rows }, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'console.json'), `${JSON.stringify({ at: new Date().toISOString(), n, samples, machine, postgres: pg.kind, index_ms_per_case: (indexS * 1000) / n, rows }, null, 2)}\n`);
 }
 
 const cleanup = new Cleanup();

@@ -109,7 +109,12 @@ describe('web console and API', () => {
 
   it('shows the queue with search, and a case with its report; another mailbox answers 404', async () => {
     const alice = await signIn(ALICE);
+    // Processing leaves the full-text index to the console (off the ingest path); a search indexes first.
+    const unindexed = async (): Promise<number> => (await db.pool.query<{ n: number }>('select count(*)::int as n from cases where search is null')).rows[0]!.n;
+    await db.pool.query('update cases set search = null');
+    expect(await unindexed()).toBe(2);
     const hit = await alice.text(`/?q=${encodeURIComponent('PNG decoder')}`);
+    expect(await unindexed()).toBe(0);
     expect(hit.text).toContain(secRef);
     expect(hit.text).not.toContain(supRef);
     const byReporter = await alice.text('/?q=carol');

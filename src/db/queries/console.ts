@@ -104,6 +104,27 @@ export async function useApiToken(db: Db, hash: Buffer, now: Date): Promise<{ id
   return r.rows[0];
 }
 
+// ---- full-text index -----------------------------------------------------------------------------------------
+
+/**
+ * Index up to `limit` cases that are not indexed yet (search is null), oldest first; cases locked by a
+ * transaction in progress are left for the next call. Returns how many were indexed.
+ */
+export async function indexCases(db: Db, limit: number): Promise<number> {
+  const r = await db.query(
+    `with todo as (select id from cases where search is null order by id limit $1 for update skip locked)
+     update cases c set search =
+         setweight(to_tsvector('english', coalesce(c.subject, '')), 'A')
+      || to_tsvector('english', coalesce(c.reporter_email, '') || ' ' || translate(coalesce(c.reporter_email, ''), '@.+_-', '     ') || ' ' || coalesce(c.reporter_name, ''))
+      || jsonb_to_tsvector('english', c.report, '["string"]')
+      || to_tsvector('english', left(coalesce((select m.body_text from messages m
+           where m.case_id = c.id and m.role = 'reporter' and m.direction = 'in' order by m.id limit 1), ''), 200000))
+     from todo where c.id = todo.id`,
+    [limit],
+  );
+  return r.rowCount ?? 0;
+}
+
 // ---- the queue -----------------------------------------------------------------------------------------------
 
 export interface QueueRow {
@@ -158,9 +179,7 @@ export async function queueCases(db: Db, f: QueueFilter): Promise<QueueRow[]> {
        and ($2::text is not null or (c.status = any($6::text[])) = $7::boolean)
        and not (c.status = any($8::text[]))
        and ($9::timestamptz is null or c.opened_at < $9)
-       and ($5::text is null or c.search @@ q.query or c.id in (
-             select x.case_id from messages x
-             where x.role = 'reporter' and x.direction = 'in' and to_tsvector('english', left(coalesce(x.body_text, ''), 200000)) @@ q.query))
+       and ($5::text is null or c.search @@ q.query)
      order by ${f.oldestFirst ? 'c.opened_at asc, c.id asc' : 'c.opened_at desc, c.id desc'}
      limit $10 offset $11`,
     [f.allowed, f.status ?? null, f.severity ?? null, f.mailbox ?? null, f.q ?? null, f.noiseStates, f.noise, f.notIn ?? [], f.openedBefore ?? null, f.limit, f.offset],

@@ -30,6 +30,21 @@ export interface ConsoleDeps {
   app: App;
   /** The clock (tests move it to expire sessions and links). */
   now?: () => Date;
+  /** How often new cases are added to the full-text index in the background (0: only before a search). */
+  indexIntervalMs?: number;
+}
+
+const INDEX_BATCH = 500;
+
+/** Add pending cases to the full-text index, at most `batches` batches; a search calls it first. */
+export async function indexPending(app: App, batches: number): Promise<number> {
+  let total = 0;
+  for (let i = 0; i < batches; i++) {
+    const n = await q.indexCases(app.db.pool, INDEX_BATCH);
+    total += n;
+    if (n < INDEX_BATCH) break;
+  }
+  return total;
 }
 
 export interface Who { email: string; allowed: string[] }
@@ -281,6 +296,19 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   });
 
   await registerApi(f, { app, now, noiseStates: NOISE_STATES });
+
+  // The full-text index follows new cases in the background (and before each search, in queueView).
+  const every = deps.indexIntervalMs ?? 5000;
+  let indexing = false;
+  const timer = every > 0 ? setInterval(() => {
+    if (indexing) return;
+    indexing = true;
+    indexPending(app, 20)
+      .catch((raw) => log.warn({ err: { message: coerceError(raw).message } }, 'full-text indexing failed; retried later'))
+      .finally(() => (indexing = false));
+  }, every) : undefined;
+  timer?.unref();
+  f.addHook('onClose', async () => clearInterval(timer));
   await f.ready();
   return f;
 }
@@ -317,6 +345,8 @@ export async function queueView(app: App, who: Who, query: Record<string, string
   };
   let rows: (q.QueueRow & { next: ReturnType<typeof nextDeadline> })[];
   let hasNext: boolean;
+  // Cases opened since the last background pass are indexed before a search reads the index.
+  if (filter.q) await indexPending(app, 4);
   if (filter.overdue) {
     // Overdue is judged here (business days, time zone): open cases old enough to have a deadline behind them,
     // oldest first, read in chunks until a page is full.
