@@ -168,7 +168,7 @@ export function casePage(viewer: Viewer, v: CaseView): string {
   const opt = (value: string, label = value): Html => html`<option value="${value}">${label}</option>`;
   return layout(c.ref, viewer, html`<h1>${c.ref} <small class="muted">${c.subject ?? ''}</small></h1>
 ${v.notice && v.notice.errors.length ? html`<div class="error" id="action-errors"><strong>Nothing was changed:</strong><ul>${v.notice.errors.map((e) => html`<li>${e}</li>`)}</ul></div>` : ''}
-${v.notice && v.notice.errors.length === 0 ? html`<div class="notice" id="action-done">Done.${v.notice.lines.length ? html`<ul>${v.notice.lines.map((l) => html`<li>${l}</li>`)}</ul>` : ''}</div>` : ''}
+${v.notice && v.notice.errors.length === 0 ? html`<div class="notice" id="action-done">Done: the changes are in the events.</div>` : ''}
 <div class="grid"><div>
 <section class="card"><h2>Report</h2><dl>
 <dt>Status</dt><dd id="status">${c.status}</dd><dt>Severity</dt><dd>${severityBadge(c.severity)}</dd><dt>Mailbox</dt><dd>${c.mailbox}</dd>

@@ -240,8 +240,9 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
   };
 
   f.get<{ Params: { ref: string } }>('/cases/:ref', { preHandler: requireSession }, async (req, reply) => {
-    const done = (req.query as Record<string, string | undefined>).done;
-    return renderCase(req, reply, req.params.ref, done !== undefined ? { lines: done ? done.split('\n').slice(0, 20) : [], errors: [] } : undefined);
+    // Nothing from the address is shown: a crafted link cannot put words into the page.
+    const done = (req.query as Record<string, string | undefined>).done === '1';
+    return renderCase(req, reply, req.params.ref, done ? { lines: [], errors: [] } : undefined);
   });
 
   f.post<{ Params: { ref: string } }>('/cases/:ref/actions', { preHandler: requireSession }, async (req, reply) => {
@@ -255,7 +256,7 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     if (!r) return notFound(req, reply);
     if (r.errors.length) return renderCase(req, reply, r.ref, r);
     // Post/redirect/get: a reload does not act twice.
-    return reply.redirect(`/cases/${encodeURIComponent(r.ref)}?done=${encodeURIComponent(r.lines.join('\n'))}`, 303);
+    return reply.redirect(`/cases/${encodeURIComponent(r.ref)}?done=1`, 303);
   });
 
   f.get<{ Params: { ref: string; id: string } }>('/cases/:ref/messages/:id/html', { preHandler: requireSession }, async (req, reply) => {
