@@ -75,7 +75,7 @@ describe('mailcase tokens', () => {
     const again = await c(['tokens', 'revoke', String(rows[0]!.id)]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('MC_TOKEN_NOT_FOUND');
-  });
+  }, 240_000); // five CLI processes, each starting Node and opening the database
 
   it('refuses a token for an address that is not a maintainer', async () => {
     const r = await c(['tokens', 'create', '--maintainer', 'mallory@evil.example']);
