@@ -85,13 +85,14 @@ async function main(cleanup: Cleanup): Promise<void> {
   const token = newSecret();
   await insertApiToken(db.pool, { name: 'bench', maintainer: 'alice@project.example', hash: hashSecret(token) });
 
-  const queries = ['', '?page=20', '?status=triaged', '?mailbox=support', '?q=overflow', '?q=deserialization+template&status=closed', '?severity=critical&mailbox=security'];
+  const queries = ['', '?page=20', '?status=triaged', '?mailbox=support', '?q=overflow', '?q=deserialization+template&status=closed', '?severity=critical&mailbox=security', '?overdue=1'];
   const rows: { what: string; query: string; serverP50: number; serverP95: number; rttP50: number; rttP95: number; ok: boolean }[] = [];
   for (const [what, pathOf, headers] of [
     ['queue page', (qs: string) => `/${qs}`, { cookie: `mc_session=${session}` }],
     ['API list', (qs: string) => `/api/v1/cases${qs}`, { authorization: `Bearer ${token}` }],
+    ['dashboard', (qs: string) => `/dashboard${qs}`, { cookie: `mc_session=${session}` }],
   ] as const) {
-    for (const qs of queries) {
+    for (const qs of what === 'dashboard' ? [''] : queries) {
       const server: number[] = [];
       const rtt: number[] = [];
       for (let i = 0; i < samples + 5; i++) {

@@ -207,6 +207,7 @@ export interface DashboardView {
   stats: MilestoneStat[];
   limits: ReturnType<typeof policyLimitsMs>;
   cases: number;
+  asOf: Date;
 }
 
 /** A horizontal bar chart of median and p90 against the policy limit, one row per milestone; SVG, no script. */
@@ -233,7 +234,7 @@ ${rows}<g font-size="11"><rect x="${left}" y="${h - 16}" width="10" height="10" 
 
 export function dashboardPage(viewer: Viewer, v: DashboardView): string {
   const dur = (ms: number | null): string => (ms === null ? '–' : humanDuration(ms));
-  return layout('Dashboard', viewer, html`<h1>Dashboard</h1>
+  return layout('Dashboard', viewer, html`<h1>Dashboard <small class="muted">as of ${fmt(v.asOf)} UTC</small></h1>
 <div class="grid"><div>
 <section class="card"><h2>Last 90 days: time to each milestone (${v.cases} cases)</h2>
 <table id="stats"><thead><tr><th>Milestone</th><th>Reached</th><th>Median</th><th>90th percentile</th><th>Policy</th><th>Breaches</th></tr></thead><tbody>
