@@ -31,6 +31,8 @@ if (missing.length) {
 }
 
 const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
+// The lint step first: every regular expression in src/ free of super-linear backtracking (eslint.config.js).
+if (run('eslint', ['src']) !== 0) process.exit(1);
 if (run('tsc', ['-p', 'tsconfig.json', '--noEmit']) !== 0) process.exit(1);
 if (run('tsc', ['-p', 'test/tsconfig.json', '--noEmit']) !== 0) process.exit(1);
 process.exit(run('vitest', ['run', ...process.argv.slice(2)]));

@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
+import { registerSecret } from './log.ts';
 import { DEFAULT_POLICY } from './core/sla.ts';
 
 // The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
@@ -64,6 +65,9 @@ const mailbox = z
     maildir: z.string().optional(),
     after_processing: afterProcessing,
     pgp: pgpConfig.optional(),
+    // issue 15: a support mailbox files what reads as a vulnerability report as a security case (default true
+    // on support mailboxes; a security mailbox has nothing to route).
+    route_security_reports: z.boolean().optional(),
   })
   .strict()
   .refine((m) => (m.imap ? 1 : 0) + (m.maildir ? 1 : 0) === 1, {
@@ -89,9 +93,13 @@ const configSchema = z
         max_attempts: z.coerce.number().int().min(1).default(3),
         concurrency: z.coerce.number().int().min(1).max(16).default(2),
         parse_threads: z.coerce.number().int().min(0).max(32).default(0),
+        /** One budget of decrypted bytes per message, shared by all its decryptions; default max_message_bytes. */
+        decrypt_budget_bytes: z.coerce.number().int().positive().optional(),
+        /** Decryptions (encrypted parts, inline blocks, encrypted attachments) one message may ask for. */
+        max_decryptions: z.coerce.number().int().min(0).max(1000).default(8),
       })
       .strict()
-      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0 }),
+      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 }),
     leader: z
       .object({ retry_seconds: z.coerce.number().positive().default(5) })
       .strict()
@@ -145,9 +153,20 @@ const configSchema = z
       .object({
         per_address_per_hour: z.coerce.number().int().min(0).default(5),
         global_per_hour: z.coerce.number().int().min(0).default(500),
+        /**
+         * Senders whose From is not authenticated (no trusted Authentication-Results pass, no valid PGP
+         * signature) draw from this smaller budget, and from a budget per sender domain, so that a flood of them
+         * never spends the acknowledgments owed to authenticated reporters (issue 23).
+         */
+        unauthenticated_per_hour: z.coerce.number().int().min(0).default(100),
+        unauthenticated_per_domain_per_hour: z.coerce.number().int().min(0).default(10),
       })
       .strict()
-      .default({ per_address_per_hour: 5, global_per_hour: 500 }),
+      .refine((a) => a.global_per_hour === 0 || a.unauthenticated_per_hour < a.global_per_hour, {
+        message: 'unauthenticated_per_hour must be less than global_per_hour, so that authenticated reporters keep acknowledgments of their own',
+        path: ['unauthenticated_per_hour'],
+      })
+      .default({ per_address_per_hour: 5, global_per_hour: 500, unauthenticated_per_hour: 100, unauthenticated_per_domain_per_hour: 10 }),
     maintainers: z
       .array(z.object({
         email,
@@ -173,9 +192,13 @@ const configSchema = z
       .default({ lead_hours: 24 }),
     // Mail to maintainers: attachments larger than this are listed (name, type, size, sha256), not forwarded.
     notifications: z
-      .object({ attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024) })
+      .object({
+        attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024),
+        /** New-case notifications for unauthenticated senders per hour; the rest wait for the hourly digest. */
+        unauthenticated_per_hour: z.coerce.number().int().min(0).default(20),
+      })
       .strict()
-      .default({ attachment_limit_bytes: 5 * 1024 * 1024 }),
+      .default({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 }),
     templates_dir: z.string().optional(),
     // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
     // host never fight over a port; the Docker image's example config turns it on at 8080.
@@ -183,7 +206,10 @@ const configSchema = z
       .object({
         /** 0 = a free port, logged at start (tests). */
         port: z.coerce.number().int().min(0).max(65535).default(8080),
-        host: z.string().min(1).default('0.0.0.0'),
+        /** Loopback unless said otherwise: containers set 0.0.0.0 (docker-compose.yml). */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** When set, /metrics and the detailed /readyz ask for "Authorization: Bearer <token>". */
+        metrics_token: z.string().min(16, 'must be at least 16 characters').optional(),
         /** /readyz: a fetcher failing for longer than this (reconnecting, leader election failing) is not ready. */
         fetch_retry_budget_seconds: z.coerce.number().positive().default(300),
         /** /readyz: outbox rows still queued this long after they were written count as backlog... */
@@ -202,6 +228,16 @@ const configSchema = z
       })
       .strict()
       .optional(),
+    // issue 15: spam beyond the filters' yes/no verdicts (src/core/classify.ts). header_score_threshold: a score
+    // header (X-Spam-Status score=, X-Spam-Score, X-Spamd-Result, X-Rspamd-Score) at or over it is spam; absent,
+    // scores are not read. allow: addresses or domains whose mail is never taken for spam.
+    spam: z
+      .object({
+        header_score_threshold: z.coerce.number().optional(),
+        allow: z.array(z.string().regex(/^@?[^\s@<>,;]+(?:@[^\s@<>,;]+)?$/, 'must be an address or a domain')).default([]),
+      })
+      .strict()
+      .default({ allow: [] }),
     /** SIGTERM/SIGINT: how long a graceful stop may take before the process exits non-zero anyway. */
     shutdown_timeout_seconds: z.coerce.number().positive().default(30),
   })
@@ -220,7 +256,7 @@ const configSchema = z
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string };
+export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean };
 export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
 
 /** Replace `${NAME}` with the environment variable NAME; `${NAME:-default}` has a fallback. */
@@ -274,6 +310,7 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
   const mailboxes: MailboxConfig[] = c.mailboxes.map((m) => ({
     ...m,
     case_prefix: m.case_prefix ?? DEFAULT_PREFIX[m.kind],
+    route_security_reports: m.kind === 'support' ? (m.route_security_reports ?? true) : false,
     address: m.address ?? `${m.name}@localhost`,
     maildir: m.maildir === undefined ? undefined : path.resolve(baseDir, m.maildir),
   }));
@@ -286,7 +323,38 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
   }
   // Like data_dir, templates_dir is relative to the config file.
   const templatesDir = c.templates_dir === undefined ? undefined : path.resolve(baseDir, c.templates_dir);
+  registerConfigSecrets(databaseUrl, c);
   return deepFreeze({ ...c, data_dir: dataDir, database_url: databaseUrl, mailboxes, templates_dir: templatesDir, source });
+}
+
+/**
+ * Secrets of the configuration that no log line or error output may show, even inside a library's message
+ * (log.ts registerSecret): the database URL and its password, mail server passwords, passphrases, the
+ * metrics token.
+ */
+function registerConfigSecrets(databaseUrl: string | undefined, c: z.infer<typeof configSchema>): void {
+  if (databaseUrl) {
+    registerSecret(databaseUrl);
+    // The user information ends at the last "@": a password may hold "@", "#" or "/" (see log.ts redactUrl).
+    const rest = databaseUrl.slice(databaseUrl.indexOf('://') + 3);
+    const auth = databaseUrl.includes('://') && rest.includes('@') ? rest.slice(0, rest.lastIndexOf('@')) : '';
+    const colon = auth.indexOf(':');
+    if (colon >= 0) {
+      const password = auth.slice(colon + 1);
+      registerSecret(password);
+      try {
+        registerSecret(decodeURIComponent(password));
+      } catch {
+        // not percent-encoded
+      }
+    }
+  }
+  for (const m of c.mailboxes) {
+    registerSecret(m.imap?.password);
+    for (const p of [m.pgp?.passphrase ?? []].flat()) registerSecret(p);
+  }
+  registerSecret(c.smtp?.password);
+  registerSecret(c.http?.metrics_token);
 }
 
 /** The embedded default: two local Maildir mailboxes under data_dir/mailboxes. */

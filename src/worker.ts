@@ -15,6 +15,7 @@ import { settledIds } from './db/queries/raw-messages.ts';
 import type { StoredRaw } from './stages/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
 import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
+import { digestOnce } from './stages/digest.ts';
 import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
@@ -32,7 +33,7 @@ export interface Worker {
   health: HealthRegistry;
 }
 
-function reminderDeps(app: App): ReminderDeps {
+export function reminderDeps(app: App): ReminderDeps {
   return { pool: app.db.pool, config: app.config, log: app.log, templates: app.templates, mailboxes: app.mailboxesById };
 }
 
@@ -140,7 +141,10 @@ export async function runOnce(app: App): Promise<{ processed: number; failed: nu
     if (!led) app.log.info({ stage: 'fetch', mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
   }
   const processed = await processor.drain();
-  if (app.config.maintainers.length > 0) await remindOnce(reminderDeps(app));
+  if (app.config.maintainers.length > 0) {
+    await remindOnce(reminderDeps(app));
+    await digestOnce(reminderDeps(app));
+  }
   const deps = sendDeps(app);
   try {
     const sent = await new SendStage(deps).drain();

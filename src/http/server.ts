@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -72,6 +73,16 @@ export async function readiness(pool: pg.Pool, deps: HttpDeps): Promise<{ ok: bo
   };
 }
 
+/** No token configured: open (on loopback by default); else "Authorization: Bearer <token>", compared in constant time. */
+export function bearerOk(req: http.IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec((req.headers.authorization ?? '').slice(0, 1024));
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]!).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
 function send(res: http.ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
@@ -104,9 +115,15 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
         return send(res, 200, `${JSON.stringify({ status: 'ok', uptime_seconds: Math.round(process.uptime()) })}\n`);
       case '/readyz': {
         const r = await readiness(pool, deps);
-        return send(res, r.ok ? 200 : 503, `${JSON.stringify(r.body, null, 2)}\n`);
+        // Without the token (when one is set) a probe learns ready or not, nothing of mailboxes or errors.
+        const body = bearerOk(req, cfg.metrics_token) ? r.body : { status: r.body.status };
+        return send(res, r.ok ? 200 : 503, `${JSON.stringify(body, null, 2)}\n`);
       }
       case '/metrics':
+        if (!bearerOk(req, cfg.metrics_token)) {
+          res.setHeader('www-authenticate', 'Bearer realm="mailcase"');
+          return send(res, 401, '{"error":"unauthorized: /metrics needs Authorization: Bearer <http.metrics_token>"}\n');
+        }
         await refreshDatabaseGauges(pool, deps.config, { timeoutMs: DB_TIMEOUT_MS + 1000 });
         return send(res, 200, await registry.metrics(), registry.contentType);
       default:

@@ -8,11 +8,13 @@ import { notificationContext } from '../core/notification.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
+import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
+import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts'; // issue 15
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
@@ -76,7 +78,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   // Automatic mail (an out-of-office reply, a bounce) is kept on the case but relayed nowhere.
   if (j.classification.kind !== 'human') return { visibility: 'case' };
 
-  if (j.role === 'maintainer') return actOnMaintainerReply(tx, mail, c, mailbox, thread, j, now);
+  if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, thread, j, now);
 
   const att = await attachmentsOf(tx, j.messageRowId, j.parsed.attachments.length, deps.config.notifications.attachment_limit_bytes);
   if (j.role === 'reporter') {
@@ -99,20 +101,23 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   return { visibility: 'internal' };
 }
 
-async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], actor: Actor, rawId: number | null): Promise<{ lines: string[]; errors: string[] }> {
+async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands: Command[], actor: Actor, rawId: number | null, now: Date): Promise<{ lines: string[]; errors: string[] }> {
   const lines: string[] = [];
   const errors: string[] = [];
-  // Severity first (the resolution deadline follows it), the status change last.
-  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'duplicate', 'status', 'note'];
+  // Severity first (the resolution deadline follows it), #quiet/#notify before the status change (whose update
+  // to the reporter they govern), the status change last.
+  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'quiet', 'notify', 'duplicate', 'status', 'note'];
   for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
-    let r: life.ChangeResult | undefined;
+    let r: life.ChangeResult | StatusChange | undefined;
     if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
     else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
     else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
-    else if (cmd.kind === 'duplicate') r = await life.setDuplicate(tx, c, cmd.ref, actor, rawId);
-    else if (cmd.kind === 'status') r = await life.changeStatus(tx, c, cmd.status, actor, rawId);
+    // Status changes go through the application layer (src/cases/), as `cases set` does: the reporter's update.
+    else if (cmd.kind === 'duplicate') r = await markDuplicate(tx, deps, c, cmd.ref, actor, rawId, now);
+    else if (cmd.kind === 'status') r = await changeCaseStatus(tx, deps, c, cmd.status, actor, rawId, now);
+    else if (cmd.kind === 'quiet' || cmd.kind === 'notify') r = await setUpdates(tx, c, cmd.kind === 'notify', actor, rawId);
     if (!r) continue;
-    if (r.ok) lines.push(r.line);
+    if (r.ok) lines.push(r.line, ...('notes' in r ? r.notes : []));
     else errors.push(cmd.line > 0 ? `line ${cmd.line}: ${r.error}` : r.error);
   }
   return { lines, errors };
@@ -120,6 +125,7 @@ async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], act
 
 async function actOnMaintainerReply(
   tx: Db,
+  deps: FlowDeps,
   mail: CaseMailDeps,
   c: life.CaseState,
   mailbox: MailboxRow,
@@ -128,10 +134,11 @@ async function actOnMaintainerReply(
   now: Date,
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
-  await applyMaintainerAction(tx, mail, c, mailbox, thread, {
+  await applyMaintainerAction(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, mailbox, thread, {
     actor: { kind: 'maintainer', actor: from },
     author: from,
-    reply: parseMaintainerReply(j.parsed.text),
+    // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread (issue 23).
+    reply: parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text),
     rawId: j.rawId,
     inReplyTo: j.parsed.messageId,
   }, now);
@@ -147,13 +154,14 @@ async function actOnMaintainerReply(
  */
 export async function applyMaintainerAction(
   tx: Db,
-  mail: CaseMailDeps,
+  deps: FlowDeps,
   c: life.CaseState,
   mailbox: MailboxRow,
   thread: CaseThread,
   a: { actor: Actor; author: string; reply: MaintainerReply; rawId: number | null; inReplyTo: string | null },
   now: Date,
 ): Promise<{ lines: string[]; errors: string[] }> {
+  const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
   const from = a.author;
   const { actor, reply } = a;
   const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: a.inReplyTo, references: thread.references };
@@ -162,7 +170,7 @@ export async function applyMaintainerAction(
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
     await tx.query('savepoint commands');
-    ({ lines, errors } = await applyCommands(tx, c, reply.commands, actor, a.rawId));
+    ({ lines, errors } = await applyCommands(tx, deps, c, reply.commands, actor, a.rawId, now));
     if (errors.length > 0) await tx.query('rollback to savepoint commands');
     else await tx.query('release savepoint commands');
   }
@@ -219,6 +227,9 @@ export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: Mailbo
 }
 
 /** What a new case's notification needs (known before its ref is given at the end of the batch). */
+/** How much of a maintainer's reply is read for commands and relayed (a relayed text is cut at 100,000 anyway). */
+export const MAX_REPLY_CHARS = 200_000;
+
 export interface OpenedForNotice {
   caseId: number;
   messageRowId: number;
@@ -232,15 +243,35 @@ export interface OpenedForNotice {
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
+  /** A support@ message filed as a security case (issue 15): where it arrived and why it was moved. */
+  routedFrom?: { address: string; reason: string } | null;
   classification: Classification;
+  /** The From is authenticated (sender-auth.ts); unauthenticated senders' new cases are rate-limited and digested. */
+  authenticated: boolean;
+  senderDomain: string;
 }
 
 /** Notify the maintainers of the cases a batch opened (after their refs are given). */
 export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedForNotice[], refs: Map<number, string>, now: Date): Promise<void> {
   if (deps.config.maintainers.length === 0) return;
+  // New cases of unauthenticated senders are announced one by one up to notifications.unauthenticated_per_hour;
+  // the rest are held and announced together in the next digest (stages/digest.ts), so that a flood of them
+  // cannot bury the maintainers' inbox (issue 23: 500 mails made 1,050 notifications).
+  let unauthAnnounced: number | undefined;
   for (const o of opened) {
     // Machine mail that opened a case (a bounce, a list post) is kept but not announced.
     if (o.classification.kind !== 'human') continue;
+    if (!o.authenticated) {
+      if (unauthAnnounced === undefined) {
+        await lockRateBudgets(tx, ['notify:unauthenticated']);
+        unauthAnnounced = (await unauthenticatedCounts(tx, 'notification', [], new Date(now.getTime() - 3_600_000))).total;
+      }
+      if (unauthAnnounced >= deps.config.notifications.unauthenticated_per_hour) {
+        await insertEvent(tx, { caseId: o.caseId, rawMessageId: null, kind: 'notification_held', actor: 'system', data: { reason: `more than ${deps.config.notifications.unauthenticated_per_hour} new cases from unauthenticated senders in the last hour (notifications.unauthenticated_per_hour); announced in the next digest` } });
+        continue;
+      }
+      unauthAnnounced++;
+    }
     const mailbox = deps.mailboxes.get(o.mailboxId)!;
     const ref = refs.get(o.caseId)!;
     const kind = mailbox.kind as MailboxKind;
@@ -261,14 +292,20 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const text = o.linkedRef
       ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
       : body.text;
+    // Issue 15: the support maintainers see that a report sent to support@ was moved to the security queue.
+    const routedText = o.routedFrom
+      ? `${text}\nThis report was sent to ${o.routedFrom.address} and filed as a security case, with the security acknowledgment and deadlines, because ${o.routedFrom.reason}.\n`
+      : text;
     await queueToMaintainers(tx, { config: deps.config, templates: deps.templates }, {
       mailbox,
       caseId: o.caseId,
       ref,
       kind: 'notification',
       subject: ctx.notification_subject,
-      body: { ...body, text },
+      body: { ...body, text: routedText },
       attachmentIds: att.ids,
+      rateClass: o.authenticated ? 'authenticated' : 'unauthenticated',
+      rateDomain: o.senderDomain || null,
     }, now);
   }
 }

@@ -50,6 +50,9 @@ export interface MaintainerMail {
   attachmentIds?: number[];
   /** An internal note: the case thread shows it as internal. */
   internal?: boolean;
+  /** A new-case notification: whether its sender was authenticated, and the sender's domain (sql/010). */
+  rateClass?: 'authenticated' | 'unauthenticated';
+  rateDomain?: string | null;
 }
 
 /**
@@ -79,6 +82,8 @@ export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: Maintain
         // Maintainers answer to the mailbox, so that their reply comes back into the case.
         headers: { ...outgoingLoopHeaders('notification', m.mailbox.address), 'Reply-To': m.mailbox.address },
         rateKey: null,
+        rateClass: m.rateClass ?? null,
+        rateDomain: m.rateDomain ?? null,
         attachmentIds: m.attachmentIds ?? [],
         visibility: 'internal',
       },

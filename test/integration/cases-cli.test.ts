@@ -115,7 +115,9 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     for (const [from, to] of [['new', 'triaged'], ['triaged', 'accepted'], ['accepted', 'fixed']] as const) {
       const r = await c(['cases', 'set', ref, '--status', to]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\nqueued a mail to 2 maintainers\n`);
+      // The reporter hears of each move (issue 15); the first past acknowledged meets the initial assessment.
+      const told = `${ref}: the reporter was told (${to}${from === 'new' ? ', initial assessment met' : ''})\n`;
+      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}queued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);
     }
     const changes = await events(ref, ['status_changed']);
@@ -190,7 +192,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     ]);
     // Severity and status in one call: severity first, both reported.
     const both = await c(['cases', 'set', ref, '--severity', 'high', '--status', 'triaged']);
-    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\nqueued a mail to 2 maintainers\n`);
+    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\n${ref}: the reporter was told (triaged, initial assessment met)\nqueued a mail to 2 maintainers\n`);
     expect(daysAfterOpening(await show(ref))).toBe(90);
   });
 

@@ -39,7 +39,7 @@ describe('buildConfig defaults', () => {
   });
 
   it('gives processing, leader and size defaults', () => {
-    expect(c.processing).toEqual({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0 });
+    expect(c.processing).toEqual({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 });
     expect(c.leader).toEqual({ retry_seconds: 5 });
     expect(c.max_message_bytes).toBe(64 * 1024 * 1024);
     expect(c.maildir_poll_interval_ms).toBe(2000);
@@ -92,7 +92,7 @@ describe('buildConfig defaults', () => {
   it('gives the maintainer-flow defaults: reopen to triaged, 24 h reminder lead, 5 MiB attachments', () => {
     expect(c.lifecycle).toEqual({ reopen_on_reply: true, reopen_to: 'triaged' });
     expect(c.reminders).toEqual({ lead_hours: 24 });
-    expect(c.notifications).toEqual({ attachment_limit_bytes: 5 * 1024 * 1024 });
+    expect(c.notifications).toEqual({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 });
     expect(c.trusted_authserv_id).toBeUndefined();
   });
 
@@ -111,7 +111,7 @@ describe('buildConfig defaults', () => {
     expect(x.trusted_authserv_id).toBe('mx.example.org');
     expect(x.lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'accepted' });
     expect(x.reminders).toEqual({ lead_hours: 6 });
-    expect(x.notifications).toEqual({ attachment_limit_bytes: 0 });
+    expect(x.notifications).toEqual({ attachment_limit_bytes: 0, unauthenticated_per_hour: 20 });
     expect(buildConfig({ mailboxes: [sec], lifecycle: { reopen_on_reply: false } }, SRC, {}).lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'triaged' });
   });
 

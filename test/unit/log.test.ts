@@ -83,7 +83,7 @@ describe('log redaction', () => {
     const [a, b] = out.trim().split('\n').map((l) => JSON.parse(l) as { err: Record<string, unknown> });
     for (const line of [a!, b!]) {
       expect(line.err).toMatchObject({ type: 'Error', code: 'ECONNREFUSED' });
-      expect(line.err.message).toMatch(/^cannot connect to postgres:\/\/mailcase:\[redacted\]@db\.example\.org\/mailcase/);
+      expect(line.err.message).toMatch(/^cannot connect to postgres:\/\/\[redacted\]@db\.example\.org\/mailcase/);
       expect(String(line.err.stack)).toContain('[redacted]@db.example.org');
     }
   });

@@ -66,7 +66,7 @@ export async function performAction(
     const mailbox = c ? app.mailboxesById.get(c.mailbox_id) : undefined;
     if (!c || !mailbox || !who.allowed.includes(mailbox.name)) return undefined;
     const thread = await caseThread(tx, c.id, c.reporter_email);
-    const r = await applyMaintainerAction(tx, { config: app.config, templates: app.templates }, c, mailbox, thread, {
+    const r = await applyMaintainerAction(tx, { config: app.config, templates: app.templates, mailboxes: app.mailboxesById, keyring: app.keyring }, c, mailbox, thread, {
       actor: { kind: 'maintainer', actor: who.email },
       author: who.email,
       reply,

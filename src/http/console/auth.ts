@@ -42,7 +42,12 @@ export function maintainerAccess(config: Config, email: string): { email: string
 /** The console's public address, without a trailing slash. */
 export function publicUrl(config: Config): string {
   const h = config.http;
-  if (h?.public_url) return h.public_url.replace(/\/+$/, '');
+  if (h?.public_url) {
+    // Trailing slashes cut without a regex (the value is configuration, but the lint rule is right in general).
+    let end = h.public_url.length;
+    while (end > 0 && h.public_url[end - 1] === '/') end--;
+    return h.public_url.slice(0, end);
+  }
   const host = !h || h.host === '0.0.0.0' || h.host === '::' ? '127.0.0.1' : h.host;
   return `http://${host.includes(':') ? `[${host}]` : host}:${h?.port ?? 8080}`;
 }
