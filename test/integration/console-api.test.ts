@@ -29,7 +29,12 @@ describe('web console and API', () => {
       http: { port: 0, public_url: 'http://console.test' },
     });
     await ingest(app, 'security', [makeMessage({ i: 1, subject: 'Heap overflow in the PNG decoder', from: 'carol@reporter.example' })]);
-    await ingest(app, 'support', [makeMessage({ i: 2, subject: 'Cannot reset my password', from: 'dave@user.example', to: 'support@example.org' })]);
+    // A plain support request (a report-like text sent to support@ would be routed to security).
+    await ingest(app, 'support', [Buffer.from([
+      'From: Dave <dave@user.example>', 'To: support@example.org', 'Subject: Cannot reset my password',
+      `Message-ID: <support-1-${Date.now()}@user.example>`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=utf-8', '', 'Hello, the reset mail never arrives. Can you help?', '',
+    ].join('\r\n'))]);
     const refs = (await db.pool.query<{ ref: string; mailbox: string }>('select c.ref, m.name as mailbox from cases c join mailboxes m on m.id = c.mailbox_id')).rows;
     secRef = refs.find((r) => r.mailbox === 'security')!.ref;
     supRef = refs.find((r) => r.mailbox === 'support')!.ref;
