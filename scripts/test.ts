@@ -1,4 +1,4 @@
-// `npm test`: make sure the real services the integration tests start are installed (Dovecot, GnuPG),
+// `npm test`: make sure the real services the integration tests start are installed (Dovecot, GnuPG, Chromium),
 // typecheck, then run the whole vitest suite. Node 24 comes from the `node` devDependency, whose binary npm
 // puts first on PATH for every npm script.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +17,8 @@ function has(cmd: string, paths: string[]): boolean {
 const missing: string[] = [];
 if (!has('dovecot', ['/usr/sbin/dovecot'])) missing.push('dovecot-imapd');
 if (!has('gpg', ['/usr/bin/gpg'])) missing.push('gnupg');
+// The console's browser tests drive Debian's chromium (playwright-core, no browser download).
+if (!has('chromium', ['/usr/bin/chromium'])) missing.push('chromium');
 if (missing.length) {
   if (process.getuid?.() !== 0) {
     console.error(`missing system packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')}`);

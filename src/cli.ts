@@ -8,6 +8,7 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTokens } from './commands/tokens.ts';
 import { MailcaseError, coerceError } from './errors.ts';
 import { handleFatal } from './fatal.ts';
 import { scrubText } from './log.ts';
@@ -39,6 +40,7 @@ registerIngest(program);
 registerCases(program);
 registerReprocess(program);
 registerKeys(program);
+registerTokens(program);
 
 process.on('unhandledRejection', (raw) => handleFatal('unhandled rejection', raw));
 process.on('uncaughtException', (raw) => handleFatal('uncaught exception', raw));

@@ -207,7 +207,13 @@ export const configSchema = z
       })
       .default({ per_address_per_hour: 5, global_per_hour: 500, unauthenticated_per_hour: 100, unauthenticated_per_domain_per_hour: 10 }),
     maintainers: z
-      .array(z.object({ email, name: z.string().optional(), pgp_public_key_file: z.string().optional() }).strict())
+      .array(z.object({
+        email,
+        name: z.string().optional(),
+        pgp_public_key_file: z.string().optional(),
+        // The mailboxes (names) this maintainer sees in the web console and API; absent: all of them.
+        mailboxes: z.array(z.string().min(1)).min(1).optional(),
+      }).strict())
       .default([]),
     trusted_authserv_id: z.string().optional(),
     // What a reporter's reply does to a closed or rejected case (src/core/lifecycle.ts).
@@ -249,6 +255,15 @@ export const configSchema = z
         outbox_backlog_age_seconds: z.coerce.number().positive().default(900),
         /** ...and more than this many of them make the replica not ready. */
         outbox_backlog_max: z.coerce.number().int().min(0).default(10),
+        // The web console and API (src/http/console, src/http/api): the address used in sign-in links, e.g.
+        // https://mailcase.example.org (absent: http://<host>:<port>); https makes the session cookie Secure.
+        public_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// address').optional(),
+        /** A console session ends after this long without a request... */
+        session_idle_minutes: z.coerce.number().positive().default(120),
+        /** ...and this long after sign-in, whatever happens. */
+        session_max_hours: z.coerce.number().positive().default(24),
+        /** Behind a reverse proxy: take the client's address from X-Forwarded-For (per-client sign-in limits). */
+        trust_proxy: z.boolean().default(false),
       })
       .strict()
       .optional(),
@@ -271,6 +286,11 @@ export const configSchema = z
     c.mailboxes.forEach((m, i) => {
       if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['mailboxes', i, 'name'], message: `duplicate mailbox name "${m.name}"` });
       seen.add(m.name);
+    });
+    c.maintainers.forEach((m, i) => {
+      (m.mailboxes ?? []).forEach((name, j) => {
+        if (!seen.has(name)) ctx.addIssue({ code: 'custom', path: ['maintainers', i, 'mailboxes', j], message: `no mailbox named "${name}"` });
+      });
     });
   });
 

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
   MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
   MC_OAUTH2_TOKEN: 'No OAuth2 access token could be obtained (the token endpoint refused or was unreachable, or token_command failed).',
+  MC_MAINTAINER_UNKNOWN: 'The address given is not a configured maintainer (maintainers[].email).',
+  MC_TOKEN_NOT_FOUND: 'No API token has that id, or it was revoked already.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -37,11 +37,15 @@ export function registerRun(program: Command): void {
       const log = app.log.child({ stage: 'shutdown' });
       const health = new HealthRegistry(app.config.mailboxes.map((m) => m.name));
       let http: HttpServer | undefined;
+      let consoleApp: { close(): Promise<unknown> } | undefined;
       if (app.config.http) {
         try {
           // Loaded only when configured: node:http and prom-client cost a worker without endpoints ~20 MiB.
           const { startHttpServer } = await import('../http/server.ts');
-          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
+          const { buildConsole } = await import('../http/console/server.ts');
+          const web = await buildConsole({ app });
+          consoleApp = web;
+          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log, console: (req, res) => web.routing(req, res) });
         } catch (raw) {
           await app.close();
           throw raw;
@@ -69,6 +73,7 @@ export function registerRun(program: Command): void {
         void worker
           .stop()
           .then(() => http?.close())
+          .then(() => consoleApp?.close())
           .then(() => app.close())
           .then(() => {
             log.info({ took_ms: Date.now() - started }, 'stopped');

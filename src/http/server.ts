@@ -26,7 +26,11 @@ export interface HttpDeps {
   dbUrl: string;
   health: HealthRegistry;
   log: Logger;
+  /** The web console and API (src/http/console): every path other than the three above goes to it. */
+  console?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
+
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const DB_TIMEOUT_MS = 2000;
 
@@ -104,6 +108,7 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (deps.console && !OPS_PATHS.has(url.pathname)) return deps.console(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, '{"error":"method not allowed"}\n');
     switch (url.pathname) {
       case '/healthz':

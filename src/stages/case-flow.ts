@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { MailboxKind } from '../core/ack.ts';
 import type { Classification } from '../core/classify.ts';
-import { parseMaintainerReply, type Command } from '../core/commands.ts';
+import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/commands.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import type { MaintainerEntry, Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
@@ -101,7 +101,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   return { visibility: 'internal' };
 }
 
-async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands: Command[], actor: Actor, rawId: number, now: Date): Promise<{ lines: string[]; errors: string[] }> {
+async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands: Command[], actor: Actor, rawId: number | null, now: Date): Promise<{ lines: string[]; errors: string[] }> {
   const lines: string[] = [];
   const errors: string[] = [];
   // Severity first (the resolution deadline follows it), #quiet/#notify before the status change (whose update
@@ -118,7 +118,7 @@ async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands
     else if (cmd.kind === 'quiet' || cmd.kind === 'notify') r = await setUpdates(tx, c, cmd.kind === 'notify', actor, rawId);
     if (!r) continue;
     if (r.ok) lines.push(r.line, ...('notes' in r ? r.notes : []));
-    else errors.push(`line ${cmd.line}: ${r.error}`);
+    else errors.push(cmd.line > 0 ? `line ${cmd.line}: ${r.error}` : r.error);
   }
   return { lines, errors };
 }
@@ -134,37 +134,64 @@ async function actOnMaintainerReply(
   now: Date,
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
-  const actor: Actor = { kind: 'maintainer', actor: from };
-  // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread.
-  const reply = parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text);
-  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
+  await applyMaintainerAction(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, mailbox, thread, {
+    actor: { kind: 'maintainer', actor: from },
+    author: from,
+    // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread.
+    reply: parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text),
+    rawId: j.rawId,
+    inReplyTo: j.parsed.messageId,
+  }, now);
+  // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
+  return { visibility: 'internal' };
+}
+
+/**
+ * What a maintainer does to a case, whichever way it comes (a mail with #commands, the web console, the API):
+ * the commands applied all or nothing, then the text relayed to the reporter or kept as an internal note, and
+ * the maintainers told; one code path, so the same events, confirmations and reporter mail follow. `c` is locked
+ * by the caller. Returns what changed (lines) or why nothing did (errors).
+ */
+export async function applyMaintainerAction(
+  tx: Db,
+  deps: FlowDeps,
+  c: life.CaseState,
+  mailbox: MailboxRow,
+  thread: CaseThread,
+  a: { actor: Actor; author: string; reply: MaintainerReply; rawId: number | null; inReplyTo: string | null },
+  now: Date,
+): Promise<{ lines: string[]; errors: string[] }> {
+  const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
+  const from = a.author;
+  const { actor, reply } = a;
+  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: a.inReplyTo, references: thread.references };
   let errors = [...reply.errors];
   let lines: string[] = [];
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
     await tx.query('savepoint commands');
-    ({ lines, errors } = await applyCommands(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, reply.commands, actor, j.rawId, now));
+    ({ lines, errors } = await applyCommands(tx, deps, c, reply.commands, actor, a.rawId, now));
     if (errors.length > 0) await tx.query('rollback to savepoint commands');
     else await tx.query('release savepoint commands');
   }
   if (errors.length > 0) {
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'commands_refused', actor: from, data: { errors } });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'commands_refused', actor: actor.actor, data: { errors } });
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'command_result',
       only: [from],
       input: { purpose: 'command_result', headline: `${c.ref}: your message was not applied and nothing was sent to the reporter`, author: from, lines: errors },
     }, now);
-    return { visibility: 'internal' };
+    return { lines: [], errors };
   }
   if (reply.internal) {
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'note_added', actor: from });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'note_added', actor: actor.actor });
     await queueMaintainerMail(tx, mail, { ...base, kind: 'relay', except: [from], internal: true, input: { purpose: 'note', headline: `${c.ref}: internal note`, author: from, text: reply.text, lines } }, now);
-    return { visibility: 'internal' };
+    return { lines, errors: [] };
   }
   if (reply.text.trim() !== '') {
     await queueRelayToReporter(tx, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, thread, reply.text, now);
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'reply_relayed', actor: from, data: { to: c.reporter_email } });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'reply_relayed', actor: actor.actor, data: { to: c.reporter_email } });
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'relay',
@@ -175,8 +202,7 @@ async function actOnMaintainerReply(
   if (lines.length > 0) {
     await queueMaintainerMail(tx, mail, { ...base, kind: 'command_result', input: { purpose: 'command_result', headline: `${c.ref}: ${from} changed the case`, author: from, lines } }, now);
   }
-  // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
-  return { visibility: 'internal' };
+  return { lines, errors: [] };
 }
 
 /** A proven maintainer's mail that matches no case: recorded, and sent back to them with the reason. */

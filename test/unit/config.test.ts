@@ -151,6 +151,8 @@ describe('buildConfig errors name the bad key', () => {
     ['nested resolution_days', { mailboxes: [sec], policy: { resolution_days: { critical: -1 } } }, /policy\.resolution_days\.critical/],
     ['batch size too big', { mailboxes: [sec], processing: { batch_size: 501 } }, /processing\.batch_size/],
     ['maintainer email', { mailboxes: [sec], maintainers: [{ email: 'bob' }] }, /maintainers\[0\]\.email/],
+    ['maintainer of an unknown mailbox', { mailboxes: [sec], maintainers: [{ email: 'bob@x.org', mailboxes: ['nope'] }] }, /maintainers\[0\]\.mailboxes\[0\]: no mailbox named "nope"/],
+    ['console public_url not http', { mailboxes: [sec], http: { public_url: 'ftp://x.org' } }, /http\.public_url/],
     ['reopen_on_reply not a boolean', { mailboxes: [sec], lifecycle: { reopen_on_reply: 'yes' } }, /lifecycle\.reopen_on_reply/],
     ['reopen_to not a reopen target', { mailboxes: [sec], lifecycle: { reopen_to: 'closed' } }, /lifecycle\.reopen_to/],
     ['unknown lifecycle key', { mailboxes: [sec], lifecycle: { reopen: true } }, /lifecycle: Unrecognized key: "reopen"/],

@@ -61,7 +61,8 @@ export function caseInsert(c: NewCase): { columns: string; values: unknown[] } {
 }
 
 export async function updateCaseReport(db: Db, caseId: number, report: Record<string, unknown>, missing: string[]): Promise<void> {
-  await db.query('update cases set report = $2, missing_fields = $3, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
+  // search = null: the full-text index (sql/008_console.sql) reads the report again.
+  await db.query('update cases set report = $2, missing_fields = $3, search = null, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
 }
 
 export async function touchCase(db: Db, caseId: number): Promise<void> {
