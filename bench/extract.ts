@@ -84,7 +84,7 @@ function format(what: string, count: number, t: Timing): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { n: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, dump: { type: 'string' } } });
-  // Quality first (issue 15): the share of the fields a person filled in that the extraction finds, per field.
+  // Quality first: the share of the fields a person filled in that the extraction finds, per field.
   console.log(formatRecall(await extractionRecall()));
   const n = Number(values.n);
   const rounds = Number(values.rounds);

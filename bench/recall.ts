@@ -1,4 +1,4 @@
-// Recall of report extraction per field over the report fixtures (issue 15): for each fixture, the fields a
+// Recall of report extraction per field over the report fixtures: for each fixture, the fields a
 // person filled in (expected.json, non-null) and whether the extraction found them. A string is matched case-
 // insensitively, {"contains": s} as a substring, a list of paths as "every expected path is among those found".
 // Used by `node bench/extract.ts` (printed) and test/unit/report-recall.test.ts (a floor).

@@ -1,4 +1,4 @@
--- Real inboxes (issue 15): machine mail is filed as a case in the terminal state `noise` (docs/noise.md says why a
+-- Real inboxes: machine mail is filed as a case in the terminal state `noise` (docs/noise.md says why a
 -- case and not a message without one), with its class and the reason; a bounce of our mail marks that outgoing
 -- message `bounced`; a support@ message that reads as a vulnerability report is filed as a security case and
 -- says where it came from; reporters' progress updates can be turned off per case (#quiet / #notify).

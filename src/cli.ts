@@ -9,8 +9,11 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTokens } from './commands/tokens.ts';
 import { MailcaseError, coerceError } from './errors.ts';
 import { EXIT_USAGE, isUsageError } from './commands/common.ts';
+import { handleFatal } from './fatal.ts';
+import { scrubText } from './log.ts';
 
 function version(): string {
   try {
@@ -41,6 +44,7 @@ registerCases(program);
 registerReprocess(program);
 registerKeys(program);
 registerHealthcheck(program);
+registerTokens(program);
 
 // A usage error (commander's, or an argument a command refuses before it opens the database) exits 2 with the
 // command's usage line, as POSIX utilities do; every other error exits 1 (or 3/4 where a command says so).
@@ -59,10 +63,8 @@ program.hook('preAction', (_program, action) => {
   current = action;
 });
 
-process.on('unhandledRejection', (raw) => {
-  process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);
-  process.exit(70);
-});
+process.on('unhandledRejection', (raw) => handleFatal('unhandled rejection', raw));
+process.on('uncaughtException', (raw) => handleFatal('uncaught exception', raw));
 
 try {
   await program.parseAsync(process.argv);
@@ -71,7 +73,7 @@ try {
   if (raw instanceof CommanderError) process.exit(raw.exitCode === 0 ? 0 : EXIT_USAGE);
   const e = coerceError(raw);
   const code = e instanceof MailcaseError ? ` [${e.code}]` : '';
-  process.stderr.write(`mailcase: error${code}: ${e.message.split('\n')[0]}\n`);
+  process.stderr.write(`mailcase: error${code}: ${scrubText(e.message.split('\n')[0] ?? '')}\n`);
   if (isUsageError(e)) {
     process.stderr.write(usageLine(current));
     process.exit(EXIT_USAGE);

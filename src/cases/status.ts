@@ -3,6 +3,7 @@ import { outgoingLoopHeaders } from '../core/classify.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import { yearIn } from '../core/ref.ts';
+import { ackRecipient, domainOfAddress } from '../core/sender-auth.ts';
 import { isUpdateState, updateContext, type UpdateState } from '../core/update.ts';
 import type { Db } from '../db/pool.ts';
 import { assignCaseRefs } from '../db/queries/cases.ts';
@@ -17,7 +18,7 @@ import { newMessageId, queueAcks } from '../stages/ack.ts';
 import { caseThread } from '../stages/case-mail.ts';
 import { queueNotifications } from '../stages/case-flow.ts';
 
-// The application layer for changes to a case (issue 15; issue 20 wants every interface to go through one):
+// The application layer for changes to a case (every interface goes through it: mail, CLI, console):
 // what a status change does besides the lifecycle columns, whoever asks for it (a maintainer's #status by mail,
 // `cases set`, later the console and the API). Both write paths call these functions, in their transaction:
 // - the rescue of machine mail set aside as noise (noise → new): a number of the mailbox's sequence, the clock
@@ -143,7 +144,9 @@ async function rescue(tx: Db, deps: CaseDeps, c: life.CaseState, actor: Actor, r
   if (!first || first.raw_message_id === null) return `rescued as ${c.ref}`;
   const human = { kind: 'human' as const, reason: null };
   const missing = extras.missing_fields as ReportField[];
-  const reporter = first.reply_to ? (/<([^<>\s]{1,300}@[^<>\s]{1,300})>/.exec(first.reply_to.slice(0, 1000))?.[1] ?? first.reply_to.trim()).toLowerCase() : first.from_email;
+  // How the first message's sender was authenticated is not stored, so the answer goes to its From
+  // (a Reply-To is answered only for an authenticated From aligned with it), within the unauthenticated budgets.
+  const reporter = ackRecipient(first.from_email, [], 'none');
   const ack = await queueAcks(tx, deps, [{
     caseId: c.id,
     rawId: first.raw_message_id,
@@ -156,6 +159,8 @@ async function rescue(tx: Db, deps: CaseDeps, c: life.CaseState, actor: Actor, r
     missing,
     encrypted: first.encrypted,
     decryptionFailed: first.decryption === 'failed',
+    authentication: 'none',
+    senderDomain: domainOfAddress(first.from_email),
   }], refs, now);
   await queueNotifications(tx, deps, [{
     caseId: c.id,
@@ -170,6 +175,9 @@ async function rescue(tx: Db, deps: CaseDeps, c: life.CaseState, actor: Actor, r
     signature: { status: first.signature, fingerprint: first.signer_fingerprint },
     linkedRef: null,
     classification: human,
+    // A maintainer rescued it: announced at once, never held for the digest of unauthenticated senders.
+    authenticated: true,
+    senderDomain: domainOfAddress(first.from_email),
   }], refs, now);
   return `rescued as ${c.ref} (was ${oldRef}): ${ack.queued > 0 ? 'acknowledgment queued' : 'no acknowledgment (rate limit or no address)'}, deadlines from now`;
 }

@@ -84,7 +84,7 @@ function maintainersLine(queued: boolean, app: App): string {
   return queued ? `queued a mail to ${n} maintainer${n === 1 ? '' : 's'}` : 'no maintainers configured: nobody was told';
 }
 
-/** `cases list --noise`: what processing set aside, with the class and the header that decided (issue 15). */
+/** `cases list --noise`: what processing set aside, with the class and the header that decided. */
 function printNoise(rows: CaseRow[], json: boolean): void {
   if (json) {
     printJson(rows.map((c) => ({
@@ -133,7 +133,7 @@ export function registerCases(program: Command): void {
           printNoise(await listCases(app.db.pool, { status: NOISE_STATE, mailbox: opts.mailbox, limit }), opts.json === true);
           return;
         }
-        // Noise is left out unless asked for by --status noise (issue 15): nobody has to work it.
+        // Noise is left out unless asked for by --status noise: nobody has to work it.
         const notIn = opts.overdue ? TERMINAL_STATES : opts.status === NOISE_STATE ? [] : [NOISE_STATE];
         // --overdue judges every open case (breaches are computed here, from the policy), then applies the limit.
         let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn, limit: opts.overdue ? null : limit });

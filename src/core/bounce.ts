@@ -1,4 +1,4 @@
-// Reading a bounce (issue 15): which of our messages it returns, to whom delivery failed, and why. Pure.
+// Reading a bounce: which of our messages it returns, to whom delivery failed, and why. Pure.
 //
 // Where the original message is named, in the order tried:
 // - RFC 3464 / RFC 6522: a multipart/report; report-type=delivery-status with a message/delivery-status part

@@ -1,5 +1,5 @@
 // Loop safety: is an incoming message from a person, or from a machine we must never answer automatically?
-// Pure. RFC 3834 and DESIGN.md ("Loop and abuse safety"). The answer only decides whether automatic mail
+// Pure. RFC 3834 and docs/architecture.md ("Loop and abuse safety"). The answer only decides whether automatic mail
 // (an acknowledgment) may go back, and how the message is labelled: a message of any kind is still stored,
 // threaded and shown to maintainers. A wrong "not human" costs a reporter an ack; a wrong "human" costs one
 // ack to a machine, bounded by the rate limits (auto-reply.ts). The rules therefore take the headers a
@@ -162,7 +162,7 @@ function isOwnList(headers: Record<string, string[]>, own: Set<string>): boolean
   }
   const ids = new Set([...own].map((a) => a.replace('@', '.')));
   for (const v of values(headers, 'list-id')) {
-    const m = /<([^>]+)>/.exec(v);
+    const m = /<([^<>]+)>/.exec(v);
     if (m && ids.has(m[1]!.trim().toLowerCase())) return true;
   }
   return false;

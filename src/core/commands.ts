@@ -1,4 +1,4 @@
-// Maintainer commands in a reply (issue 5). Pure. A command is a line of its own in the maintainer's own text:
+// Maintainer commands in a reply (docs/cases-by-email.md). Pure. A command is a line of its own in the maintainer's own text:
 //
 //   #status <state>          one of the lifecycle states (src/core/lifecycle.ts), except new
 //   #severity <level>        critical | high | medium | low
@@ -6,7 +6,7 @@
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
 //   #note [text]             the whole message is internal: recorded on the case, sent to maintainers only
-//   #quiet / #notify         no progress updates to the reporter on this case / updates again (issue 15)
+//   #quiet / #notify         no progress updates to the reporter on this case / updates again
 //
 // The keyword is case-insensitive, may be indented and may be followed by ":" ("#Status: triaged"). A "#" in the
 // middle of a line is text. Lines inside fenced code blocks and quoted (">") lines are never commands. Command
@@ -46,9 +46,9 @@ export interface ParsedCommands {
 export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note', 'quiet', 'notify'] as const;
 type Keyword = (typeof COMMAND_KEYWORDS)[number];
 
-const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|quiet|notify)(?![\w-])\s*:?\s*(.*)$/i;
+const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|quiet|notify)(?![\w-])(?:\s*:)?(.*)$/i;
 // "#word" at the start of a line, as a command would be written; checked against the keywords for typos.
-const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])\s*:?\s*(.*)$/i;
+const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])(?:\s*:)?(.*)$/i;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 const CREDIT_MAX_CHARS = 200;

@@ -1,11 +1,11 @@
-// The lifecycle of a case (DESIGN.md; issue 5). Pure: which status changes are allowed, which policy milestones a
+// The lifecycle of a case (docs/cases-by-email.md). Pure: which status changes are allowed, which policy milestones a
 // change meets, and when a reporter's reply reopens a case. The caller writes the new status, the milestone
 // timestamps (`coalesce(col, now)`, so a milestone is met once) and one audit event per change.
 //
 //   new → acknowledged → triaged → accepted → fixed → disclosed → closed      (the main path)
 //   any open state → rejected | duplicate | spam                              (closing it out)
 //   closed | rejected → reopen_to (default triaged)     on a reporter's reply, if lifecycle.reopen_on_reply
-//   noise → new                                          a person rescues machine mail filed as noise (issue 15)
+//   noise → new                                          a person rescues machine mail filed as noise
 //
 // Decisions:
 // - Forward moves along the main path may skip states (a maintainer who fixes a bug the day it arrives writes
@@ -32,7 +32,7 @@ export const MAIN_PATH = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed',
 /** States that end a case: deadlines stop, reminders stop, `cases list --overdue` leaves them out. */
 export const TERMINAL_STATES = ['closed', 'rejected', 'duplicate', 'spam', 'noise'] as const satisfies readonly CaseState[];
 
-/** Machine mail set aside (issue 15): no deadlines, reminders or notifications, not in the default `cases list`. */
+/** Machine mail set aside: no deadlines, reminders or notifications, not in the default `cases list`. */
 export const NOISE_STATE = 'noise' as const satisfies CaseState;
 
 /** Terminal states a reporter's reply may reopen. */

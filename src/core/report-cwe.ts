@@ -1,4 +1,4 @@
-// The canonical name and CWE id of a reported issue type (issue 15): "stored XSS", "RCE", "sqli" are what
+// The canonical name and CWE id of a reported issue type: "stored XSS", "RCE", "sqli" are what
 // reporters write; `report.type_canonical` ("Cross-site scripting") and `report.cwe` ("CWE-79") are what an
 // advisory needs. Pure. Covers the CWE Top 25 (2024) and the common synonyms of src/core/report-vocab.ts's
 // labels; a CWE id the reporter gives wins over the label. Also the CVSS vector a reporter gives, kept as written.

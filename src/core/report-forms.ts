@@ -1,4 +1,4 @@
-// Report fields written in forms the heading scanner does not read as is (issue 15). Pure, linear:
+// Report fields written in forms the heading scanner does not read as is. Pure, linear:
 // - Markdown tables ("| Type | Stored XSS |") become "Type: Stored XSS" lines;
 // - HTML tables and definition lists become "label: value" lines (mailparser's own HTML-to-text glues the
 //   cells together: "Vulnerability typeStored XSS");
@@ -96,7 +96,7 @@ const FORGE_URL = /\bhttps?:\/\/[^\s<>"'`)\]]{1,600}/g;
 export function forgeLink(raw: string): ForgeLink | null {
   let url: URL;
   try {
-    url = new URL(raw.replace(/[.,;:!?]+$/, ''));
+    url = new URL(raw.replace(/(?<![.,;:!?])[.,;:!?]+$/, ''));
   } catch {
     return null;
   }

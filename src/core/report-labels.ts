@@ -139,7 +139,7 @@ export function normaliseLabel(label: string): string {
   t = t.replace(/^\s*(?:\d{1,2}|[a-h])[.)]\s+/, '');
   // Anything else (apostrophes, emphasis, punctuation, white space) breaks words: each run becomes one space.
   t = t.replace(/[^a-z0-9/&+;\-]+/g, ' ');
-  return t.replace(/^[\s-]+|[\s-]+$/g, '').trim();
+  return t.replace(/^[\s-]+|(?<![\s-])[\s-]+$/g, '').trim();
 }
 
 /**

@@ -43,9 +43,10 @@ interface PathOptions {
 
 function trimToken(raw: string): { token: string; quoted: boolean } {
   const quoted = /^[`'"]/.test(raw) && /[`'"][.,;:)!?]*$/.test(raw);
-  // Trailing punctuation, closing brackets and dots in any order: "(see src/a.py)." is src/a.py.
-  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/[`'">)\]}*_,;:!?.]+$/, '');
-  token = token.replace(/\.+$/, '');
+  // Trailing punctuation, closing brackets and dots in any order: "(see src/a.py)." is src/a.py. The lookbehind
+  // makes the run start only where it starts (linear).
+  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/(?<![`'">)\]}*_,;:!?.])[`'">)\]}*_,;:!?.]+$/, '');
+  token = token.replace(/(?<!\.)\.+$/, '');
   // "src/auth/login.c:42" or "login.c#L42": drop the line number.
   token = token.replace(/(?::\d+(?::\d+)?|#L\d+(?:-L?\d+)?)$/, '');
   return { token, quoted };
@@ -89,10 +90,10 @@ export function findPaths(text: string, options: PathOptions): string[] {
   let prevWord = '';
   for (const raw of text.split(/\s+/)) {
     if (raw === '') continue;
-    // A link to the code on a forge names the path (issue 15).
+    // A link to the code on a forge names the path.
     if (raw.length <= 700 && raw.includes('://')) {
       const start = raw.search(/https?:\/\//);
-      const f = start >= 0 ? forgeLink(raw.slice(start).replace(/[>)\]"'`]+$/, '')) : null;
+      const f = start >= 0 ? forgeLink(raw.slice(start).replace(/(?<![>)\]"'`])[>)\]"'`]+$/, '')) : null;
       if (f && !seen.has(f.path)) {
         seen.add(f.path);
         out.push(f.path);
@@ -115,18 +116,18 @@ export function findPaths(text: string, options: PathOptions): string[] {
 
 // Products whose version numbers are environment, not the location of the bug.
 const PRODUCT_BEFORE = /\b(?:chrome|chromium|firefox|safari|edge|opera|brave|node(?:\.?js)?|python|java|jdk|php|ruby|golang|go|rust|ubuntu|debian|fedora|windows|macos|os x|ios|android|openssl|nginx|apache|curl|burp(?: suite)?|kernel|linux|postgres(?:ql)?|mysql|mariadb|npm|docker|gcc|clang|browser|os)\s*$/i;
-const COMMIT = /\b(?:commit|revision|rev|sha|changeset)s?(?:\s+(?:hash|id|sha|ref))?\s*[:#=]?\s*[`'"(]?([0-9a-f]{7,40})(?![0-9a-z])/gi;
+const COMMIT = /\b(?:commit|revision|rev|sha|changeset)s?(?:\s+(?:hash|id|sha|ref))?\s*(?:[:#=]\s*)?[`'"(]?([0-9a-f]{7,40})(?![0-9a-z])/gi;
 const TAG = /(?<![\w./@-])[vV]\d{1,4}(?:\.\d{1,4}){1,3}(?:-(?:rc|beta|alpha|pre|dev)\.?\d{0,4})?(?![\w-]|\.\d)/g;
 const VERSION = /\b(?:affects?|affected|in|on|against|since|tested on|up to|through|before|prior to)\s+(?:the\s+)?(?:latest\s+)?(version|release|tag)\s+([vV]?\d{1,4}(?:\.\d{1,4}){1,3})(?![\w-]|\.\d)/gi;
 const BRANCH_BEFORE = /\b(?:on|in|against|from|of|at)\s+(?:the\s+)?[`'"]?([A-Za-z0-9][\w./-]{0,60})[`'"]?\s+branch\b/gi;
-const BRANCH_AFTER = /\bbranch\s*[:=]?\s*([`'"]?)([A-Za-z0-9][\w./-]{0,60})\1/gi;
+const BRANCH_AFTER = /\bbranch\s*(?:[:=]\s*)?([`'"]?)([A-Za-z0-9][\w./-]{0,60})\1/gi;
 const BRANCH_WORD = /branch/i;
 const KNOWN_BRANCHES = /^(?:main|master|develop|development|dev|trunk|next|stable|staging|production|canary|nightly|head)$/i;
 const URL = /\bhttps?:\/\/[^\s<>"'`)\]]{1,500}/gi;
 const URL_CUE = /(?:\b(?:at|on|in|endpoint|page|url|visit|via|under|open|reach|to|located|route)|:)\s*[`'"(<[]?$/i;
 const REFERENCE_HOSTS = /(?:^|\.)(?:mitre\.org|owasp\.org|nist\.gov|portswigger\.net|wikipedia\.org|hackerone\.com|bugcrowd\.com|twitter\.com|x\.com|linkedin\.com|youtube\.com|youtu\.be|imgur\.com|google\.com|medium\.com|first\.org|cve\.org|snyk\.io)$/i;
 
-// Version ranges (issue 15): "3.0.0 through 3.2.1", "<= 4.17.20", ">= 1.2.0, < 1.4.3", "before 2.5.1", in the
+// Version ranges: "3.0.0 through 3.2.1", "<= 4.17.20", ">= 1.2.0, < 1.4.3", "before 2.5.1", in the
 // languages of the headings too. Each is a flat sequence of bounded pieces (the numbers are dot-separated).
 const NUM = 'v?\\d{1,4}(?:\\.\\d{1,4}){0,3}(?:-[a-z]{1,8}\\.?\\d{0,4})?';
 const OP = '(?:[<>]=?|=<|=>|≤|≥)';
@@ -167,11 +168,11 @@ export function findLocation(text: string, urls: boolean): string[] {
     if (KNOWN_BRANCHES.test(name) || /[/\-_.]/.test(name)) add(m.index, name);
   }
   for (const m of branches ? text.matchAll(BRANCH_AFTER) : []) {
-    const name = (m[2] ?? '').replace(/[.]+$/, '');
+    const name = (m[2] ?? '').replace(/(?<!\.)\.+$/, '');
     if (KNOWN_BRANCHES.test(name) || (m[1] ?? '') !== '' || /^[\w-]+\/[\w./-]+$/.test(name)) add(m.index, name);
   }
   for (const m of urls ? text.matchAll(URL) : []) {
-    const url = m[0].replace(/[.,;:!?]+$/, '');
+    const url = m[0].replace(/(?<![.,;:!?])[.,;:!?]+$/, '');
     let host = '';
     try {
       host = new globalThis.URL(url).hostname;

@@ -41,7 +41,7 @@ export interface ReportInput {
   subject: string;
   text: string;
   attachments: ReportAttachment[];
-  /** The (sanitised) HTML body, if any: its tables and definition lists are read as fields (issue 15). */
+  /** The (sanitised) HTML body, if any: its tables and definition lists are read as fields. */
   html?: string | null;
 }
 
@@ -49,7 +49,7 @@ export interface ExtractedReport {
   report: ReportRecord;
   /** The fields left null, in REPORT_FIELDS order. */
   missing: ReportField[];
-  /** What is derived from the fields and the text (issue 15); stored with the report, never "missing". */
+  /** What is derived from the fields and the text; stored with the report, never "missing". */
   extras?: ReportExtras;
 }
 
@@ -73,7 +73,7 @@ const EMPTY_ANSWER =
   /^(?:n\/?a|none|no|nothing|unknown|not sure|not known|not applicable|tbd|todo|-+|\?+|nil|null|keine|k\.? ?a\.?|unbekannt|aucune?|inconnu|ninguno|ninguna|nada|desconocido)$/;
 
 function isEmptyAnswer(text: string): boolean {
-  return EMPTY_ANSWER.test(foldCase(text).replace(/[.!]+$/, '').trim());
+  return EMPTY_ANSWER.test(foldCase(text).replace(/(?<![.!])[.!]+$/, '').trim());
 }
 
 function joined(parts: string[] | undefined, maxChars: number, separator = '\n\n'): string | null {
@@ -231,7 +231,7 @@ function finish(report: ReportRecord): ExtractedReport {
 
 function extract(input: ReportInput): ExtractedReport {
   const subject = typeof input.subject === 'string' ? oneLine(input.subject, 1000) : '';
-  // Markdown tables read as "label: value" lines (issue 15).
+  // Markdown tables read as "label: value" lines.
   const body = flattenMarkdownTables(bracketHeadings(typeof input.text === 'string' ? input.text : ''));
   // HTML tables and definition lists: mailparser's text glues their cells, so they are read from the HTML.
   const htmlText = htmlReportText(input.html);

@@ -1,4 +1,4 @@
-// Whether a message to a support mailbox reads as a vulnerability report (issue 15). Pure. One of our two
+// Whether a message to a support mailbox reads as a vulnerability report. Pure. One of our two
 // reference policies says it in as many words: "If you prefer, you can also contact us through our support
 // channel". Such a report must get the security clock (security prefix, security acknowledgment with the policy
 // dates, the security maintainers), not a support ticket's.

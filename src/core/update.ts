@@ -1,4 +1,4 @@
-// The progress update a reporter gets when their case moves (issue 15; templates/security/update.txt.liquid).
+// The progress update a reporter gets when their case moves (templates/security/update.txt.liquid).
 // Pure. The policies promise "We will keep you informed of the progress toward a fix and full announcement":
 // on triaged, accepted, fixed, disclosed, rejected and duplicate the reporter is told, in their thread. The
 // context holds only what the reporter may read: the new status, the milestone met, the public CVE ids and the

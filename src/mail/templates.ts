@@ -22,7 +22,7 @@ export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
   maintainer: MaintainerMailContext;
-  /** The reporter's progress update (issue 15): security mailboxes only. */
+  /** The reporter's progress update: security mailboxes only. */
   update: UpdateContext;
 }
 export type TemplateName = keyof TemplateContexts;
@@ -264,7 +264,7 @@ export function checkTemplates(templatesDir?: string): Templates {
         for (const v of uses) {
           const segments = v.segments.map((s) => (typeof s === 'string' || typeof s === 'number' ? s : null));
           if (!samples.some((c) => hasPath(c, segments))) {
-            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see README, Templates, for the variables)`);
+            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see docs/templates.md for the variables)`);
           }
         }
       }

@@ -9,7 +9,7 @@ import { markBounced, outgoingByMessageIds, type OurOutgoing } from '../db/queri
 import type { ParsedMessage } from '../mail/parse.ts';
 import { queueMaintainerMail, type CaseMailDeps } from './case-mail.ts';
 
-// Machine mail in a real inbox (issue 15, docs/noise.md): where a bounce, an automatic reply, list mail, spam or
+// Machine mail in a real inbox (docs/noise.md): where a bounce, an automatic reply, list mail, spam or
 // our own mail come back goes. A bounce or automatic reply that names one of our outgoing messages joins that
 // message's case (recorded; a bounce also marks the message `bounced` and tells the maintainers once); machine
 // mail that joined a case by its thread headers stays there, silently; everything else is filed as noise: a case

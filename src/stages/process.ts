@@ -13,7 +13,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
-import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts'; // PGP (issue 6)
+import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -24,14 +24,15 @@ import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
+import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
-import { placeMachineMail, recordBounce } from './machine-mail.ts'; // issue 15
+import { placeMachineMail, recordBounce } from './machine-mail.ts';
 import { autoReplyDecision } from '../core/auto-reply.ts';
 import { readsAsVulnerabilityReport } from '../core/route.ts';
 
-// Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
+// Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
 // message inside its own savepoint so that one bad message never undoes the others.
 
@@ -126,7 +127,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
+      // PGP: which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
       const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
       const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
       for (const raw of claimed) {
@@ -339,7 +340,7 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
+    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true });
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
@@ -348,7 +349,7 @@ async function processOne(
   const now = deps.now?.() ?? new Date();
   const from = parsed.from?.address ?? null;
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
-  // trusted Authentication-Results header), never by From alone (DESIGN.md, "Who is a maintainer").
+  // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
   const proof = proveMaintainer({
     from: from ? [from] : [],
     maintainers,
@@ -367,7 +368,7 @@ async function processOne(
     unknownTag: tag && !taggedCase ? tag : null,
     sender: from ? { email: from, maintainer: proof.role === 'maintainer' } : null,
   });
-  // Machine mail (issue 15): a bounce or automatic reply naming our mail joins its case, machine mail in a
+  // Machine mail: a bounce or automatic reply naming our mail joins its case, machine mail in a
   // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
   const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
   if (placed?.place === 'noise') {
@@ -389,7 +390,7 @@ async function processOne(
       { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict) },
     );
     await files.attach(opened.messageId, parsed.attachments);
-    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP
     await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
@@ -408,7 +409,7 @@ async function processOne(
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, noReplyReason: placed ? machineReason(verdict) : null });
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     await caseq.touchCase(tx, caseId);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role } });
     if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
@@ -420,7 +421,7 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
-    // A support@ message that reads as a vulnerability report gets the security clock (issue 15).
+    // A support@ message that reads as a vulnerability report gets the security clock.
     const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
     const filed = routed?.to ?? mailbox;
     const opened = await files.open(
@@ -441,7 +442,7 @@ async function processOne(
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }
@@ -452,13 +453,16 @@ async function processOne(
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
     const year = yearIn(now, config.policy.timezone);
+    // An answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
+    const authentication = senderAuthentication({ from, authResults: parsed.headers['authentication-results'] ?? [], trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
     const ack: AckCandidate = {
       caseId,
       rawId: raw.id,
       mailboxId: filed.id,
       classification: verdict,
-      // Answers go where the sender asks (Reply-To), else to From.
-      recipient: parsed.replyTo[0]?.address ?? from,
+      recipient: ackRecipient(from, parsed.replyTo.map((a) => a.address), authentication),
+      authentication,
+      senderDomain: domainOfAddress(from),
       subject: parsed.subject,
       messageId: parsed.messageId,
       references: parsed.references,
@@ -480,6 +484,8 @@ async function processOne(
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
       routedFrom: routed ? { address: mailbox.address, reason: routed.reason } : null,
       classification: verdict,
+      authenticated: authentication !== 'none',
+      senderDomain: domainOfAddress(from),
     };
     return {
       state: 'opened',
@@ -505,7 +511,7 @@ function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; ma
 
 /** Why machine mail got no automatic reply (messages.no_reply_reason), as the acknowledgment step words it. */
 function machineReason(verdict: Classification): string {
-  const d = autoReplyDecision({ classification: verdict, situation: 'new-case', recipient: null, sentToRecipientLastHour: 0, sentGloballyLastHour: 0, limits: { per_address_per_hour: 1, global_per_hour: 1 }, ownAddresses: [] });
+  const d = autoReplyDecision({ classification: verdict, situation: 'new-case', recipient: null, sentToRecipientLastHour: 0, sentGloballyLastHour: 0, limits: { per_address_per_hour: 1, global_per_hour: 1, unauthenticated_per_hour: 0, unauthenticated_per_domain_per_hour: 1 }, ownAddresses: [] });
   return d.send ? 'machine mail' : d.detail;
 }
 

@@ -118,7 +118,7 @@ describe('acknowledgments', () => {
 
   it('answers support@ with the support template, which points security matters to security@', async () => {
     const { sup } = await start();
-    // A support question (makeMessage's body is a vulnerability report, which support@ now files as security: issue 15).
+    // A support question (makeMessage's body is a vulnerability report, which support@ now files as security).
     const question = Buffer.from(['From: Bob <bob@user.example>', 'To: support@example.org', 'Subject: Cannot log in', 'Message-ID: <login-1@user.example>',
       `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'Hello, the password reset mail never arrives. Can you help?', ''].join('\r\n'));
     await appendMessages(dovecot, sup, 'INBOX', [question]);
@@ -155,7 +155,7 @@ describe('acknowledgments', () => {
       expect(['auto-reply', 'bounce', 'list', 'spam']).toContain(r.class);
       expect(r.no_reply_reason).toBeTruthy();
     }
-    // Issue 15: each one is filed as noise or sits in another's case; none opens a case that needs people (no
+    // Each one is filed as noise or sits in another's case; none opens a case that needs people (no
     // deadlines, not in the default case list), and so no reminder is ever due for any of them.
     const work = await db.pool.query<{ n: number }>(`select count(*)::int as n from cases where status <> 'noise'`);
     expect(work.rows[0]!.n).toBe(0);

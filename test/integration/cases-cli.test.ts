@@ -115,7 +115,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     for (const [from, to] of [['new', 'triaged'], ['triaged', 'accepted'], ['accepted', 'fixed']] as const) {
       const r = await c(['cases', 'set', ref, '--status', to]);
       expect(r.code, r.stderr).toBe(0);
-      // The reporter hears of each move (issue 15); the first past acknowledged meets the initial assessment.
+      // The reporter hears of each move; the first past acknowledged meets the initial assessment.
       const told = `${ref}: the reporter was told (${to}${from === 'new' ? ', initial assessment met' : ''})\n`;
       expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}queued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);

@@ -10,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { CLI, WorkerProcess } from '../helpers/worker-process.ts';
 
-// Command-line conventions (issue 16): a usage error exits 2 with the command's usage line, and is found before
+// Command-line conventions: a usage error exits 2 with the command's usage line, and is found before
 // any database is opened; check, run --once and cases set print JSON with --json; ingest and run --once report
 // progress on stderr (a line per phase and every few seconds when stderr is not a terminal, as here), and
 // nothing with --quiet; `mailcase healthcheck` probes /healthz on the configured port; a configuration path that

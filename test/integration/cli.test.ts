@@ -39,7 +39,7 @@ describe('mailcase CLI on a configured database', () => {
       max_message_bytes: 200_000,
       mailboxes: [
         { name: 'security', kind: 'security', address: 'security@example.org', maildir: path.join(dir, 'sec') },
-        // makeMessage writes vulnerability reports, which support@ would file as security cases (issue 15): these
+        // makeMessage writes vulnerability reports, which support@ would file as security cases: these
         // tests are about ingesting into a support mailbox as such.
         { name: 'support', kind: 'support', address: 'support@example.org', maildir: path.join(dir, 'sup'), route_security_reports: false },
       ],
@@ -56,7 +56,7 @@ describe('mailcase CLI on a configured database', () => {
     expect(first.code).toBe(0);
     const out = JSON.parse(first.stdout) as { file: string; state: string; case: string | null }[];
     expect(out).toHaveLength(files.length);
-    // The newsletter fixture is list mail: filed as noise (issue 15), under a noise ref.
+    // The newsletter fixture is list mail: filed as noise, under a noise ref.
     expect(out.every((o) => o.state === 'processed' && (/^SEC-\d{4}-\d{4}$/.test(o.case ?? '') || (o.file.includes('newsletter') && /^SEC-N\d+$/.test(o.case ?? ''))))).toBe(true);
     const again = JSON.parse((await c(['ingest', ...files, '--mailbox', 'security', '--json'])).stdout) as { case: string }[];
     expect(again.map((o) => o.case)).toEqual(out.map((o) => o.case));

@@ -20,7 +20,7 @@ import { makeMessage, waitFor } from '../helpers/messages.ts';
 import { startSmtp, type Captured, type SmtpTestServer } from '../helpers/smtp.ts';
 import { CLI } from '../helpers/worker-process.ts';
 
-// Issue 15's proof end to end: a real Dovecot mailbox with two reports, then a bounce of our acknowledgment, an
+// Real inboxes end to end (docs/noise.md): a real Dovecot mailbox with two reports, then a bounce of our acknowledgment, an
 // auto-reply to it, list mail, spam and a stray bounce from the corpus; the worker (IMAP IDLE), PostgreSQL and a
 // real SMTP server. The default case list holds only the reports, the bounce and the auto-reply sit in their
 // case, the acknowledgment reads `bounced`, no reminder is ever queued for noise with the clock past every
@@ -48,7 +48,7 @@ function plain(headers: string[], body: string): Buffer {
   return Buffer.from(`${[...headers, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8'].join('\r\n')}\r\n\r\n${body}\r\n`);
 }
 
-describe('a real inbox: reports, machine mail, bounces, progress updates (issue 15)', () => {
+describe('a real inbox: reports, machine mail, bounces, progress updates', () => {
   let gpg: Gpg;
   let dovecot: Dovecot;
   let smtp: SmtpTestServer;

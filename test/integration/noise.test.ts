@@ -8,7 +8,7 @@ import { remindOnce } from '../../src/stages/reminders.ts';
 import { ingest, useAppDatabase } from '../helpers/app.ts';
 import { makeMessage } from '../helpers/messages.ts';
 
-// Issue 15 in-process (real PostgreSQL, the real processing pipeline; the mail servers are in inbox-mail.test.ts):
+// Real inboxes in-process (real PostgreSQL, the real processing pipeline; the mail servers are in inbox-mail.test.ts):
 // machine mail is set aside as noise and never becomes work; a bounce of our acknowledgment finds its case and
 // marks the acknowledgment bounced; an auto-reply to it joins the case silently; a rescued case starts afresh;
 // a reporter hears of progress, and #quiet stops it.
@@ -58,7 +58,7 @@ function plain(headers: string[], body = 'Hello,\r\nthis is a message.\r\n'): Bu
   return Buffer.from(`${[...headers, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8'].join('\r\n')}\r\n\r\n${body}`);
 }
 
-describe('machine mail in a security inbox (issue 15)', () => {
+describe('machine mail in a security inbox', () => {
   const env = useAppDatabase({ maintainers: MAINTAINERS.map((email) => ({ email })) });
   const q = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await env.db.pool.query<T>(sql, params)).rows;
   const deps = () => ({ config: env.app.config, templates: env.app.templates, mailboxes: env.app.mailboxesById, keyring: env.app.keyring });
@@ -174,7 +174,7 @@ describe('machine mail in a security inbox (issue 15)', () => {
   });
 });
 
-describe('a vulnerability report sent to support@ (issue 15)', () => {
+describe('a vulnerability report sent to support@', () => {
   const env = useAppDatabase({ maintainers: MAINTAINERS.map((email) => ({ email })) });
   const q = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await env.db.pool.query<T>(sql, params)).rows;
 

@@ -5,7 +5,7 @@ import { BOUNCE_LIMITS, bounceError, readBounce, type BounceInput } from '../../
 import { bounceInputOf } from '../../src/stages/machine-mail.ts';
 import { parseMessage } from '../../src/mail/parse.ts';
 
-// The bounce matcher (issue 15) on real delivery reports from test/fixtures/corpus/bounces: the returned
+// The bounce matcher on real delivery reports from test/fixtures/corpus/bounces: the returned
 // message's Message-ID (what finds our case), the failed recipient, the status and the server's words. Then the
 // attacker's side: a "bounce" is mail anyone can write, so every value is capped and the reader stays linear.
 

@@ -7,7 +7,7 @@ import { computeDeadlines } from '../../src/core/sla.ts';
 import { DEFAULT_POLICY } from '../../src/core/sla.ts';
 import { updateContext } from '../../src/core/update.ts';
 
-// Issue 15's pure rules: spam by score and the allow list, the support → security routing rule, the noise state
+// The pure rules of real inboxes (docs/noise.md): spam by score and the allow list, the support → security routing rule, the noise state
 // in the lifecycle, #quiet / #notify, and what a reporter's update may contain.
 
 function input(headers: Record<string, string[]>, from = 'someone@example.net', spam?: ClassifyInput['spam']): ClassifyInput {

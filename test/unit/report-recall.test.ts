@@ -3,7 +3,7 @@ import { extractionRecall, formatRecall } from '../../bench/recall.ts';
 import { canonicalType, findCvss } from '../../src/core/report-cwe.ts';
 import { flattenMarkdownTables, forgeLink, htmlReportText } from '../../src/core/report-forms.ts';
 
-// Issue 15: extraction on reports written the ways reporters really write them (test/fixtures/reports/real, 32
+// Extraction on reports written the ways reporters really write them (test/fixtures/reports/real, 32
 // fixtures: Markdown and HTML tables, definition lists, forge links, version ranges, prose impact, Portuguese,
 // Spanish, French and German headings, CVSS vectors, platform exports). The floor is the issue's aim, 90% of the
 // fields a person fills in; `node bench/recall.ts --misses` names each miss.

@@ -1,6 +1,6 @@
 import type { Db } from '../pool.ts';
 
-// What the application layer for case changes (src/cases/, issue 15) reads and writes beyond the lifecycle
+// What the application layer for case changes (src/cases/) reads and writes beyond the lifecycle
 // columns: the rescue of a case set aside as noise, and the reporter's progress updates.
 
 /** The first message of a case, as its acknowledgment and new-case notification need it. */

@@ -42,7 +42,7 @@ export interface NewCase {
   missingFields: string[];
   openedAt: Date;
   linkedCaseId?: number | null;
-  /** 'noise' for machine mail set aside (issue 15); default 'new'. */
+  /** 'noise' for machine mail set aside; default 'new'. */
   status?: 'new' | 'noise';
   noiseClass?: string | null;
   noiseReason?: string | null;
@@ -61,7 +61,8 @@ export function caseInsert(c: NewCase): { columns: string; values: unknown[] } {
 }
 
 export async function updateCaseReport(db: Db, caseId: number, report: Record<string, unknown>, missing: string[]): Promise<void> {
-  await db.query('update cases set report = $2, missing_fields = $3, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
+  // search = null: the full-text index (sql/008_console.sql) reads the report again.
+  await db.query('update cases set report = $2, missing_fields = $3, search = null, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
 }
 
 export async function touchCase(db: Db, caseId: number): Promise<void> {
@@ -90,7 +91,7 @@ export async function getCaseByRef(db: Db, ref: string): Promise<CaseRow | undef
 
 /**
  * Cases, newest first. `notIn`: leave out cases in these states (e.g. the terminal ones, for --overdue); the
- * caller leaves out noise unless it asks for it (issue 15).
+ * caller leaves out noise unless it asks for it.
  */
 export async function listCases(db: Db, filter: { status?: string; mailbox?: string; notIn?: readonly string[]; limit?: number | null }): Promise<CaseRow[]> {
   const r = await db.query<CaseRow>(

@@ -23,7 +23,7 @@ export interface NewMessage {
   bodyHtml: string | null;
   /** Why the sender was or was not taken for a maintainer (incoming mail). */
   proof?: string | null;
-  /** Why no automatic reply went to it (machine mail, issue 15); acks' suppressions set it later (ack.ts). */
+  /** Why no automatic reply went to it (machine mail); acks' suppressions set it later (ack.ts). */
   noReplyReason?: string | null;
 }
 
