@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,6 +37,7 @@ async function freePort(): Promise<number> {
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-conv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function configFile(name: string, doc: Record<string, unknown>): string {
   const file = path.join(dir, `${name}.yml`);
   writeFileSync(file, stringify({
