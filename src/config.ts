@@ -170,6 +170,26 @@ const configSchema = z
       .object({ attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024) })
       .strict()
       .default({ attachment_limit_bytes: 5 * 1024 * 1024 }),
+    // What advisories name as affected (issue 19, docs/disclosure.md): the project, its repository and its
+    // package(s). `ecosystem` + `package` is the one-package form; `packages` lists several. Ecosystems are OSV's
+    // names (npm, PyPI, Go, crates.io, Maven, ...), checked when an advisory is written.
+    project: z
+      .object({
+        name: z.string().min(1).max(200).optional(),
+        repository: z.url({ protocol: /^https?$/ }).optional(),
+        ecosystem: z.string().min(1).max(100).optional(),
+        package: z.string().min(1).max(300).optional(),
+        packages: z.array(z.object({ ecosystem: z.string().min(1).max(100), name: z.string().min(1).max(300), purl: z.string().min(1).optional() }).strict()).default([]),
+        /** Where the published advisory will live: `<advisory_url_base>/<id>` becomes its ADVISORY reference. */
+        advisory_url_base: z.url({ protocol: /^https?$/ }).optional(),
+        /** The id of an advisory without a CVE: this prefix and the case ref. OSV accepts `x_` for local ids. */
+        advisory_id_prefix: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, 'letters, digits, - and _ only, up to 20').default('x_'),
+        /** CSAF publisher (document.publisher): who issues the advisory. */
+        publisher: z.object({ name: z.string().min(1).max(200), namespace: z.url({ protocol: /^https?$/ }), category: z.enum(['coordinator', 'discoverer', 'other', 'translator', 'user', 'vendor']).default('vendor') }).strict().optional(),
+      })
+      .strict()
+      .refine((p) => (p.ecosystem === undefined) === (p.package === undefined), { message: 'ecosystem and package go together (or use packages: [{ecosystem, name}])' })
+      .default({ packages: [], advisory_id_prefix: 'x_' }),
     templates_dir: z.string().optional(),
     // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
     // host never fight over a port; the Docker image's example config turns it on at 8080.
