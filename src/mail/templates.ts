@@ -5,6 +5,7 @@ import { Liquid, type Template } from 'liquidjs';
 import { sampleAckContexts, type AckContext } from '../core/ack.ts';
 import { sampleNotificationContexts, type NotificationContext } from '../core/notification.ts';
 import { sampleMaintainerMailContexts, type MaintainerMailContext } from '../core/maintainer-mail.ts';
+import { sampleDraftReviewContexts, type DraftReviewContext } from '../core/draft-review.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 
 // The mail templates adapter (LiquidJS). Defaults ship in templates/<kind>/<name>.txt.liquid (and an optional
@@ -21,14 +22,23 @@ export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
   maintainer: MaintainerMailContext;
+  'draft-review': DraftReviewContext;
 }
 export type TemplateName = keyof TemplateContexts;
-export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer'];
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'draft-review'];
+/** Templates that exist for some mailbox kinds only (the others have every name). */
+const ONLY_KINDS: Partial<Record<TemplateName, readonly TemplateKind[]>> = { 'draft-review': ['security'] };
+
+/** Whether a mailbox kind has a template of this name (the advisory draft is for security mailboxes only). */
+export function hasTemplate(kind: TemplateKind, name: TemplateName): boolean {
+  return ONLY_KINDS[name]?.includes(kind) ?? true;
+}
 
 const SAMPLES: { [N in TemplateName]: () => Array<TemplateContexts[N]> } = {
   ack: sampleAckContexts,
   notification: sampleNotificationContexts,
   maintainer: sampleMaintainerMailContexts,
+  'draft-review': sampleDraftReviewContexts,
 };
 
 export interface RenderedMail {
@@ -147,6 +157,7 @@ function load(templatesDir: string | undefined): { files: Loaded[]; engines: Rec
   };
   for (const kind of TEMPLATE_KINDS) {
     for (const name of TEMPLATE_NAMES) {
+      if (!hasTemplate(kind, name)) continue;
       const at = (dir: string, format: 'txt' | 'html'): string => path.join(dir, kind, `${name}.${format}.liquid`);
       const txtOverride = overrides !== undefined && existsSync(at(overrides, 'txt'));
       const htmlOverride = overrides !== undefined && existsSync(at(overrides, 'html'));
