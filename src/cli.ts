@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerAdvisory } from './commands/advisory.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerIngest } from './commands/ingest.ts';
@@ -37,6 +38,7 @@ registerIngest(program);
 registerCases(program);
 registerReprocess(program);
 registerKeys(program);
+registerAdvisory(program);
 
 process.on('unhandledRejection', (raw) => {
   process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);

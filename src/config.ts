@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
 import { DEFAULT_POLICY } from './core/sla.ts';
+import { isOsvEcosystem } from './core/osv.ts';
 
 // The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
 // Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
@@ -25,6 +26,9 @@ function validTimeZone(tz: string): boolean {
 function validDate(d: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
 }
+
+// An OSV ecosystem name (src/core/osv.ts), so that the advisories validate.
+const osvEcosystem = z.string().max(100).refine(isOsvEcosystem, 'must be an OSV ecosystem such as npm, PyPI, Go, crates.io, Maven, RubyGems, NuGet, Packagist (see ossf.github.io/osv-schema)');
 
 const afterProcessing = z
   .string()
@@ -177,9 +181,9 @@ const configSchema = z
       .object({
         name: z.string().min(1).max(200).optional(),
         repository: z.url({ protocol: /^https?$/ }).optional(),
-        ecosystem: z.string().min(1).max(100).optional(),
+        ecosystem: osvEcosystem.optional(),
         package: z.string().min(1).max(300).optional(),
-        packages: z.array(z.object({ ecosystem: z.string().min(1).max(100), name: z.string().min(1).max(300), purl: z.string().min(1).optional() }).strict()).default([]),
+        packages: z.array(z.object({ ecosystem: osvEcosystem, name: z.string().min(1).max(300), purl: z.string().min(1).optional() }).strict()).default([]),
         /** Where the published advisory will live: `<advisory_url_base>/<id>` becomes its ADVISORY reference. */
         advisory_url_base: z.url({ protocol: /^https?$/ }).optional(),
         /** The id of an advisory without a CVE: this prefix and the case ref. OSV accepts `x_` for local ids. */

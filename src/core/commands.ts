@@ -5,6 +5,11 @@
 //   #cve CVE-YYYY-NNNN       may be given more than once (aliases)
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
+//   #cwe CWE-79              may be given more than once                          (issue 19, docs/disclosure.md)
+//   #cvss <vector>           a CVSS 3.1 or 4.0 base vector; replaces the case's vector
+//   #affected <range>        e.g. "<1.4.3", ">=2.0.0 <2.3.1", "pkg <=1.2.0"; may be given more than once
+//   #fixed <version>         a version with the fix; may be given more than once
+//   #disclose YYYY-MM-DD     the agreed publication date (the embargo); replaces the case's date
 //   #note [text]             the whole message is internal: recorded on the case, sent to maintainers only
 //
 // The keyword is case-insensitive, may be indented and may be followed by ":" ("#Status: triaged"). A "#" in the
@@ -17,6 +22,8 @@
 // not cause. The caller should apply nothing and relay nothing when `errors` is not empty, and send the
 // errors back to the maintainers (docs/maintainers.md).
 
+import { parseAffected, parseCwe, parseDiscloseDate, parseVersion } from './advisory-fields.ts';
+import { parseCvss } from './cvss.ts';
 import { CASE_STATES, SEVERITIES, isCaseState, isSeverity, type CaseState, type Severity } from './lifecycle.ts';
 import { splitReply } from './quote.ts';
 import { formatRef, parseRef } from './ref.ts';
@@ -28,6 +35,7 @@ export type Command =
   | { kind: 'cve'; cve: string; line: number }
   | { kind: 'credit'; text: string; line: number }
   | { kind: 'duplicate'; ref: string; line: number }
+  | { kind: 'cwe' | 'cvss' | 'affected' | 'fixed' | 'disclose'; value: string; line: number }
   | { kind: 'note'; line: number };
 
 export interface ParsedCommands {
@@ -40,16 +48,17 @@ export interface ParsedCommands {
   text: string;
 }
 
-export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note'] as const;
+export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note', 'cwe', 'cvss', 'affected', 'fixed', 'disclose'] as const;
 type Keyword = (typeof COMMAND_KEYWORDS)[number];
 
-const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note)(?![\w-])\s*:?\s*(.*)$/i;
+const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|cwe|cvss|affected|fixed|disclose)(?![\w-])\s*:?\s*(.*)$/i;
 // "#word" at the start of a line, as a command would be written; checked against the keywords for typos.
 const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])\s*:?\s*(.*)$/i;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 const CREDIT_MAX_CHARS = 200;
-const SINGLE: readonly Keyword[] = ['status', 'severity', 'duplicate'];
+const SINGLE: readonly Keyword[] = ['status', 'severity', 'duplicate', 'cvss', 'disclose'];
+const ADVISORY_ARG_MAX_CHARS = 400;
 
 /** Levenshtein distance, capped (the words are short). */
 function distance(a: string, b: string): number {
@@ -106,6 +115,17 @@ function parseArgument(keyword: Keyword, arg: string, line: number): Command | s
     }
     case 'note':
       return { kind: 'note', line };
+    case 'cwe':
+    case 'cvss':
+    case 'affected':
+    case 'fixed':
+    case 'disclose': {
+      // Checked here for an immediate answer; src/cases/changes.ts checks again when it applies them.
+      const value = arg.slice(0, ADVISORY_ARG_MAX_CHARS);
+      const r = keyword === 'cwe' ? parseCwe(value) : keyword === 'cvss' ? parseCvss(value) : keyword === 'affected' ? parseAffected(value) : keyword === 'fixed' ? parseVersion(value) : parseDiscloseDate(value);
+      if (!r.ok) return `${at}: ${r.error}`;
+      return { kind: keyword, value, line };
+    }
   }
 }
 

@@ -25,6 +25,14 @@ import { plainText, safeSubject } from './subject.ts';
 
 export const OSV_SCHEMA_VERSION = '1.6.0';
 
+// The ecosystems the OSV schema knows (validation/schema.json, $defs.ecosystemName, at the vendored commit); an
+// ecosystem may carry a ":suffix" (a release, "Debian:12"). Config checks project packages against this list.
+export const OSV_ECOSYSTEMS: readonly string[] = ['AlmaLinux', 'Alpaquita', 'Alpine', 'Android', 'Azure Linux', 'BellSoft Hardened Containers', 'Bioconductor', 'Bitnami', 'Chainguard', 'CleanStart', 'ConanCenter', 'CRAN', 'crates.io', 'Debian', 'Docker Hardened Images', 'Echo', 'FreeBSD', 'GHC', 'GitHub Actions', 'Go', 'Hackage', 'Hex', 'Julia', 'Kubernetes', 'Linux', 'Mageia', 'Maven', 'MinimOS', 'npm', 'NuGet', 'opam', 'openEuler', 'openSUSE', 'OSS-Fuzz', 'Packagist', 'Photon OS', 'Pub', 'PyPI', 'Red Hat', 'Rocky Linux', 'Root', 'RubyGems', 'SUSE', 'SwiftURL', 'TuxCare', 'Ubuntu', 'VSCode', 'Wolfi'];
+
+export function isOsvEcosystem(e: string): boolean {
+  return OSV_ECOSYSTEMS.includes(e.split(':')[0]!) && !/:$/.test(e);
+}
+
 export type OsvCaseInput = AdvisoryCaseInput;
 
 export interface OsvProject {

@@ -12,6 +12,7 @@ import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
+import { applicationOrder, applyCaseChanges, type CaseChange, type ChangeContext } from '../cases/changes.ts';
 import type { Templates } from '../mail/templates.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
@@ -99,21 +100,33 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   return { visibility: 'internal' };
 }
 
-async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], actor: Actor, rawId: number): Promise<{ lines: string[]; errors: string[] }> {
+/** A mailed command as a case change (src/cases/changes.ts applies both these and `cases set`). */
+function toChange(cmd: Command): CaseChange | null {
+  switch (cmd.kind) {
+    case 'severity': return { kind: 'severity', severity: cmd.severity };
+    case 'status': return { kind: 'status', status: cmd.status };
+    case 'duplicate': return { kind: 'duplicate', ref: cmd.ref };
+    case 'cve': return { kind: 'cve', value: cmd.cve };
+    case 'credit': return { kind: 'credit', value: cmd.text };
+    case 'note': return null;
+    default: return { kind: cmd.kind, value: cmd.value };
+  }
+}
+
+async function applyCommands(tx: Db, ctx: ChangeContext, c: life.CaseState, commands: Command[], actor: Actor, rawId: number): Promise<{ lines: string[]; errors: string[] }> {
+  const applicable = commands.flatMap((cmd) => {
+    const ch = toChange(cmd);
+    return ch ? [{ cmd, ch }] : [];
+  });
+  const results = await applyCaseChanges(tx, ctx, c, applicable.map((a) => a.ch), actor, rawId);
   const lines: string[] = [];
   const errors: string[] = [];
-  // Severity first (the resolution deadline follows it), the status change last.
-  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'duplicate', 'status', 'note'];
-  for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
-    let r: life.ChangeResult | undefined;
-    if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
-    else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
-    else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
-    else if (cmd.kind === 'duplicate') r = await life.setDuplicate(tx, c, cmd.ref, actor, rawId);
-    else if (cmd.kind === 'status') r = await life.changeStatus(tx, c, cmd.status, actor, rawId);
-    if (!r) continue;
+  // Confirmation lines in the order applied (severity first, status last).
+  for (const i of applicationOrder(applicable.map((a) => a.ch))) {
+    const a = applicable[i]!;
+    const r = results[i]!;
     if (r.ok) lines.push(r.line);
-    else errors.push(`line ${cmd.line}: ${r.error}`);
+    else errors.push(`line ${a.cmd.line}: ${r.error}`);
   }
   return { lines, errors };
 }
@@ -136,7 +149,7 @@ async function actOnMaintainerReply(
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
     await tx.query('savepoint commands');
-    ({ lines, errors } = await applyCommands(tx, c, reply.commands, actor, j.rawId));
+    ({ lines, errors } = await applyCommands(tx, { config: mail.config, templates: mail.templates, mailbox, now }, c, reply.commands, actor, j.rawId));
     if (errors.length > 0) await tx.query('rollback to savepoint commands');
     else await tx.query('release savepoint commands');
   }

@@ -163,7 +163,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toBe('mailcase: error [MC_INPUT]: "urgent" is not a severity; use one of critical, high, medium, low\n');
     const none = await c(['cases', 'set', ref]);
-    expect(none.stderr).toBe('mailcase: error [MC_INPUT]: give --status, --severity or both\n');
+    expect(none.stderr).toBe('mailcase: error [MC_INPUT]: give at least one change: --status, --severity, --cve, --cwe, --cvss, --affected, --fixed, --credit, --duplicate-of or --disclose\n');
     const missing = await c(['cases', 'set', 'SEC-2020-9999', '--status', 'triaged']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toBe('mailcase: error [MC_CASE_NOT_FOUND]: no case SEC-2020-9999\n');
