@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
+import ajv2020 from 'ajv/dist/2020.js';
+import ajvFormats from 'ajv-formats';
+
+// Both are CommonJS with a `default` export as well as module.exports (TypeScript's nodenext sees the former).
+const Ajv2020 = ajv2020.default;
+const addFormats = ajvFormats.default;
+type Ajv = InstanceType<typeof Ajv2020>;
 
 // The official OSV and CSAF 2.0 JSON schemas (test/fixtures/schemas, SOURCES.md), compiled with ajv. CSAF refers
 // to FIRST's CVSS schemas by their $id URLs; they are registered under those URLs. The CVSS schemas declare
@@ -13,15 +18,15 @@ const read = (f: string): Record<string, unknown> => JSON.parse(readFileSync(pat
 
 export interface SchemaCheck { valid: boolean; errors: string[] }
 
-function checker(ajv: Ajv2020, schema: Record<string, unknown>): (doc: unknown) => SchemaCheck {
+function checker(ajv: Ajv, schema: Record<string, unknown>): (doc: unknown) => SchemaCheck {
   const validate = ajv.compile(schema);
   return (doc) => {
     const valid = validate(JSON.parse(JSON.stringify(doc))) as boolean;
-    return { valid, errors: (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`) };
+    return { valid, errors: (validate.errors ?? []).map((e: { instancePath: string; message?: string }) => `${e.instancePath || '/'} ${e.message ?? ''}`) };
   };
 }
 
-function newAjv(): Ajv2020 {
+function newAjv(): Ajv {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   return ajv;
