@@ -4,7 +4,7 @@
 // 1. The maintainers' #credit / --credit texts, in order, override the report. "#credit anonymous" and
 //    "#credit none" drop every credit given before them (the reporter changed their mind); later ones count.
 // 2. Without any, the report's credit wish (src/core/report-infer.ts) is the default: a name ("Jane Doe (ACME)")
-//    is used as written; "anonymous" or "no credit" names nobody; a wish without a name ("I'd like to be
+//    is used as written; "no credit" names nobody, and so does any wish that mentions anonymity; a wish without a name ("I'd like to be
 //    credited") uses the reporter's display name from their mail, or waits for a #credit when there is none.
 // 3. An anonymous reporter is never named: their name, address and mailbox name are also cut from the free text
 //    of every export (`redactReporter`), in case the report's own text names them.
@@ -47,6 +47,7 @@ export interface CreditInput {
 }
 
 const ANONYMOUS = /^(?:anon|anonymous|anonymously|anonym|anonyme|anonimo|anonima)$/i;
+const ANONYMOUS_ANYWHERE = /\b(?:anonym|anonim)/i;
 const NONE = /^(?:none|no|no credit|no credits|not credited|-)$/i;
 // A sentence stating a wish rather than a name (report-infer returns the sentence itself then).
 const WISH = /\b(?:credit|credited|acknowledg\w*|attribution|mention\w*)\b/i;
@@ -108,7 +109,9 @@ export function resolveCredits(input: CreditInput): ResolvedCredits {
   }
   const wish = (input.reportCredit ?? '').trim();
   if (wish === '') return { credits: [], anonymous: false, source: 'none', pending: false };
-  if (ANONYMOUS.test(wish)) return { credits: [], anonymous: true, source: 'report', pending: false };
+  // Erring on the side of the reporter: a wish that mentions anonymity anywhere ("anonymous" followed by text the
+  // extraction ran on into, "Jane, or anonymous if you prefer") names nobody until a maintainer says otherwise.
+  if (ANONYMOUS.test(wish) || ANONYMOUS_ANYWHERE.test(wish)) return { credits: [], anonymous: true, source: 'report', pending: false };
   if (NONE.test(wish)) return { credits: [], anonymous: false, source: 'report', pending: false };
   if (WISH.test(wish)) {
     const name = input.reporterName ? parseCredit(input.reporterName, 'FINDER') : null;

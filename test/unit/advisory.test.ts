@@ -157,6 +157,8 @@ describe('credits as the reporter asked', () => {
     ['a name in the report', { reportCredit: 'Jane Doe (ACME)' }, ['Jane Doe (ACME)'], false],
     ['a wish without a name: the display name', { reportCredit: "I'd like to be credited, thanks!" }, ['Rita Reporter'], false],
     ['anonymous', { reportCredit: 'anonymous' }, [], true],
+    ['anonymous, and text the extraction ran on into', { reportCredit: 'anonymous The request handler passes the value' }, [], true],
+    ['a name, or anonymity: anonymity wins until a maintainer decides', { reportCredit: 'Jane Doe, or anonymous if you prefer' }, [], true],
     ['no credit', { reportCredit: 'no credit' }, [], false],
     ['nothing said', { reportCredit: null }, [], false],
     ['#credit overrides the report', { reportCredit: 'anonymous', credits: ['Jane Doe'] }, ['Jane Doe'], false],
