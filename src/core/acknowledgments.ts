@@ -40,7 +40,8 @@ export function acknowledgments(cases: ReadonlyArray<{ c: AdvisoryCaseInput; mod
 
 /** Markdown text: no raw HTML, and the characters Markdown would read as syntax escaped. */
 function md(text: string): string {
-  return safeSubject(text, 200).replace(/([\\`*_{}[\]()#+!|<>])/g, '\\$1');
+  // Brackets, emphasis, code, HTML and headings; parentheses are text unless they follow "]", which is escaped.
+  return safeSubject(text, 200).replace(/([\\`*_{}[\]#!|<>])/g, '\\$1');
 }
 
 export function acknowledgmentsMarkdown(entries: readonly Acknowledgment[], projectName: string | null): string {

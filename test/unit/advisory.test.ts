@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acknowledgments, acknowledgmentsMarkdown } from '../../src/core/acknowledgments.ts';
 import { advisoryModel, advisoryProject, type AdvisoryCaseInput } from '../../src/core/advisory.ts';
@@ -235,5 +237,23 @@ describe('advisory field values', () => {
     expect(parseDiscloseDate('2026-12-24')).toEqual({ ok: true, value: '2026-12-24' });
     expect(parseDiscloseDate('2026-02-30').ok).toBe(false);
     expect(parseDiscloseDate('24.12.2026').ok).toBe(false);
+  });
+});
+
+describe('the samples in docs/examples', () => {
+  const read = (f: string): unknown => JSON.parse(readFileSync(path.join(import.meta.dirname, '../../docs/examples', f), 'utf8'));
+  it('advisory.osv.json and advisory.csaf.json validate against the official schemas', () => {
+    expect(validOsv(read('advisory.osv.json'))).toEqual({ valid: true, errors: [] });
+    expect(validCsaf(read('advisory.csaf.json'))).toEqual({ valid: true, errors: [] });
+  });
+});
+
+describe('the acknowledgments page', () => {
+  it('a credit written as Markdown or HTML is printed as text (its web page is the one link); a plain name as it is', () => {
+    const c: AdvisoryCaseInput = { ...FULL, credits: ['[click me](https://evil.example/x) <img src=x onerror=alert(1)>', 'Jane Doe (ACME)'] };
+    const md = acknowledgmentsMarkdown(acknowledgments([{ c, model: advisoryModel(c, PROJECT) }]), 'Example App');
+    expect(md).toContain('- [\\[click me\\] \\<img src=x onerror=alert(1)\\>](https://evil.example/x): ');
+    expect(md).not.toMatch(/(?<!\\)<img/);
+    expect(md).toContain('- Jane Doe (ACME): [CVE-2026-12345](https://example.org/security/advisories/CVE-2026-12345), 2026-11-30');
   });
 });
