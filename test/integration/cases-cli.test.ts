@@ -115,7 +115,9 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     for (const [from, to] of [['new', 'triaged'], ['triaged', 'accepted'], ['accepted', 'fixed']] as const) {
       const r = await c(['cases', 'set', ref, '--status', to]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\nqueued a mail to 2 maintainers\n`);
+      // Reaching fixed also sends the reporter the advisory draft for review (docs/disclosure.md).
+      const draft = to === 'fixed' ? '; the advisory draft was sent to the reporter for review' : '';
+      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}${draft}\nqueued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);
     }
     const changes = await events(ref, ['status_changed']);
@@ -230,14 +232,14 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(empty.stderr).toBe('mailcase: error [MC_INPUT]: the note is empty\n');
   });
 
-  it('exports a draft OSV advisory: the ref until a CVE is set, then the CVE; duplicate and credits from the case', async () => {
+  it('exports a draft OSV advisory: x_ and the ref until a CVE is set, then the CVE; duplicate and credits from the case', async () => {
     const ref = await openCase('Stored XSS in comment form');
     const other = await openCase('Stored XSS in comment form, again');
     const draft = await c(['cases', 'export', ref, '--format', 'osv']);
     expect(draft.code, draft.stderr).toBe(0);
     const first = JSON.parse(draft.stdout) as Record<string, unknown>;
     expect(draft.stdout).toBe(`${JSON.stringify(first, null, 2)}\n`); // printed with 2-space indentation
-    expect(first.id).toBe(ref);
+    expect(first.id).toBe(`x_${ref}`); // the OSV schema's local prefix
 
     await db.pool.query(`update cases set cves = '{CVE-2026-12345}', credits = '{"Reporter 1 <reporter1@reporter.example>"}', duplicate_of = (select id from cases where ref = $2) where ref = $1`, [ref, other]);
     const shown = await show(ref);
