@@ -5,6 +5,8 @@ import { acknowledgments, acknowledgmentsMarkdown } from '../../src/core/acknowl
 import { advisoryModel, advisoryProject, type AdvisoryCaseInput } from '../../src/core/advisory.ts';
 import { parseAffected, parseCwe, parseDiscloseDate } from '../../src/core/advisory-fields.ts';
 import { resolveCredits } from '../../src/core/credits.ts';
+import { parseCommands } from '../../src/core/commands.ts';
+import { buildConfig } from '../../src/config.ts';
 import { csafAdvisory } from '../../src/core/csaf.ts';
 import { draftReviewContext } from '../../src/core/draft-review.ts';
 import { ghsaAdvisory } from '../../src/core/ghsa.ts';
@@ -255,5 +257,42 @@ describe('the acknowledgments page', () => {
     expect(md).toContain('- [\\[click me\\] \\<img src=x onerror=alert(1)\\>](https://evil.example/x): ');
     expect(md).not.toMatch(/(?<!\\)<img/);
     expect(md).toContain('- Jane Doe (ACME): [CVE-2026-12345](https://example.org/security/advisories/CVE-2026-12345), 2026-11-30');
+  });
+});
+
+describe('the #commands of the advisory fields', () => {
+  it('parse, with one sentence per bad value, and a single #cvss / #disclose', () => {
+    const ok = parseCommands('#cwe 79\n#cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n#affected pkg >= 1.0.0 < 1.2.0\n#fixed v1.2.0\n#Disclose: 2026-12-24\nthanks');
+    expect(ok.errors).toEqual([]);
+    expect(ok.commands.map((c) => [c.kind, 'value' in c ? c.value : null])).toEqual([
+      ['cwe', '79'], ['cvss', 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'], ['affected', 'pkg >= 1.0.0 < 1.2.0'], ['fixed', 'v1.2.0'], ['disclose', '2026-12-24'],
+    ]);
+    expect(ok.text).toBe('thanks');
+    const bad = parseCommands('#cwe XSS\n#cvss CVSS:3.1/AV:N\n#affected >1.0\n#disclose 2026-02-30\n#fixed\n#disclose 2026-12-24\n#disclose 2026-12-25');
+    expect(bad.errors).toEqual([
+      'line 1: #cwe: takes a weakness identifier like CWE-79, not "XSS"',
+      'line 2: #cvss: the CVSS 3.1 vector lacks the base metrics AC, PR, UI, S, C, I, A',
+      'line 3: #affected: ">1.0" cannot be expressed in an advisory; use >= with the first affected version',
+      'line 4: #disclose: takes a date YYYY-MM-DD, not "2026-02-30"',
+      'line 5: #fixed: takes a version like 1.4.3',
+      '#disclose is given 2 times (lines 6, 7); give it once',
+    ]);
+  });
+});
+
+describe('config project', () => {
+  const doc = (project: unknown): Record<string, unknown> => ({ mailboxes: [{ name: 'security', kind: 'security', maildir: '/tmp/x' }], project });
+  it('the one-package form and a list, merged without repeats', () => {
+    const c = buildConfig(doc({ name: 'A', ecosystem: 'npm', package: 'a', packages: [{ ecosystem: 'npm', name: 'a' }, { ecosystem: 'Debian:12', name: 'a-deb' }] }), '(test)', {});
+    expect(advisoryProject(c.project).packages).toEqual([{ ecosystem: 'npm', name: 'a' }, { ecosystem: 'Debian:12', name: 'a-deb' }]);
+  });
+  it.each<[unknown, RegExp]>([
+    [{ ecosystem: 'nmp', package: 'a' }, /project\.ecosystem: must be an OSV ecosystem/],
+    [{ ecosystem: 'npm' }, /project: ecosystem and package go together/],
+    [{ packages: [{ ecosystem: 'PyPi', name: 'x' }] }, /project\.packages\.\[0\]\.ecosystem|project\.packages\[0\]\.ecosystem/],
+    [{ repository: 'javascript:alert(1)' }, /project\.repository/],
+    [{ advisory_id_prefix: 'x y' }, /project\.advisory_id_prefix/],
+  ])('%j is refused, naming the key', (project, error) => {
+    expect(() => buildConfig(doc(project), '(test)', {})).toThrow(error);
   });
 });
