@@ -114,7 +114,8 @@ function strayFiles(dir: string): string[] {
     if (entry.isDirectory() && (TEMPLATE_KINDS as readonly string[]).includes(entry.name)) {
       for (const f of readdirSync(full)) {
         const m = FILE_NAME.exec(f);
-        if (f.endsWith('.liquid') && !(m && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!))) stray.push(path.join(full, f));
+        const known = m !== null && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!) && hasTemplate(entry.name as TemplateKind, m[1] as TemplateName);
+        if (f.endsWith('.liquid') && !known) stray.push(path.join(full, f));
       }
     } else if (entry.isFile() && entry.name.endsWith('.liquid')) {
       stray.push(full);
