@@ -9,7 +9,15 @@
 // The qualitative rating is the specifications' table (3.1 section 5, 4.0 section 2): 0 none, 0.1–3.9 low,
 // 4.0–6.9 medium, 7.0–8.9 high, 9.0–10.0 critical.
 
-import calc from 'ae-cvss-calculator';
+import { createRequire } from 'node:module';
+import type * as Calculator from 'ae-cvss-calculator';
+
+// Loaded on first use (190 kB of CommonJS; 40–140 ms to import on a loaded host): most commands never score a vector.
+let calculator: typeof Calculator | undefined;
+function calc(): typeof Calculator {
+  calculator ??= createRequire(import.meta.url)('ae-cvss-calculator') as typeof Calculator;
+  return calculator;
+}
 
 export type CvssVersion = '3.1' | '4.0';
 export type CvssRating = 'none' | 'low' | 'medium' | 'high' | 'critical';
@@ -78,7 +86,7 @@ export function parseCvss(input: string): CvssResult {
   const missing = Object.keys(known.base).filter((m) => !seen.has(m));
   if (missing.length) return { ok: false, error: `the CVSS ${version} vector lacks the base metric${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` };
   try {
-    const vector = version === '3.1' ? new calc.Cvss3P1(v) : new calc.Cvss4P0(v);
+    const vector = version === '3.1' ? new (calc().Cvss3P1)(v) : new (calc().Cvss4P0)(v);
     const scores = vector.calculateScores();
     const base = scores.base;
     if (typeof base !== 'number' || !Number.isFinite(base)) return { ok: false, error: `the CVSS ${version} vector has no base score` };

@@ -67,11 +67,12 @@ export function sampleDraftReviewContexts(): DraftReviewContext[] {
   const base: AdvisoryCaseInput = {
     ref: 'SEC-2026-0042', status: 'fixed', severity: 'high', subject: 'Stored XSS in comments', report: { type: 'Stored XSS', impact: 'Session theft.', credit: 'Jane Doe' },
     cves: ['CVE-2026-12345'], credits: [], openedAt: now, updatedAt: now, disclosedAt: null,
-    cwes: ['CWE-79'], cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N', affected: ['<1.4.3'], fixed: ['1.4.3'], discloseOn: '2026-12-24',
+    cwes: ['CWE-79'], cvss: null, affected: ['<1.4.3'], fixed: ['1.4.3'], discloseOn: '2026-12-24',
   };
   const project: AdvisoryProject = { name: 'Example', packages: [{ ecosystem: 'npm', name: 'example-app' }], idPrefix: 'x_' };
+  // The CVSS line is given as text: scoring a vector here would load the calculator at every start.
   return [
-    draftReviewContext(base, project, 'security@example.org', 'UTC', now),
+    { ...draftReviewContext(base, project, 'security@example.org', 'UTC', now), cvss: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N (base score 6.1, medium)' },
     draftReviewContext({ ...base, cves: [], cwes: [], cvss: null, affected: [], fixed: [], discloseOn: null, report: { credit: 'anonymous' } }, { packages: [], idPrefix: 'x_' }, 'security@example.org', 'UTC', now),
   ];
 }
