@@ -59,7 +59,7 @@ async function applyOne(tx: Db, ctx: ChangeContext, c: life.CaseState, ch: CaseC
       return life.setDuplicate(tx, c, ch.ref, actor, rawId);
     case 'cve': {
       const cve = ch.value.trim().toUpperCase();
-      if (!CVE.test(cve)) return bad(`--cve takes an identifier like CVE-2026-12345, not "${safeSubject(ch.value, 60)}"`);
+      if (!CVE.test(cve)) return bad(`cve takes an identifier like CVE-2026-12345, not "${safeSubject(ch.value, 60)}"`);
       return life.addCve(tx, c, cve, actor, rawId);
     }
     case 'cwe': {
