@@ -115,7 +115,9 @@ export function registerCases(program: Command): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 0) throw new MailcaseError('MC_INPUT', `--limit must be a whole number, not "${opts.limit}"`);
         if (opts.disclosing) {
-          printDisclosing(await disclosingCases(app.db.pool, TERMINAL_STATES, limit), app, opts.json === true, new Date());
+          const box = opts.mailbox ? app.mailboxes.get(opts.mailbox)!.id : null;
+          const rows = (await disclosingCases(app.db.pool, TERMINAL_STATES, limit)).filter((c) => box === null || c.mailbox_id === box);
+          printDisclosing(rows, app, opts.json === true, new Date());
           return;
         }
         const now = new Date();
