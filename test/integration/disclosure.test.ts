@@ -157,6 +157,22 @@ describe('the embargo reminders, exactly once across a restart and two replicas'
     ]);
     expect(sent.every((m) => m.to_addrs.join() === 'alice@project.example')).toBe(true);
   });
+
+  it('a date in the past is refused; moving the date to today and disclosing in one go needs no --force', async () => {
+    const today = isoDate(new Date());
+    const yesterday = isoDate(new Date(Date.now() - 86_400_000));
+    const apply = (changes: Parameters<typeof applyCaseChanges>[3]) => withTransaction(env.db.pool, async (tx) => {
+      const c = (await caseByRef(tx, (await tx.query<{ ref: string }>('select ref from cases')).rows[0]!.ref, { lock: true }))!;
+      return applyCaseChanges(tx, { config: env.app.config, templates: env.app.templates, mailbox: env.app.mailboxesById.get(c.mailbox_id), now: new Date() }, c, changes, cliActor(), null);
+    });
+    expect((await apply([{ kind: 'disclose', value: yesterday }]))[0]).toEqual({ ok: false, error: `the disclosure date ${yesterday} is in the past (today is ${today} in UTC)` });
+    // The status is given first here; the date is applied first anyway.
+    const rs = await apply([{ kind: 'status', status: 'disclosed' }, { kind: 'disclose', value: today }]);
+    expect(rs.map((r) => r.ok)).toEqual([true, true]);
+    const ev = await env.db.pool.query(`select kind from events where kind in ('disclosed_early', 'disclose_date_set') order by id`);
+    expect(ev.rows.map((r) => r.kind)).toEqual(['disclose_date_set', 'disclose_date_set']);
+    expect((await env.db.pool.query<{ status: string; d: string }>(`select status, to_char(disclosed_at, 'YYYY-MM-DD') as d from cases`)).rows[0]).toEqual({ status: 'disclosed', d: today });
+  });
 });
 
 describe('the draft for review is encrypted to the reporter when we hold their key', () => {
