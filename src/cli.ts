@@ -9,7 +9,10 @@ import { registerKeys } from './commands/keys.ts';
 import { registerMigrate } from './commands/migrate.ts';
 import { registerReprocess } from './commands/reprocess.ts';
 import { registerRun } from './commands/run.ts';
+import { registerTokens } from './commands/tokens.ts';
 import { MailcaseError, coerceError } from './errors.ts';
+import { handleFatal } from './fatal.ts';
+import { scrubText } from './log.ts';
 
 function version(): string {
   try {
@@ -39,11 +42,10 @@ registerCases(program);
 registerReprocess(program);
 registerKeys(program);
 registerAdvisory(program);
+registerTokens(program);
 
-process.on('unhandledRejection', (raw) => {
-  process.stderr.write(`mailcase: fatal: unhandled rejection: ${coerceError(raw).message}\n`);
-  process.exit(70);
-});
+process.on('unhandledRejection', (raw) => handleFatal('unhandled rejection', raw));
+process.on('uncaughtException', (raw) => handleFatal('uncaught exception', raw));
 
 try {
   await program.parseAsync(process.argv);
@@ -51,6 +53,6 @@ try {
   if (raw instanceof CommanderError) process.exit(raw.exitCode);
   const e = coerceError(raw);
   const code = e instanceof MailcaseError ? ` [${e.code}]` : '';
-  process.stderr.write(`mailcase: error${code}: ${e.message.split('\n')[0]}\n`);
+  process.stderr.write(`mailcase: error${code}: ${scrubText(e.message.split('\n')[0] ?? '')}\n`);
   process.exit(e instanceof MailcaseError && e.code === 'MC_CASE_NOT_FOUND' ? 4 : 1);
 }

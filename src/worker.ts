@@ -15,6 +15,7 @@ import { settledIds } from './db/queries/raw-messages.ts';
 import type { StoredRaw } from './stages/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
 import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
+import { digestOnce } from './stages/digest.ts';
 import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
@@ -32,7 +33,7 @@ export interface Worker {
   health: HealthRegistry;
 }
 
-function reminderDeps(app: App): ReminderDeps {
+export function reminderDeps(app: App): ReminderDeps {
   return { pool: app.db.pool, config: app.config, log: app.log, templates: app.templates, mailboxes: app.mailboxesById };
 }
 
@@ -77,7 +78,7 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   initMailboxMetrics(names);
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
-  // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
+  // Each parser thread unlocks the mailboxes' PGP keys once when it starts.
   const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
   // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
   const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });
@@ -140,7 +141,10 @@ export async function runOnce(app: App): Promise<{ processed: number; failed: nu
     if (!led) app.log.info({ stage: 'fetch', mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
   }
   const processed = await processor.drain();
-  if (app.config.maintainers.length > 0) await remindOnce(reminderDeps(app));
+  if (app.config.maintainers.length > 0) {
+    await remindOnce(reminderDeps(app));
+    await digestOnce(reminderDeps(app));
+  }
   const deps = sendDeps(app);
   try {
     const sent = await new SendStage(deps).drain();

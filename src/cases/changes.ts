@@ -16,6 +16,7 @@ import { enqueue } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
 import { newMessageId } from '../stages/ack.ts';
 import { caseThread } from '../stages/case-mail.ts';
+import { changeCaseStatus, markDuplicate, type CaseDeps, type StatusChange } from './status.ts';
 
 // Changes to a case, whichever way they arrive (issue 19, and the application layer issue 20 asks for): a
 // maintainer's #commands in mail (src/stages/case-flow.ts) and `mailcase cases set` (src/commands/cases.ts) both
@@ -45,6 +46,16 @@ export interface ChangeContext {
   now: Date;
   /** Allow `disclosed` before the agreed date (recorded). */
   force?: boolean;
+  /** For status changes (src/cases/status.ts: rescue, the reporter's update). */
+  caseDeps?: CaseDeps;
+}
+
+function depsOf(ctx: ChangeContext): CaseDeps {
+  return ctx.caseDeps ?? { config: ctx.config, templates: ctx.templates, mailboxes: new Map(ctx.mailbox ? [[ctx.mailbox.id, ctx.mailbox]] : []) };
+}
+
+function withNotes(r: StatusChange | { ok: false; error: string }): life.ChangeResult {
+  return r.ok ? { ok: true, line: [r.line, ...r.notes].join('\n') } : r;
 }
 
 const ORDER: CaseChange['kind'][] = ['severity', 'cve', 'cwe', 'cvss', 'affected', 'fixed', 'credit', 'disclose', 'duplicate', 'status'];
@@ -56,7 +67,7 @@ async function applyOne(tx: Db, ctx: ChangeContext, c: life.CaseState, ch: CaseC
     case 'severity':
       return life.changeSeverity(tx, c, ch.severity, actor, rawId);
     case 'duplicate':
-      return life.setDuplicate(tx, c, ch.ref, actor, rawId);
+      return withNotes(await markDuplicate(tx, depsOf(ctx), c, ch.ref, actor, rawId, ctx.now));
     case 'cve': {
       const cve = ch.value.trim().toUpperCase();
       if (!CVE.test(cve)) return bad(`cve takes an identifier like CVE-2026-12345, not "${safeSubject(ch.value, 60)}"`);
@@ -113,7 +124,7 @@ async function changeStatus(tx: Db, ctx: ChangeContext, c: life.CaseState, statu
       early = date;
     }
   }
-  const r = await life.changeStatus(tx, c, target, actor, rawId);
+  const r = withNotes(await changeCaseStatus(tx, depsOf(ctx), c, target, actor, rawId, ctx.now));
   if (!r.ok) return r;
   if (early !== null) {
     await insertEvent(tx, { caseId: c.id, rawMessageId: rawId, kind: 'disclosed_early', actor: actor.actor, data: { disclose_on: early, today: dateIn(ctx.now, ctx.config.policy.timezone) } });
@@ -121,7 +132,7 @@ async function changeStatus(tx: Db, ctx: ChangeContext, c: life.CaseState, statu
   }
   if (target === 'fixed') {
     const queued = await queueDraftReview(tx, ctx, c.id);
-    if (queued) return { ok: true, line: `${r.line}; the advisory draft was sent to the reporter for review` };
+    if (queued) return { ok: true, line: `${r.line}\nthe advisory draft was sent to the reporter for review` };
   }
   return r;
 }
@@ -131,7 +142,7 @@ export function applicationOrder(changes: readonly CaseChange[]): number[] {
   return changes.map((ch, i) => ({ ch, i })).sort((a, b) => ORDER.indexOf(a.ch.kind) - ORDER.indexOf(b.ch.kind) || a.i - b.i).map((x) => x.i);
 }
 
-/** Apply `changes` to the locked case `c`; one result per change, in the order given. */
+/** Apply `changes` to the locked case `c`; one result per change, in the order given (a line may hold several, split on \\n). */
 export async function applyCaseChanges(tx: Db, ctx: ChangeContext, c: life.CaseState, changes: readonly CaseChange[], actor: Actor, rawId: number | null): Promise<life.ChangeResult[]> {
   const results: life.ChangeResult[] = new Array<life.ChangeResult>(changes.length);
   for (const i of applicationOrder(changes)) results[i] = await applyOne(tx, ctx, c, changes[i]!, actor, rawId);

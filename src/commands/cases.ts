@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import { caseDeadlines, caseJson } from '../core/case-view.ts';
-import { isCaseState, isOpen, isSeverity, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
+import { isCaseState, isOpen, isSeverity, NOISE_STATE, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
 import type { Deadlines } from '../core/sla.ts';
 import { MailcaseError } from '../errors.ts';
@@ -98,6 +98,33 @@ function printDisclosing(rows: AdvisoryRow[], app: App, json: boolean, now: Date
   );
 }
 
+/** `cases list --noise`: what processing set aside, with the class and the header that decided. */
+function printNoise(rows: CaseRow[], json: boolean): void {
+  if (json) {
+    printJson(rows.map((c) => ({
+      ref: c.ref,
+      mailbox: c.mailbox,
+      class: c.noise_class ?? null,
+      reason: c.noise_reason ?? null,
+      received_at: c.opened_at.toISOString(),
+      from: c.reporter_email,
+      subject: c.subject,
+      message_count: c.message_count,
+    })));
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no noise\n');
+    return;
+  }
+  printTable(
+    ['REF', 'CLASS', 'MAILBOX', 'RECEIVED', 'FROM', 'REASON', 'SUBJECT'],
+    rows.map((c) => [c.ref, c.noise_class ?? '-', c.mailbox, c.opened_at.toISOString().slice(0, 16).replace('T', ' '), c.reporter_email ?? '-', c.noise_reason ?? '', c.subject ?? '']),
+    [16, 10, 10, 16, 28, 40],
+  );
+  process.stdout.write('Rescue a misfiled one with: mailcase cases set REF --status new\n');
+}
+
 export function registerCases(program: Command): void {
   const cases = program.command('cases').description('list, inspect and change cases');
   cases
@@ -108,8 +135,9 @@ export function registerCases(program: Command): void {
     .option('--mailbox <name>', 'only cases of this mailbox')
     .option('--overdue', 'only open cases with a breached deadline (acknowledgment, assessment or resolution)')
     .option('--disclosing', 'only cases with an agreed publication date not yet disclosed, soonest first')
+    .option('--noise', 'only machine mail set aside as noise (bounces, automatic replies, list mail, spam), with class and reason')
     .option('--limit <n>', 'at most this many', '1000')
-    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; disclosing?: boolean; limit: string }) => {
+    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; disclosing?: boolean; noise?: boolean; limit: string }) => {
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         if (opts.mailbox && !app.mailboxes.has(opts.mailbox)) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `no mailbox named "${opts.mailbox}"`);
         const limit = Number(opts.limit);
@@ -120,9 +148,16 @@ export function registerCases(program: Command): void {
           printDisclosing(rows, app, opts.json === true, new Date());
           return;
         }
+        if (opts.noise && (opts.overdue || (opts.status !== undefined && opts.status !== NOISE_STATE))) throw new MailcaseError('MC_INPUT', '--noise lists machine mail set aside; it does not go with --overdue or another --status');
         const now = new Date();
+        if (opts.noise) {
+          printNoise(await listCases(app.db.pool, { status: NOISE_STATE, mailbox: opts.mailbox, limit }), opts.json === true);
+          return;
+        }
+        // Noise is left out unless asked for by --status noise: nobody has to work it.
+        const notIn = opts.overdue ? TERMINAL_STATES : opts.status === NOISE_STATE ? [] : [NOISE_STATE];
         // --overdue judges every open case (breaches are computed here, from the policy), then applies the limit.
-        let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn: opts.overdue ? TERMINAL_STATES : [], limit: opts.overdue ? null : limit });
+        let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn, limit: opts.overdue ? null : limit });
         const breached = new Map(rows.map((c) => [c.id, breachedDeadlines(caseDeadlines(c, app.config.policy, now))]));
         if (opts.overdue) rows = rows.filter((c) => isCaseState(c.status) && isOpen(c.status) && breached.get(c.id)!.length > 0).slice(0, limit);
         if (opts.json) {
@@ -182,6 +217,10 @@ export function registerCases(program: Command): void {
         if (a.fixed.length) out.push(`Fixed in: ${a.fixed.join(', ')}`);
         if (a.disclose_on) out.push(`Disclose: ${a.disclose_on}`);
         if (c.linked_case) out.push(`Linked:   ${String(c.linked_case)}`);
+        const noise = c.noise as { class: string | null; reason: string | null } | null;
+        if (noise) out.push(`Noise:    ${noise.class ?? '?'}: ${noise.reason ?? ''} (rescue with: mailcase cases set ${c.ref} --status new)`);
+        if (c.routed_from) out.push(`Routed:   sent to the ${String(c.routed_from)} mailbox, filed as a security case`);
+        if (c.reporter_updates === false) out.push('Updates:  the reporter gets no progress updates (#quiet)');
         out.push(`Due:      ack ${c.deadlines.ack_due}${c.deadlines.breached.ack ? ' (BREACHED)' : ''}, assessment ${c.deadlines.assessment_due}${c.deadlines.breached.assessment ? ' (BREACHED)' : ''}, resolution ${c.deadlines.resolution_due}${c.deadlines.breached.resolution ? ' (BREACHED)' : ''}`);
         out.push('Report:');
         for (const [k, v] of Object.entries(c.report as Record<string, unknown>)) {
@@ -237,7 +276,7 @@ function registerChanges(program: Command, cases: Command): void {
     .command('set')
     .description('change a case: status, severity and the advisory fields (each recorded as an event; the maintainers get a mail)')
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
-    .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam')
+    .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam; new rescues a case set aside as noise')
     .option('--severity <severity>', `new severity: ${SEVERITIES.join(', ')}`)
     .option('--cve <id>', 'a CVE identifier, e.g. CVE-2026-12345 (repeatable)', collect)
     .option('--cwe <id>', 'a weakness, e.g. CWE-79 (repeatable)', collect)
@@ -257,13 +296,13 @@ function registerChanges(program: Command, cases: Command): void {
         // All or nothing: a refused change also undoes the others given with it (the rollback of this transaction).
         const { c, lines, queued } = await withTransaction(app.db.pool, async (tx) => {
           const c = await lockByRef(tx, ref);
-          const ctx = { config: app.config, templates: app.templates, mailbox: app.mailboxesById.get(c.mailbox_id), now, force: opts.force === true };
+          const ctx = { config: app.config, templates: app.templates, mailbox: app.mailboxesById.get(c.mailbox_id), now, force: opts.force === true, caseDeps: { config: app.config, templates: app.templates, mailboxes: app.mailboxesById, keyring: app.keyring } };
           const results = await applyCaseChanges(tx, ctx, c, changes, actor, null);
           const lines: string[] = [];
           for (const i of applicationOrder(changes)) {
             const r = results[i]!;
             if (!r.ok) throw new MailcaseError('MC_INPUT', `${c.ref}: ${r.error}`, { details: { ref: c.ref } });
-            lines.push(r.line);
+            lines.push(...r.line.split('\n'));
           }
           const queued = await tellMaintainers(tx, app, c, { kind: 'command_result', purpose: 'command_result', headline: `${c.ref}: ${actor.actor} changed the case`, author: actor.actor, lines }, now);
           return { c, lines, queued };

@@ -12,6 +12,7 @@ import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
 import { imapConnection } from '../stages/imap-fetch.ts';
 import { checkTemplates as proveTemplates } from '../mail/templates.ts';
+import { nodemailerOAuth2, tokenSourceFor } from '../mail/oauth2.ts';
 import type { GlobalOpts } from './common.ts';
 
 // `mailcase check`: is this configuration good to run? One line per check on stdout,
@@ -79,8 +80,16 @@ async function checkImap(m: MailboxConfig): Promise<CheckResult> {
   const imap = m.imap!;
   const name = `imap[${m.name}]`;
   const where = `${imap.user} at ${imap.host}:${imap.port}`;
+  let token: string | undefined;
+  if (imap.auth) {
+    try {
+      token = (await tokenSourceFor(imap.auth).token()).value;
+    } catch (raw) {
+      return { name, status: 'FAIL', detail: `no OAuth2 access token for ${where}: ${errText(raw)}` };
+    }
+  }
   const client = new ImapFlow({
-    ...imapConnection(imap),
+    ...imapConnection(imap, token),
     connectionTimeout: IMAP_TIMEOUT_MS,
     greetingTimeout: IMAP_TIMEOUT_MS,
     socketTimeout: IMAP_TIMEOUT_MS,
@@ -143,7 +152,7 @@ async function checkSmtp(ctx: CheckContext): Promise<CheckResult[]> {
     port: s.port,
     secure: s.secure,
     requireTLS: s.require_tls,
-    auth: s.user ? { user: s.user, pass: s.password ?? '' } : undefined,
+    auth: s.auth ? nodemailerOAuth2(s.auth, s.user!) : s.user ? { user: s.user, pass: s.password ?? '' } : undefined,
     tls: { rejectUnauthorized: s.tls_reject_unauthorized },
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -226,8 +235,10 @@ export const CHECKS: NamedCheck[] = [
 /** Every secret value of the configuration, longest first, to mask in whatever is printed. */
 function secretsOf(config: Config): string[] {
   const all = [
-    ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase]),
+    ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase, m.imap?.auth?.client_secret, m.imap?.auth?.refresh_token]),
     config.smtp?.password,
+    config.smtp?.auth?.client_secret,
+    config.smtp?.auth?.refresh_token,
     config.database_url ? /^[a-z]+:\/\/[^:/@]+:([^@]*)@/i.exec(config.database_url)?.[1] : undefined,
   ];
   return [...new Set(all.filter((s): s is string => typeof s === 'string' && s.length >= 3))].sort((a, b) => b.length - a.length);

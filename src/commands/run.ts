@@ -3,6 +3,7 @@ import { MailcaseError, coerceError } from '../errors.ts';
 import { HealthRegistry } from '../health.ts';
 import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
+import { FATAL_EXIT_CODE, onFatal } from '../fatal.ts';
 import { openApp } from '../app.ts';
 import { withApp, type GlobalOpts } from './common.ts';
 
@@ -36,11 +37,15 @@ export function registerRun(program: Command): void {
       const log = app.log.child({ stage: 'shutdown' });
       const health = new HealthRegistry(app.config.mailboxes.map((m) => m.name));
       let http: HttpServer | undefined;
+      let consoleApp: { close(): Promise<unknown> } | undefined;
       if (app.config.http) {
         try {
           // Loaded only when configured: node:http and prom-client cost a worker without endpoints ~20 MiB.
           const { startHttpServer } = await import('../http/server.ts');
-          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
+          const { buildConsole } = await import('../http/console/server.ts');
+          const web = await buildConsole({ app });
+          consoleApp = web;
+          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log, console: (req, res) => web.routing(req, res) });
         } catch (raw) {
           await app.close();
           throw raw;
@@ -50,6 +55,7 @@ export function registerRun(program: Command): void {
       }
       const worker = startWorker(app, { health });
       let stopping = false;
+      let exitCode = 0;
       const shutdown = (signal: string): void => {
         if (stopping) {
           log.warn({ signal }, 'second signal: exiting now');
@@ -67,16 +73,24 @@ export function registerRun(program: Command): void {
         void worker
           .stop()
           .then(() => http?.close())
+          .then(() => consoleApp?.close())
           .then(() => app.close())
           .then(() => {
             log.info({ took_ms: Date.now() - started }, 'stopped');
-            process.exit(0);
+            process.exit(exitCode);
           })
           .catch((raw) => {
             log.error({ err: coerceError(raw) }, 'error during shutdown');
             process.exit(1);
           });
       };
+      // An error nobody caught: logged (scrubbed) by cli.ts, then the same graceful stop, exiting 70.
+      onFatal((reason) => {
+        exitCode = FATAL_EXIT_CODE;
+        if (stopping) return;
+        log.error({ reason }, 'fatal error: shutting down');
+        shutdown(reason);
+      });
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
       await worker.done;

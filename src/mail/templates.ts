@@ -6,6 +6,7 @@ import { sampleAckContexts, type AckContext } from '../core/ack.ts';
 import { sampleNotificationContexts, type NotificationContext } from '../core/notification.ts';
 import { sampleMaintainerMailContexts, type MaintainerMailContext } from '../core/maintainer-mail.ts';
 import { sampleDraftReviewContexts, type DraftReviewContext } from '../core/draft-review.ts';
+import { sampleUpdateContexts, type UpdateContext } from '../core/update.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 
 // The mail templates adapter (LiquidJS). Defaults ship in templates/<kind>/<name>.txt.liquid (and an optional
@@ -22,22 +23,26 @@ export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
   maintainer: MaintainerMailContext;
+  /** The reporter's progress update: security mailboxes only. */
+  update: UpdateContext;
   'draft-review': DraftReviewContext;
 }
 export type TemplateName = keyof TemplateContexts;
-export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'draft-review'];
-/** Templates that exist for some mailbox kinds only (the others have every name). */
-const ONLY_KINDS: Partial<Record<TemplateName, readonly TemplateKind[]>> = { 'draft-review': ['security'] };
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'update', 'draft-review'];
 
-/** Whether a mailbox kind has a template of this name (the advisory draft is for security mailboxes only). */
+/** Templates that only some mailbox kinds have; the others have every name. */
+const KINDS_OF: Partial<Record<TemplateName, readonly TemplateKind[]>> = { update: ['security'], 'draft-review': ['security'] };
+
+/** Whether mailbox kind `kind` has template `name` (the reporter update is for security mailboxes only). */
 export function hasTemplate(kind: TemplateKind, name: TemplateName): boolean {
-  return ONLY_KINDS[name]?.includes(kind) ?? true;
+  return KINDS_OF[name]?.includes(kind) ?? true;
 }
 
 const SAMPLES: { [N in TemplateName]: () => Array<TemplateContexts[N]> } = {
   ack: sampleAckContexts,
   notification: sampleNotificationContexts,
   maintainer: sampleMaintainerMailContexts,
+  update: sampleUpdateContexts,
   'draft-review': sampleDraftReviewContexts,
 };
 
@@ -114,7 +119,7 @@ function strayFiles(dir: string): string[] {
     if (entry.isDirectory() && (TEMPLATE_KINDS as readonly string[]).includes(entry.name)) {
       for (const f of readdirSync(full)) {
         const m = FILE_NAME.exec(f);
-        const known = m !== null && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!) && hasTemplate(entry.name as TemplateKind, m[1] as TemplateName);
+        const known = m && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!) && hasTemplate(entry.name as TemplateKind, m[1] as TemplateName);
         if (f.endsWith('.liquid') && !known) stray.push(path.join(full, f));
       }
     } else if (entry.isFile() && entry.name.endsWith('.liquid')) {
@@ -262,7 +267,7 @@ export function checkTemplates(templatesDir?: string): Templates {
         for (const v of uses) {
           const segments = v.segments.map((s) => (typeof s === 'string' || typeof s === 'number' ? s : null));
           if (!samples.some((c) => hasPath(c, segments))) {
-            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see README, Templates, for the variables)`);
+            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see docs/templates.md for the variables)`);
           }
         }
       }

@@ -7,7 +7,7 @@ import { RAW_CHANNEL } from './store.ts';
 
 // Runs processBatch in a loop on any replica. LISTEN/NOTIFY (and in-process wake-ups from our own fetchers)
 // only prompt an early poll: the poll interval is the source of truth, since notifications are lost while
-// the listener is disconnected (library-pitfalls.md §5).
+// the listener is disconnected (docs/library-pitfalls.md §5).
 
 export class ProcessStage {
   private readonly waker = new Waker();

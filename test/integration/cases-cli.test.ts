@@ -115,9 +115,11 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     for (const [from, to] of [['new', 'triaged'], ['triaged', 'accepted'], ['accepted', 'fixed']] as const) {
       const r = await c(['cases', 'set', ref, '--status', to]);
       expect(r.code, r.stderr).toBe(0);
+      // The reporter hears of each move; the first past acknowledged meets the initial assessment.
+      const told = `${ref}: the reporter was told (${to}${from === 'new' ? ', initial assessment met' : ''})\n`;
       // Reaching fixed also sends the reporter the advisory draft for review (docs/disclosure.md).
-      const draft = to === 'fixed' ? '; the advisory draft was sent to the reporter for review' : '';
-      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}${draft}\nqueued a mail to 2 maintainers\n`);
+      const draft = to === 'fixed' ? `${ref}: the advisory draft was sent to the reporter for review\n` : '';
+      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}${draft}queued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);
     }
     const changes = await events(ref, ['status_changed']);
@@ -192,7 +194,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     ]);
     // Severity and status in one call: severity first, both reported.
     const both = await c(['cases', 'set', ref, '--severity', 'high', '--status', 'triaged']);
-    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\nqueued a mail to 2 maintainers\n`);
+    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\n${ref}: the reporter was told (triaged, initial assessment met)\nqueued a mail to 2 maintainers\n`);
     expect(daysAfterOpening(await show(ref))).toBe(90);
   });
 

@@ -227,10 +227,10 @@ describe('Dockerfile', () => {
   });
 });
 
-describe('README', () => {
+describe('docs/operations.md', () => {
   it('says the compose file is validated by this test, not run', () => {
-    const readme = read('README.md');
-    const deployment = readme.slice(readme.indexOf('## Deployment'));
+    const ops = read('docs/operations.md');
+    const deployment = ops.slice(ops.indexOf('## Deployment'));
     expect(deployment).toMatch(/test\/unit\/compose\.test\.ts/);
     expect(deployment).toMatch(/not\s+(been\s+)?run/);
   });
