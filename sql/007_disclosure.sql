@@ -1,4 +1,4 @@
--- Disclosure (issue 19): the advisory fields of a case, set by #command or `cases set`, each change an event.
+-- Disclosure: the advisory fields of a case, set by #command or `cases set`, each change an event.
 -- The reporter's credit wish stays in report->>'credit'; #credit texts stay in cases.credits (sql/004).
 
 alter table cases add column cwes text[] not null default '{}';           -- CWE-79, ... in the order given

@@ -242,7 +242,7 @@ export const configSchema = z
       })
       .strict()
       .default({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 }),
-    // What advisories name as affected (issue 19, docs/disclosure.md): the project, its repository and its
+    // What advisories name as affected (docs/disclosure.md): the project, its repository and its
     // package(s). `ecosystem` + `package` is the one-package form; `packages` lists several. Ecosystems are OSV's
     // names (npm, PyPI, Go, crates.io, Maven, ...), checked when an advisory is written.
     project: z

@@ -18,7 +18,7 @@ import { newMessageId } from '../stages/ack.ts';
 import { caseThread } from '../stages/case-mail.ts';
 import { changeCaseStatus, markDuplicate, type CaseDeps, type StatusChange } from './status.ts';
 
-// Changes to a case, whichever way they arrive (issue 19, and the application layer issue 20 asks for): a
+// Changes to a case, whichever way they arrive (the application layer): a
 // maintainer's #commands in mail (src/stages/case-flow.ts) and `mailcase cases set` (src/commands/cases.ts) both
 // call applyCaseChanges, so a field is validated, written, recorded as an event and confirmed the same way.
 // The caller owns the transaction (all or nothing) and the confirmation mail to the maintainers; this returns one

@@ -11,7 +11,7 @@ import { advisoryCase, disclosedCases } from '../db/queries/disclosure.ts';
 import { MailcaseError } from '../errors.ts';
 import { printJson, withApp, type GlobalOpts } from './common.ts';
 
-// `mailcase advisory REF --format osv|csaf|ghsa` and `mailcase credits` (issue 19, docs/disclosure.md). Both read
+// `mailcase advisory REF --format osv|csaf|ghsa` and `mailcase credits` (docs/disclosure.md). Both read
 // the case through the one advisory model (src/core/advisory.ts), so the three formats and the acknowledgments
 // page agree, and an anonymous reporter is named in none of them.
 

@@ -1,4 +1,4 @@
-// `mailcase credits`: the acknowledgments page (issue 19), in the style of a SECURITY.md "Acknowledgments"
+// `mailcase credits`: the acknowledgments page, in the style of a SECURITY.md "Acknowledgments"
 // section. Pure. One entry per credit of each disclosed case, from the advisory model's credits
 // (src/core/credits.ts), so an anonymous reporter, or one who declined credit, never appears. Contacts are left
 // out except a web page the credit text gave (an address in an advisory is the reporter's choice; a public page

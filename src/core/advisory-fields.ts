@@ -1,4 +1,4 @@
-// The advisory fields of a case (issue 19): how a maintainer writes them (`cases set --cwe ...`, `#cwe ...`) and
+// The advisory fields of a case: how a maintainer writes them (`cases set --cwe ...`, `#cwe ...`) and
 // what they mean. Pure. The mail path and the CLI path both parse with these functions, and both apply the result
 // with src/cases/advisory-fields.ts, so a field means the same whichever way it arrives.
 //

@@ -1,4 +1,4 @@
-// What an advisory says about a case, whatever its format (issue 19): OSV (src/core/osv.ts), CSAF
+// What an advisory says about a case, whatever its format: OSV (src/core/osv.ts), CSAF
 // (src/core/csaf.ts) and GHSA (src/core/ghsa.ts) render this one model, so the id, the packages and ranges, the
 // CVSS score, the CWEs and above all the credits (src/core/credits.ts) are the same in all three. Pure.
 

@@ -27,7 +27,7 @@ export interface CaseData {
   credits?: string[];
   /** The ref of the case this one duplicates (#duplicate). */
   duplicate_of_ref?: string | null;
-  /** The advisory fields (issue 19): #cwe, #cvss, #affected, #fixed, #disclose. */
+  /** The advisory fields: #cwe, #cvss, #affected, #fixed, #disclose. */
   cwes?: string[];
   cvss?: string | null;
   affected?: string[];

@@ -5,7 +5,7 @@
 //   #cve CVE-YYYY-NNNN       may be given more than once (aliases)
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
-//   #cwe CWE-79              may be given more than once                          (issue 19, docs/disclosure.md)
+//   #cwe CWE-79              may be given more than once                          (docs/disclosure.md)
 //   #cvss <vector>           a CVSS 3.1 or 4.0 base vector; replaces the case's vector
 //   #affected <range>        e.g. "<1.4.3", ">=2.0.0 <2.3.1", "pkg <=1.2.0"; may be given more than once
 //   #fixed <version>         a version with the fix; may be given more than once

@@ -1,4 +1,4 @@
-// Credits as the reporter asked (issue 19). Pure. Every export (OSV, CSAF, GHSA, `mailcase credits`) takes its
+// Credits as the reporter asked. Pure. Every export (OSV, CSAF, GHSA, `mailcase credits`) takes its
 // credits from `resolveCredits` and nothing else, so the rule below holds everywhere:
 //
 // 1. The maintainers' #credit / --credit texts, in order, override the report. "#credit anonymous" and

@@ -1,4 +1,4 @@
-// CVSS base vectors of a case (`--cvss`, `#cvss`; issue 19). Pure. The score comes from ae-cvss-calculator
+// CVSS base vectors of a case (`--cvss`, `#cvss`). Pure. The score comes from ae-cvss-calculator
 // (docs/decisions.md says why that library), never from our own arithmetic; what is ours is the gate in front of
 // it: the vector is capped and checked against the specification's grammar first (the library answers garbage
 // with a TypeError or silently drops unknown metrics), and must define every base metric.

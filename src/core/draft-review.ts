@@ -1,8 +1,8 @@
-// The advisory draft sent to the reporter for review when their case becomes `fixed` (issue 19; the policies
+// The advisory draft sent to the reporter for review when their case becomes `fixed` (the policies
 // promise to keep reporters informed up to the full announcement). Pure: the context of
 // templates/security/draft-review.txt.liquid, built from the same advisory model as the exports, so the reporter
 // reviews exactly what would be published, credits included. It is a mail of its own, separate from any status
-// update the reporter gets (issue 15), and it is encrypted at send time when we hold the reporter's key
+// update the reporter gets (docs/reporter-updates.md), and it is encrypted at send time when we hold the reporter's key
 // (src/mail/pgp/send.ts), as every mail to them is.
 
 import { when, type When } from './ack.ts';

@@ -94,7 +94,7 @@ export function nextReminderAt(c: ReminderCase, policy: Policy, leadHours: numbe
   return next === null ? null : new Date(next);
 }
 
-// The embargo clock (issue 19): a case with an agreed publication date (`--disclose`, `#disclose`) gets one
+// The embargo clock: a case with an agreed publication date (`--disclose`, `#disclose`) gets one
 // reminder 7 days before it, one the day before, and one on the day if it is not yet disclosed. Days are calendar
 // days in the policy's time zone. Keys carry the date (`disclose:2026-12-24:7d`), so a new date gets its own
 // reminders and the old date's are never sent again. As for the deadlines, the keys sent are recorded in

@@ -86,7 +86,7 @@ export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; 
 const EMBARGO_WHEN = { '7d': 'in 7 days', '1d': 'tomorrow', day: 'today' } as const;
 
 /**
- * The embargo clock (issue 19): a reminder to the maintainers 7 days and 1 day before a case's agreed disclosure
+ * The embargo clock: a reminder to the maintainers 7 days and 1 day before a case's agreed disclosure
  * date, and on the day if it is not disclosed yet; each once (reminders_sent, as above).
  */
 async function remindEmbargoes(deps: ReminderDeps, now: Date): Promise<{ queued: number; next: Date | null }> {

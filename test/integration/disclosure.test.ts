@@ -16,7 +16,7 @@ import { ingest, makeApp, useAppDatabase } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { Gpg, type GpgKey } from '../helpers/gpg.ts';
 
-// Disclosure by mail (issue 19): a proven maintainer's #cwe #cvss #affected #fixed #disclose #cve #credit change
+// Disclosure by mail: a proven maintainer's #cwe #cvss #affected #fixed #disclose #cve #credit change
 // the case through the same function as `cases set`, each an event, confirmed to the maintainers; a bad value
 // changes nothing; `#status fixed` sends the reporter the advisory draft (encrypted when we hold their key, read
 // by GnuPG); disclosing before the agreed date is refused unless forced; and the embargo reminders go out

@@ -13,7 +13,7 @@ import { ghsaAdvisory } from '../../src/core/ghsa.ts';
 import { osvAdvisory } from '../../src/core/osv.ts';
 import { csafValidator, osvValidator } from '../helpers/schemas.ts';
 
-// Advisories from a case (issue 19): OSV and CSAF of a fully filled case and of a minimal one validate against
+// Advisories from a case: OSV and CSAF of a fully filled case and of a minimal one validate against
 // the official schemas (test/fixtures/schemas); GHSA has the fields GitHub's API takes; credits are as the
 // reporter asked, and an anonymous reporter appears in no export.
 
