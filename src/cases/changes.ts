@@ -128,7 +128,7 @@ async function changeStatus(tx: Db, ctx: ChangeContext, c: life.CaseState, statu
   if (!r.ok) return r;
   if (early !== null) {
     await insertEvent(tx, { caseId: c.id, rawMessageId: rawId, kind: 'disclosed_early', actor: actor.actor, data: { disclose_on: early, today: dateIn(ctx.now, ctx.config.policy.timezone) } });
-    return { ok: true, line: `${r.line} (before the agreed date ${early}: forced, recorded)` };
+    return { ok: true, line: `${r.line}\ndisclosed before the agreed date ${early}: forced, recorded` };
   }
   if (target === 'fixed') {
     const queued = await queueDraftReview(tx, ctx, c.id);

@@ -99,7 +99,8 @@ describe('mailcase cases set (advisory fields) / advisory / credits', () => {
     expect(early.stderr).toContain(`the agreed disclosure date is ${inTen}; disclosing before it needs --force`);
     const forced = await c(['cases', 'set', credited, '--status', 'disclosed', '--force']);
     expect(forced.code, forced.stderr).toBe(0);
-    expect(forced.stdout).toContain(`status: new → disclosed (before the agreed date ${inTen}: forced, recorded)`);
+    expect(forced.stdout).toContain(`${credited}: status: new → disclosed\n`);
+    expect(forced.stdout).toContain(`${credited}: disclosed before the agreed date ${inTen}: forced, recorded\n`);
     const ev = await db.pool.query(`select e.actor, e.data from events e join cases c on c.id = e.case_id where c.ref = $1 and e.kind = 'disclosed_early'`, [credited]);
     expect(ev.rows).toEqual([{ actor: expect.stringMatching(/^cli:/), data: { disclose_on: inTen, today: new Date().toISOString().slice(0, 10) } }]);
     expect(JSON.parse((await c(['cases', 'list', '--disclosing', '--json'])).stdout)).toEqual([]);

@@ -113,7 +113,7 @@ describe('advisory fields by mail, the draft for the reporter, the embargo clock
       return applyCaseChanges(tx, { config: env.app.config, templates: env.app.templates, mailbox: env.app.mailboxesById.get(c.mailbox_id), now: new Date(), force }, c, [{ kind: 'status', status: 'disclosed' }], cliActor(), null);
     });
     expect((await attempt(false))[0]).toMatchObject({ ok: false });
-    expect((await attempt(true))[0]).toMatchObject({ ok: true, line: expect.stringContaining(`before the agreed date ${disclose}: forced, recorded`) });
+    expect((await attempt(true))[0]).toMatchObject({ ok: true, line: expect.stringContaining(`disclosed before the agreed date ${disclose}: forced, recorded`) });
     const [early] = await q<{ data: { disclose_on: string } }>(`select data from events where kind = 'disclosed_early'`);
     expect(early!.data.disclose_on).toBe(disclose);
   });
