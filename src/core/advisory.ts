@@ -57,6 +57,12 @@ export interface ProjectConfig {
   publisher?: AdvisoryProject['publisher'] | undefined;
 }
 
+function trimSlashes(u: string): string {
+  let out = u;
+  while (out.endsWith('/')) out = out.slice(0, -1);
+  return out;
+}
+
 /** config.project → AdvisoryProject: the one-package form first, then `packages`, without repeats. */
 export function advisoryProject(p: ProjectConfig | undefined): AdvisoryProject {
   const packages: AdvisoryPackage[] = [];
@@ -69,7 +75,7 @@ export function advisoryProject(p: ProjectConfig | undefined): AdvisoryProject {
     ...(p?.name ? { name: p.name } : {}),
     ...(p?.repository ? { repository: p.repository } : {}),
     packages,
-    ...(p?.advisory_url_base ? { advisoryUrlBase: p.advisory_url_base.replace(/\/+$/, '') } : {}),
+    ...(p?.advisory_url_base ? { advisoryUrlBase: trimSlashes(p.advisory_url_base) } : {}),
     idPrefix: p?.advisory_id_prefix ?? 'x_',
     ...(p?.publisher ? { publisher: p.publisher } : {}),
   };

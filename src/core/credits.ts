@@ -54,7 +54,7 @@ const WISH = /\b(?:credit|credited|acknowledg\w*|attribution|mention\w*)\b/i;
 const GITHUB_LOGIN = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
 
 function creditType(text: string): { type: CreditType; rest: string } {
-  const m = /^\s*([A-Za-z][A-Za-z _-]{2,30}?)\s*:\s*(.+)$/.exec(text);
+  const m = /^([A-Za-z][A-Za-z _-]{2,30}):(.+)$/.exec(text.trim());
   if (m) {
     const t = m[1]!.trim().toUpperCase().replace(/[\s-]+/g, '_');
     if ((CREDIT_TYPES as readonly string[]).includes(t)) return { type: t as CreditType, rest: m[2]!.trim() };
@@ -68,7 +68,7 @@ export function parseCredit(text: string, type?: CreditType): Credit | null {
   let name = typed.rest;
   const contact: string[] = [];
   let githubLogin: string | null = null;
-  const email = /<?([^\s<>()@,;]+@[^\s<>()@,;]+\.[^\s<>()@,;]+)>?/.exec(name);
+  const email = /<?(?<![^\s<>()@,;])([^\s<>()@,;]+@[^\s<>()@,;]+\.[^\s<>()@,;]+)>?/.exec(name);
   if (email) {
     contact.push(`mailto:${email[1]}`);
     name = name.replace(email[0], ' ');
@@ -82,7 +82,7 @@ export function parseCredit(text: string, type?: CreditType): Credit | null {
   }
   const handle = /(?:^|\s|\()@([A-Za-z0-9-]{1,39})\b/.exec(name);
   if (handle && GITHUB_LOGIN.test(handle[1]!)) githubLogin ??= handle[1]!;
-  name = name.replace(/\(\s*\)|<\s*>/g, ' ').replace(/\s+/g, ' ').replace(/[\s,;:-]+$/, '').trim();
+  name = name.replace(/\(\s*\)|<\s*>/g, ' ').replace(/\s+/g, ' ').replace(/(?<![\s,;:-])[\s,;:-]+$/, '').trim();
   if (name === '') name = githubLogin ? `@${githubLogin}` : '';
   if (name === '') return null;
   return { name, type: type ?? typed.type, contact, githubLogin };
