@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerAdvisory } from './commands/advisory.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerCheck } from './commands/check.ts';
 import { registerHealthcheck } from './commands/healthcheck.ts';
@@ -44,6 +45,7 @@ registerCases(program);
 registerReprocess(program);
 registerKeys(program);
 registerHealthcheck(program);
+registerAdvisory(program);
 registerTokens(program);
 
 // A usage error (commander's, or an argument a command refuses before it opens the database) exits 2 with the

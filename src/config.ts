@@ -6,6 +6,7 @@ import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
 import { registerSecret } from './log.ts';
 import { DEFAULT_POLICY } from './core/sla.ts';
+import { isOsvEcosystem } from './core/osv.ts';
 
 // The configuration file is part of the user-facing contract (docs/architecture.md): keys are snake_case and
 // stable. docs/configuration.md is generated from this schema (npm run docs:config; a test checks it).
@@ -27,6 +28,9 @@ function validTimeZone(tz: string): boolean {
 function validDate(d: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(d) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d);
 }
+
+// An OSV ecosystem name (src/core/osv.ts), so that the advisories validate.
+const osvEcosystem = z.string().max(100).refine(isOsvEcosystem, 'must be an OSV ecosystem such as npm, PyPI, Go, crates.io, Maven, RubyGems, NuGet, Packagist (see ossf.github.io/osv-schema)');
 
 const afterProcessing = z
   .string()
@@ -238,6 +242,26 @@ export const configSchema = z
       })
       .strict()
       .default({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 }),
+    // What advisories name as affected (docs/disclosure.md): the project, its repository and its
+    // package(s). `ecosystem` + `package` is the one-package form; `packages` lists several. Ecosystems are OSV's
+    // names (npm, PyPI, Go, crates.io, Maven, ...), checked when an advisory is written.
+    project: z
+      .object({
+        name: z.string().min(1).max(200).optional(),
+        repository: z.url({ protocol: /^https?$/ }).optional(),
+        ecosystem: osvEcosystem.optional(),
+        package: z.string().min(1).max(300).optional(),
+        packages: z.array(z.object({ ecosystem: osvEcosystem, name: z.string().min(1).max(300), purl: z.string().min(1).optional() }).strict()).default([]),
+        /** Where the published advisory will live: `<advisory_url_base>/<id>` becomes its ADVISORY reference. */
+        advisory_url_base: z.url({ protocol: /^https?$/ }).optional(),
+        /** The id of an advisory without a CVE: this prefix and the case ref. OSV accepts `x_` for local ids. */
+        advisory_id_prefix: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, 'letters, digits, - and _ only, up to 20').default('x_'),
+        /** CSAF publisher (document.publisher): who issues the advisory. */
+        publisher: z.object({ name: z.string().min(1).max(200), namespace: z.url({ protocol: /^https?$/ }), category: z.enum(['coordinator', 'discoverer', 'other', 'translator', 'user', 'vendor']).default('vendor') }).strict().optional(),
+      })
+      .strict()
+      .refine((p) => (p.ecosystem === undefined) === (p.package === undefined), { message: 'ecosystem and package go together (or use packages: [{ecosystem, name}])' })
+      .default({ packages: [], advisory_id_prefix: 'x_' }),
     templates_dir: z.string().optional(),
     // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
     // host never fight over a port; the Docker image's example config turns it on at 8080.

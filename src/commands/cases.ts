@@ -3,14 +3,16 @@ import os from 'node:os';
 import { caseDeadlines, caseJson } from '../core/case-view.ts';
 import { CASE_STATES, isCaseState, isOpen, isSeverity, NOISE_STATE, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
-import type { ReportRecord } from '../core/report.ts';
 import type { Deadlines } from '../core/sla.ts';
 import { MailcaseError } from '../errors.ts';
 import { getCaseByRef, listCaseEvents, listCases, touchCase, type CaseRow } from '../db/queries/cases.ts';
 import { insertEvent } from '../db/queries/events.ts';
-import { caseByRef, changeSeverity, type CaseState, type ChangeResult } from '../db/queries/lifecycle.ts';
-import { changeCaseStatus, type StatusChange } from '../cases/status.ts';
+import { caseByRef, type CaseState } from '../db/queries/lifecycle.ts';
+import { advisoryInput, applicationOrder, applyCaseChanges, type CaseChange } from '../cases/changes.ts';
 import { insertMessage, listCaseMessages } from '../db/queries/messages.ts';
+import { advisoryCase, disclosingCases, type AdvisoryRow } from '../db/queries/disclosure.ts';
+import { advisoryProject } from '../core/advisory.ts';
+import { dateIn } from '../core/reminders.ts';
 import { withTransaction, type Db } from '../db/pool.ts';
 import { caseThread, queueMaintainerMail } from '../stages/case-mail.ts';
 import type { App } from '../app.ts';
@@ -84,6 +86,28 @@ function maintainersLine(queued: boolean, app: App): string {
   return queued ? `queued a mail to ${n} maintainer${n === 1 ? '' : 's'}` : 'no maintainers configured: nobody was told';
 }
 
+/** `cases list --disclosing`: the embargo calendar. */
+function printDisclosing(rows: AdvisoryRow[], app: App, json: boolean, now: Date): void {
+  const today = dateIn(now, app.config.policy.timezone);
+  const days = (d: string): number => Math.round((Date.parse(`${d}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
+  if (json) {
+    printJson(rows.map((c) => ({ ref: c.ref, status: c.status, severity: c.severity, subject: c.subject, disclose_on: c.disclose_on, days_left: days(c.disclose_on!), cves: c.cves })));
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no cases with a disclosure date\n');
+    return;
+  }
+  printTable(
+    ['REF', 'STATUS', 'DISCLOSE ON', 'IN', 'CVE', 'SUBJECT'],
+    rows.map((c) => {
+      const n = days(c.disclose_on!);
+      return [c.ref, c.status, c.disclose_on!, n < 0 ? `${-n}d ago` : n === 0 ? 'today' : `${n}d`, c.cves[0] ?? '-', c.subject ?? ''];
+    }),
+    [15, 12, 11, 8, 16],
+  );
+}
+
 /** `cases list --noise`: what processing set aside, with the class and the header that decided. */
 function printNoise(rows: CaseRow[], json: boolean): void {
   if (json) {
@@ -120,14 +144,21 @@ export function registerCases(program: Command): void {
     .option('--status <status>', 'only cases in this state')
     .option('--mailbox <name>', 'only cases of this mailbox')
     .option('--overdue', 'only open cases with a breached deadline (acknowledgment, assessment or resolution)')
+    .option('--disclosing', 'only cases with an agreed publication date not yet disclosed, soonest first')
     .option('--noise', 'only machine mail set aside as noise (bounces, automatic replies, list mail, spam), with class and reason')
     .option('--limit <n>', 'at most this many', '1000')
-    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; noise?: boolean; limit: string }) => {
+    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; disclosing?: boolean; noise?: boolean; limit: string }) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0) throw usageError(`--limit must be a whole number, not "${opts.limit}"`);
       if (opts.status !== undefined && !isCaseState(opts.status)) throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.join(', ')}`);
       if (opts.noise && (opts.overdue || (opts.status !== undefined && opts.status !== NOISE_STATE))) throw usageError('--noise lists machine mail set aside; it does not go with --overdue or another --status');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
+        if (opts.disclosing) {
+          const box = opts.mailbox ? app.mailboxes.get(opts.mailbox)?.id ?? -1 : null;
+          const rows = (await disclosingCases(app.db.pool, TERMINAL_STATES, limit)).filter((c) => box === null || c.mailbox_id === box);
+          printDisclosing(rows, app, opts.json === true, new Date());
+          return;
+        }
         const now = new Date();
         if (opts.noise) {
           printNoise(await listCases(app.db.pool, { status: NOISE_STATE, mailbox: opts.mailbox, limit }), opts.json === true);
@@ -189,6 +220,12 @@ export function registerCases(program: Command): void {
         if (cves.length) out.push(`CVEs:     ${cves.join(', ')}`);
         if (credits.length) out.push(`Credits:  ${credits.join('; ')}`);
         if (c.duplicate_of) out.push(`Duplicate of ${String(c.duplicate_of)}`);
+        const a = c.advisory as { cwes: string[]; cvss: string | null; affected: string[]; fixed: string[]; disclose_on: string | null };
+        if (a.cwes.length) out.push(`CWEs:     ${a.cwes.join(', ')}`);
+        if (a.cvss) out.push(`CVSS:     ${a.cvss}`);
+        if (a.affected.length) out.push(`Affected: ${a.affected.join('; ')}`);
+        if (a.fixed.length) out.push(`Fixed in: ${a.fixed.join(', ')}`);
+        if (a.disclose_on) out.push(`Disclose: ${a.disclose_on}`);
         if (c.linked_case) out.push(`Linked:   ${String(c.linked_case)}`);
         const noise = c.noise as { class: string | null; reason: string | null } | null;
         if (noise) out.push(`Noise:    ${noise.class ?? '?'}: ${noise.reason ?? ''} (rescue with: mailcase cases set ${c.ref} --status new)`);
@@ -213,37 +250,75 @@ export function registerCases(program: Command): void {
   registerChanges(program, cases);
 }
 
+interface SetOptions {
+  status?: string;
+  severity?: string;
+  cve?: string[];
+  cwe?: string[];
+  cvss?: string;
+  affected?: string[];
+  fixed?: string[];
+  credit?: string[];
+  duplicateOf?: string;
+  disclose?: string;
+  force?: boolean;
+}
+
+/** `cases set` options as case changes (src/cases/changes.ts validates and applies them, as for mailed commands). */
+function setChanges(opts: SetOptions): CaseChange[] {
+  const changes: CaseChange[] = [];
+  if (opts.severity !== undefined) {
+    const severity = opts.severity.trim().toLowerCase();
+    if (!isSeverity(severity)) throw usageError(`"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
+    changes.push({ kind: 'severity', severity });
+  }
+  for (const k of ['cve', 'cwe', 'affected', 'fixed', 'credit'] as const) for (const value of opts[k] ?? []) changes.push({ kind: k, value });
+  if (opts.cvss !== undefined) changes.push({ kind: 'cvss', value: opts.cvss });
+  if (opts.disclose !== undefined) changes.push({ kind: 'disclose', value: opts.disclose });
+  if (opts.duplicateOf !== undefined) changes.push({ kind: 'duplicate', ref: opts.duplicateOf.trim().toUpperCase() });
+  if (opts.status !== undefined) changes.push({ kind: 'status', status: opts.status });
+  return changes;
+}
+
 function registerChanges(program: Command, cases: Command): void {
+  const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
   cases
     .command('set')
-    .description('change the status and/or severity of a case (recorded as events; the maintainers get a mail)')
+    .description('change a case: status, severity and the advisory fields (each recorded as an event; the maintainers get a mail)')
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
     .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam; new rescues a case set aside as noise')
     .option('--severity <severity>', `new severity: ${SEVERITIES.join(', ')}`)
+    .option('--cve <id>', 'a CVE identifier, e.g. CVE-2026-12345 (repeatable)', collect)
+    .option('--cwe <id>', 'a weakness, e.g. CWE-79 (repeatable)', collect)
+    .option('--cvss <vector>', 'a CVSS 3.1 or 4.0 base vector; replaces the case\'s vector')
+    .option('--affected <range>', 'affected versions, e.g. "<1.4.3" or ">=2.0.0 <2.3.1", optionally after a package name (repeatable)', collect)
+    .option('--fixed <version>', 'a version with the fix (repeatable)', collect)
+    .option('--credit <text>', 'a credit, e.g. "Jane Doe (ACME)", "@jdoe", "remediation_developer: Bob", "anonymous" or "none" (repeatable)', collect)
+    .option('--duplicate-of <ref>', 'the case this one duplicates (its status becomes duplicate)')
+    .option('--disclose <date>', 'the agreed publication date, YYYY-MM-DD (the embargo)')
+    .option('--force', 'allow --status disclosed before the agreed publication date (recorded)')
     .option('--json', 'print the case after the change and what changed as JSON')
-    .action(async (ref: string, opts: { status?: string; severity?: string; json?: boolean }) => {
-      if (opts.status === undefined && opts.severity === undefined) throw usageError('give --status, --severity or both');
-      const severity = opts.severity?.trim().toLowerCase();
-      if (severity !== undefined && !isSeverity(severity)) throw usageError(`"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
-      // The lifecycle's own words for an unknown status (core/lifecycle.ts), but before the database is opened.
+    .action(async (ref: string, opts: SetOptions & { json?: boolean }) => {
+      // Checked before the database is opened: a usage error exits 2 with the usage line.
       if (opts.status !== undefined && !isCaseState(opts.status.trim().toLowerCase())) {
         throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new' && s !== 'noise').join(', ')}`);
       }
+      const changes = setChanges(opts);
+      if (changes.length === 0) throw usageError('give at least one change: --status, --severity, --cve, --cwe, --cvss, --affected, --fixed, --credit, --duplicate-of or --disclose');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const actor = cliActor();
         const now = new Date();
-        // All or nothing: a refused status also undoes the severity given with it (the rollback of this transaction).
+        // All or nothing: a refused change also undoes the others given with it (the rollback of this transaction).
         const { c, lines, queued } = await withTransaction(app.db.pool, async (tx) => {
           const c = await lockByRef(tx, ref);
+          const ctx = { config: app.config, templates: app.templates, mailbox: app.mailboxesById.get(c.mailbox_id), now, force: opts.force === true, caseDeps: { config: app.config, templates: app.templates, mailboxes: app.mailboxesById, keyring: app.keyring } };
+          const results = await applyCaseChanges(tx, ctx, c, changes, actor, null);
           const lines: string[] = [];
-          const apply = (r: ChangeResult | StatusChange): void => {
+          for (const i of applicationOrder(changes)) {
+            const r = results[i]!;
             if (!r.ok) throw new MailcaseError('MC_INPUT', `${c.ref}: ${r.error}`, { details: { ref: c.ref } });
-            lines.push(r.line, ...('notes' in r ? r.notes : []));
-          };
-          // Severity first, as for mailed commands: the resolution deadline follows it. The status change goes
-          // through the application layer (src/cases/), as a mailed #status does: rescue, reporter's update.
-          if (severity !== undefined) apply(await changeSeverity(tx, c, severity, actor, null));
-          if (opts.status !== undefined) apply(await changeCaseStatus(tx, { config: app.config, templates: app.templates, mailboxes: app.mailboxesById, keyring: app.keyring }, c, opts.status, actor, null, now));
+            lines.push(...r.line.split('\n'));
+          }
           const queued = await tellMaintainers(tx, app, c, { kind: 'command_result', purpose: 'command_result', headline: `${c.ref}: ${actor.actor} changed the case`, author: actor.actor, lines }, now);
           return { c, lines, queued };
         });
@@ -291,19 +366,9 @@ function registerChanges(program: Command, cases: Command): void {
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const c = await loadCase(app, ref);
         if (format === 'osv') {
-          printJson(osvAdvisory({
-            ref: c.ref,
-            status: c.status,
-            severity: c.severity,
-            subject: c.subject,
-            report: c.report as Partial<ReportRecord>,
-            cves: c.cves ?? [],
-            credits: c.credits ?? [],
-            openedAt: c.opened_at,
-            updatedAt: c.updated_at,
-            disclosedAt: c.disclosed_at ?? null,
-            duplicateOf: c.duplicate_of_ref ?? null,
-          }));
+          // The same advisory as `mailcase advisory REF --format osv`.
+          const row = await advisoryCase(app.db.pool, c.ref);
+          printJson(osvAdvisory(advisoryInput(row!), { project: advisoryProject(app.config.project) }));
           return;
         }
         const [messages, events] = await Promise.all([listCaseMessages(app.db.pool, c.id), listCaseEvents(app.db.pool, c.id)]);

@@ -27,6 +27,12 @@ export interface CaseData {
   credits?: string[];
   /** The ref of the case this one duplicates (#duplicate). */
   duplicate_of_ref?: string | null;
+  /** The advisory fields: #cwe, #cvss, #affected, #fixed, #disclose. */
+  cwes?: string[];
+  cvss?: string | null;
+  affected?: string[];
+  fixed_versions?: string[];
+  disclose_on?: string | null;
   /** Machine mail set aside (status noise): its class and the header that decided. */
   noise_class?: string | null;
   noise_reason?: string | null;
@@ -93,6 +99,7 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
     duplicate_of: c.duplicate_of_ref ?? null,
     cves: c.cves ?? [],
     credits: c.credits ?? [],
+    advisory: { cwes: c.cwes ?? [], cvss: c.cvss ?? null, affected: c.affected ?? [], fixed: c.fixed_versions ?? [], disclose_on: c.disclose_on ?? null },
     acknowledged_at: iso(c.acknowledged_at),
     assessed_at: iso(c.assessed_at),
     resolved_at: iso(c.resolved_at),

@@ -5,6 +5,11 @@
 //   #cve CVE-YYYY-NNNN       may be given more than once (aliases)
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
+//   #cwe CWE-79              may be given more than once                          (docs/disclosure.md)
+//   #cvss <vector>           a CVSS 3.1 or 4.0 base vector; replaces the case's vector
+//   #affected <range>        e.g. "<1.4.3", ">=2.0.0 <2.3.1", "pkg <=1.2.0"; may be given more than once
+//   #fixed <version>         a version with the fix; may be given more than once
+//   #disclose YYYY-MM-DD     the agreed publication date (the embargo); replaces the case's date
 //   #note [text]             the whole message is internal: recorded on the case, sent to maintainers only
 //   #quiet / #notify         no progress updates to the reporter on this case / updates again
 //
@@ -18,6 +23,8 @@
 // not cause. The caller should apply nothing and relay nothing when `errors` is not empty, and send the
 // errors back to the maintainers (docs/maintainers.md).
 
+import { parseAffected, parseCwe, parseDiscloseDate, parseVersion } from './advisory-fields.ts';
+import { parseCvss } from './cvss.ts';
 import { CASE_STATES, SEVERITIES, isCaseState, isSeverity, type CaseState, type Severity } from './lifecycle.ts';
 import { splitReply } from './quote.ts';
 import { formatRef, parseRef } from './ref.ts';
@@ -29,6 +36,7 @@ export type Command =
   | { kind: 'cve'; cve: string; line: number }
   | { kind: 'credit'; text: string; line: number }
   | { kind: 'duplicate'; ref: string; line: number }
+  | { kind: 'cwe' | 'cvss' | 'affected' | 'fixed' | 'disclose'; value: string; line: number }
   | { kind: 'note'; line: number }
   | { kind: 'quiet'; line: number }
   | { kind: 'notify'; line: number };
@@ -43,16 +51,17 @@ export interface ParsedCommands {
   text: string;
 }
 
-export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note', 'quiet', 'notify'] as const;
+export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note', 'quiet', 'notify', 'cwe', 'cvss', 'affected', 'fixed', 'disclose'] as const;
 type Keyword = (typeof COMMAND_KEYWORDS)[number];
 
-const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|quiet|notify)(?![\w-])(?:\s*:)?(.*)$/i;
+const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|quiet|notify|cwe|cvss|affected|fixed|disclose)(?![\w-])(?:\s*:)?(.*)$/i;
 // "#word" at the start of a line, as a command would be written; checked against the keywords for typos.
 const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])(?:\s*:)?(.*)$/i;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 const CREDIT_MAX_CHARS = 200;
-const SINGLE: readonly Keyword[] = ['status', 'severity', 'duplicate'];
+const SINGLE: readonly Keyword[] = ['status', 'severity', 'duplicate', 'cvss', 'disclose'];
+const ADVISORY_ARG_MAX_CHARS = 400;
 
 /** Levenshtein distance, capped (the words are short). */
 function distance(a: string, b: string): number {
@@ -115,6 +124,17 @@ function parseArgument(keyword: Keyword, arg: string, line: number): Command | s
     case 'notify':
       if (arg !== '') return `${at} takes nothing after it`;
       return { kind: keyword, line };
+    case 'cwe':
+    case 'cvss':
+    case 'affected':
+    case 'fixed':
+    case 'disclose': {
+      // Checked here for an immediate answer; src/cases/changes.ts checks again when it applies them.
+      const value = arg.slice(0, ADVISORY_ARG_MAX_CHARS);
+      const r = keyword === 'cwe' ? parseCwe(value) : keyword === 'cvss' ? parseCvss(value) : keyword === 'affected' ? parseAffected(value) : keyword === 'fixed' ? parseVersion(value) : parseDiscloseDate(value);
+      if (!r.ok) return `${at}: ${r.error}`;
+      return { kind: keyword, value, line };
+    }
   }
 }
 

@@ -93,3 +93,73 @@ export function nextReminderAt(c: ReminderCase, policy: Policy, leadHours: numbe
   }
   return next === null ? null : new Date(next);
 }
+
+// The embargo clock: a case with an agreed publication date (`--disclose`, `#disclose`) gets one
+// reminder 7 days before it, one the day before, and one on the day if it is not yet disclosed. Days are calendar
+// days in the policy's time zone. Keys carry the date (`disclose:2026-12-24:7d`), so a new date gets its own
+// reminders and the old date's are never sent again. As for the deadlines, the keys sent are recorded in
+// reminders_sent in the transaction that queues the mail, and only the latest window applies: a date set three
+// days ahead gets no "in 7 days" reminder.
+
+export type EmbargoReminderKind = '7d' | '1d' | 'day';
+
+export interface EmbargoReminder {
+  key: string;
+  kind: EmbargoReminderKind;
+  /** The disclosure date, YYYY-MM-DD. */
+  date: string;
+  /** When the window opened: midnight of its first day in the time zone, ISO 8601 UTC. */
+  dueAt: string;
+}
+
+/** The calendar date of `now` in `timeZone`, YYYY-MM-DD. */
+export function dateIn(now: Date, timeZone: string): string {
+  return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+}
+
+function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Midnight at the start of `date` in `timeZone`, as an instant (searching the offset: DST moves it). */
+export function midnightIn(date: string, timeZone: string): Date {
+  const guess = new Date(`${date}T00:00:00Z`).getTime();
+  for (const offsetH of [0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6, -7, 7, -8, 8, -9, 9, -10, 10, -11, 11, -12, 12, -13, 13, -14, 14]) {
+    const t = new Date(guess + offsetH * 3_600_000);
+    if (dateIn(t, timeZone) === date && dateIn(new Date(t.getTime() - 1), timeZone) !== date) return t;
+  }
+  return new Date(guess);
+}
+
+const EMBARGO_WINDOWS: ReadonlyArray<[EmbargoReminderKind, number]> = [['day', 0], ['1d', 1], ['7d', 7]];
+
+/** The embargo reminder due now for a case (at most one: the latest window), given the keys already sent. */
+export function dueEmbargoReminder(c: { status: string; discloseOn: string | null }, timeZone: string, sent: Iterable<string>, now: Date): EmbargoReminder | null {
+  if (!c.discloseOn || c.status === 'disclosed' || !isCaseState(c.status) || !isOpen(c.status)) return null;
+  const today = dateIn(now, timeZone);
+  const done = new Set(sent);
+  for (const [kind, before] of EMBARGO_WINDOWS) {
+    const from = addDays(c.discloseOn, -before);
+    if (today < from) continue;
+    // The latest window that has opened (checked from the latest); an earlier one is stale by now.
+    // Past the date, the on-the-day reminder still goes once (the worker may have been down that day).
+    const key = `disclose:${c.discloseOn}:${kind}`;
+    return done.has(key) ? null : { key, kind, date: c.discloseOn, dueAt: midnightIn(from, timeZone).toISOString() };
+  }
+  return null;
+}
+
+/** When the next embargo reminder window opens for this case, or null. */
+export function nextEmbargoReminderAt(c: { status: string; discloseOn: string | null }, timeZone: string, sent: Iterable<string>, now: Date): Date | null {
+  if (!c.discloseOn || c.status === 'disclosed' || !isCaseState(c.status) || !isOpen(c.status)) return null;
+  const done = new Set(sent);
+  let next: Date | null = null;
+  for (const [kind, before] of EMBARGO_WINDOWS) {
+    if (done.has(`disclose:${c.discloseOn}:${kind}`)) continue;
+    const at = midnightIn(addDays(c.discloseOn, -before), timeZone);
+    if (at.getTime() > now.getTime() && (next === null || at < next)) next = at;
+  }
+  return next;
+}

@@ -5,6 +5,7 @@ import { Liquid, type Template } from 'liquidjs';
 import { sampleAckContexts, type AckContext } from '../core/ack.ts';
 import { sampleNotificationContexts, type NotificationContext } from '../core/notification.ts';
 import { sampleMaintainerMailContexts, type MaintainerMailContext } from '../core/maintainer-mail.ts';
+import { sampleDraftReviewContexts, type DraftReviewContext } from '../core/draft-review.ts';
 import { sampleUpdateContexts, type UpdateContext } from '../core/update.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 
@@ -24,12 +25,13 @@ export interface TemplateContexts {
   maintainer: MaintainerMailContext;
   /** The reporter's progress update: security mailboxes only. */
   update: UpdateContext;
+  'draft-review': DraftReviewContext;
 }
 export type TemplateName = keyof TemplateContexts;
-export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'update'];
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'update', 'draft-review'];
 
 /** Templates that only some mailbox kinds have; the others have every name. */
-const KINDS_OF: Partial<Record<TemplateName, readonly TemplateKind[]>> = { update: ['security'] };
+const KINDS_OF: Partial<Record<TemplateName, readonly TemplateKind[]>> = { update: ['security'], 'draft-review': ['security'] };
 
 /** Whether mailbox kind `kind` has template `name` (the reporter update is for security mailboxes only). */
 export function hasTemplate(kind: TemplateKind, name: TemplateName): boolean {
@@ -41,6 +43,7 @@ const SAMPLES: { [N in TemplateName]: () => Array<TemplateContexts[N]> } = {
   notification: sampleNotificationContexts,
   maintainer: sampleMaintainerMailContexts,
   update: sampleUpdateContexts,
+  'draft-review': sampleDraftReviewContexts,
 };
 
 export interface RenderedMail {

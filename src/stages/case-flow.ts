@@ -13,8 +13,9 @@ import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
+import { applyCaseChanges, type CaseChange, type ChangeContext } from '../cases/changes.ts';
 import type { Templates } from '../mail/templates.ts';
-import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts';
+import { setUpdates, type StatusChange } from '../cases/status.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (docs/architecture.md, "Threading rules" and "Who is a maintainer"): what happens to a
@@ -106,18 +107,23 @@ async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands
   const errors: string[] = [];
   // Severity first (the resolution deadline follows it), #quiet/#notify before the status change (whose update
   // to the reporter they govern), the status change last.
-  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'quiet', 'notify', 'duplicate', 'status', 'note'];
+  const order: Command['kind'][] = ['severity', 'cve', 'cwe', 'cvss', 'affected', 'fixed', 'credit', 'disclose', 'quiet', 'notify', 'duplicate', 'status', 'note'];
+  // Advisory fields, duplicates and status changes go through src/cases/changes.ts, as `cases set` does (the
+  // embargo check and the reporter's advisory draft on fixed; src/cases/status.ts for the status itself).
+  const ctx: ChangeContext = { config: deps.config, templates: deps.templates, mailbox: deps.mailboxes.get(c.mailbox_id), now, caseDeps: deps };
+  const one = async (ch: CaseChange): Promise<life.ChangeResult> => (await applyCaseChanges(tx, ctx, c, [ch], actor, rawId))[0]!;
   for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
     let r: life.ChangeResult | StatusChange | undefined;
     if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
     else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
     else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
     // Status changes go through the application layer (src/cases/), as `cases set` does: the reporter's update.
-    else if (cmd.kind === 'duplicate') r = await markDuplicate(tx, deps, c, cmd.ref, actor, rawId, now);
-    else if (cmd.kind === 'status') r = await changeCaseStatus(tx, deps, c, cmd.status, actor, rawId, now);
+    else if (cmd.kind === 'duplicate') r = await one({ kind: 'duplicate', ref: cmd.ref });
+    else if (cmd.kind === 'status') r = await one({ kind: 'status', status: cmd.status });
+    else if (cmd.kind === 'cwe' || cmd.kind === 'cvss' || cmd.kind === 'affected' || cmd.kind === 'fixed' || cmd.kind === 'disclose') r = await one({ kind: cmd.kind, value: cmd.value });
     else if (cmd.kind === 'quiet' || cmd.kind === 'notify') r = await setUpdates(tx, c, cmd.kind === 'notify', actor, rawId);
     if (!r) continue;
-    if (r.ok) lines.push(r.line, ...('notes' in r ? r.notes : []));
+    if (r.ok) lines.push(...r.line.split('\n'), ...('notes' in r ? r.notes : []));
     else errors.push(cmd.line > 0 ? `line ${cmd.line}: ${r.error}` : r.error);
   }
   return { lines, errors };

@@ -117,7 +117,9 @@ describe('mailcase cases set / note / export / list --overdue', () => {
       expect(r.code, r.stderr).toBe(0);
       // The reporter hears of each move; the first past acknowledged meets the initial assessment.
       const told = `${ref}: the reporter was told (${to}${from === 'new' ? ', initial assessment met' : ''})\n`;
-      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}queued a mail to 2 maintainers\n`);
+      // Reaching fixed also sends the reporter the advisory draft for review (docs/disclosure.md).
+      const draft = to === 'fixed' ? `${ref}: the advisory draft was sent to the reporter for review\n` : '';
+      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}${draft}queued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);
     }
     const changes = await events(ref, ['status_changed']);
@@ -168,7 +170,8 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(bad.stderr).toBe(`mailcase: error [MC_INPUT]: "urgent" is not a severity; use one of critical, high, medium, low\n${setUsage}`);
     const none = await c(['cases', 'set', ref]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toBe(`mailcase: error [MC_INPUT]: give --status, --severity or both\n${setUsage}`);
+    expect(none.stderr).toBe(`mailcase: error [MC_INPUT]: give at least one change: --status, --severity, --cve, --cwe, --cvss, --affected, --fixed, --credit, --duplicate-of or --disclose
+${setUsage}`);
     const missing = await c(['cases', 'set', 'SEC-2020-9999', '--status', 'triaged']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toBe('mailcase: error [MC_CASE_NOT_FOUND]: no case SEC-2020-9999\n');
@@ -236,14 +239,14 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(empty.stderr).toBe('mailcase: error [MC_INPUT]: the note is empty\nUsage: mailcase cases note [options] <ref> <text>  (mailcase cases note --help)\n');
   });
 
-  it('exports a draft OSV advisory: the ref until a CVE is set, then the CVE; duplicate and credits from the case', async () => {
+  it('exports a draft OSV advisory: x_ and the ref until a CVE is set, then the CVE; duplicate and credits from the case', async () => {
     const ref = await openCase('Stored XSS in comment form');
     const other = await openCase('Stored XSS in comment form, again');
     const draft = await c(['cases', 'export', ref, '--format', 'osv']);
     expect(draft.code, draft.stderr).toBe(0);
     const first = JSON.parse(draft.stdout) as Record<string, unknown>;
     expect(draft.stdout).toBe(`${JSON.stringify(first, null, 2)}\n`); // printed with 2-space indentation
-    expect(first.id).toBe(ref);
+    expect(first.id).toBe(`x_${ref}`); // the OSV schema's local prefix
 
     await db.pool.query(`update cases set cves = '{CVE-2026-12345}', credits = '{"Reporter 1 <reporter1@reporter.example>"}', duplicate_of = (select id from cases where ref = $2) where ref = $1`, [ref, other]);
     const shown = await show(ref);

@@ -151,7 +151,8 @@ describe('a real inbox: reports, machine mail, bounces, progress updates', () =>
     expect(r.stdout).toContain('the reporter was told (fixed, initial assessment met)');
     const update = await waitFor(async () => sentTo('rita@reporter.example')[before], 'the update to rita', 30_000);
     await new Promise((res) => setTimeout(res, 1000));
-    expect(sentTo('rita@reporter.example')).toHaveLength(before + 1);
+    // The update, and the advisory draft for review, a mail of its own (docs/disclosure.md).
+    expect(sentTo('rita@reporter.example')).toHaveLength(before + 2);
     expect(update.envelope.from).toBe('security@example.org');
     const outer = readEntity(update.raw);
     const ct = contentType(outer);

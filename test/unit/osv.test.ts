@@ -67,11 +67,11 @@ function schemaProblems(a: OsvAdvisory): string[] {
 }
 
 describe('osvAdvisory', () => {
-  it('a case without CVE: id is the ref, modified in RFC 3339 UTC, no published', () => {
+  it('a case without CVE: id is the local prefix x_ and the ref (the OSV schema accepts no other unknown prefix), modified in RFC 3339 UTC, no published', () => {
     const a = osvAdvisory(BASE);
     expect(schemaProblems(a)).toEqual([]);
     expect(a.schema_version).toBe(OSV_SCHEMA_VERSION);
-    expect(a.id).toBe('SEC-2026-0042');
+    expect(a.id).toBe('x_SEC-2026-0042');
     expect(a.modified).toBe('2026-03-10T12:34:56Z');
     expect(a).not.toHaveProperty('published');
     expect(a).not.toHaveProperty('aliases');

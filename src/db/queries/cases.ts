@@ -80,6 +80,7 @@ const CASE_SELECT = `
   select c.id, c.ref, m.name as mailbox, m.kind as mailbox_kind, c.status, c.severity, c.subject, c.reporter_email, c.reporter_name,
          c.reporter_pgp_fingerprint, c.report, c.missing_fields, l.ref as linked_case_ref, c.opened_at, c.updated_at, c.acknowledged_at,
          c.assessed_at, c.resolved_at, c.disclosed_at, c.cves, c.credits, d.ref as duplicate_of_ref,
+         c.cwes, c.cvss, c.affected, c.fixed_versions, to_char(c.disclose_on, 'YYYY-MM-DD') as disclose_on,
          c.noise_class, c.noise_reason, c.routed_from, c.reporter_updates,
          (select count(*)::int from messages x where x.case_id = c.id) as message_count
   from cases c join mailboxes m on m.id = c.mailbox_id left join cases l on l.id = c.linked_case_id left join cases d on d.id = c.duplicate_of`;
