@@ -67,7 +67,7 @@ describe('usage errors', () => {
     { name: 'a missing argument', args: ['cases', 'show'], error: /^mailcase: error: missing required argument 'ref'$/, usage: 'mailcase cases show [options] <ref>' },
     { name: 'a missing required option', args: ['ingest', 'x.eml'], error: /^mailcase: error: required option '--mailbox <name>' not specified$/, usage: 'mailcase ingest [options] [files...]' },
     { name: 'an unknown command', args: ['frobnicate'], error: /^mailcase: error: unknown command 'frobnicate'$/, usage: 'mailcase [options] [command]' },
-    { name: 'cases set with nothing to set', args: ['cases', 'set', 'SEC-2026-0001'], error: /^mailcase: error \[MC_INPUT\]: give --status, --severity or both$/, usage: 'mailcase cases set [options] <ref>' },
+    { name: 'cases set with nothing to set', args: ['cases', 'set', 'SEC-2026-0001'], error: /^mailcase: error \[MC_INPUT\]: give at least one change: --status, --severity, --cve, /, usage: 'mailcase cases set [options] <ref>' },
     { name: 'cases set with an unknown status', args: ['cases', 'set', 'SEC-2026-0001', '--status', 'done'], error: /^mailcase: error \[MC_INPUT\]: "done" is not a status; use one of acknowledged, /, usage: 'mailcase cases set [options] <ref>' },
     { name: 'cases list with a bad --limit', args: ['cases', 'list', '--limit', 'ten'], error: /^mailcase: error \[MC_INPUT\]: --limit must be a whole number, not "ten"$/, usage: 'mailcase cases list [options]' },
     { name: 'run --json without --once', args: ['run', '--json'], error: /^mailcase: error \[MC_INPUT\]: --json goes with --once/, usage: 'mailcase run [options]' },
