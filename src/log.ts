@@ -20,12 +20,12 @@ const REDACT = [
   'password', '*.password', '*.*.password', 'passphrase', '*.passphrase', '*.*.passphrase',
   // a whole config logged by mistake: mailboxes[i].pgp.passphrase (PGP, issue 6)
   '*.*.*.passphrase', '*.*.*.*.passphrase',
-  'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
+  'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'database_password', '*.database_password', 'connectionString',
   '*.connectionString', 'secret', '*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization',
 ];
 
-const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|authorization|cookie|api_?key|private_?key|database_?url|connection_?string)$/i;
+const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|authorization|cookie|api_?key|private_?key|database_?url|database_?password|connection_?string)$/i;
 const CONTENT_KEY = /^(body|body_?text|body_?html|html|text|text_?as_?html|raw|plaintext|decrypted)$/i;
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]*@/gi;
 const MAX_DEPTH = 8;

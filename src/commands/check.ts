@@ -228,6 +228,7 @@ function secretsOf(config: Config): string[] {
   const all = [
     ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase]),
     config.smtp?.password,
+    config.database_password,
     config.database_url ? /^[a-z]+:\/\/[^:/@]+:([^@]*)@/i.exec(config.database_url)?.[1] : undefined,
   ];
   return [...new Set(all.filter((s): s is string => typeof s === 'string' && s.length >= 3))].sort((a, b) => b.length - a.length);
