@@ -64,10 +64,10 @@ function runAs(): Owner | undefined {
   }
 }
 
-/** Whether `owner` may search (enter) `dir`, asked of the kernel: `test -x` run as that user. */
-function reachableBy(owner: Owner, target: string, test: '-x' | '-r' = '-x'): boolean {
+/** Whether `owner` may enter the folder or run the file `target`, asked of the kernel: `test -x` as that user. */
+function reachableBy(owner: Owner, target: string): boolean {
   try {
-    execFileSync('test', [test, target], { stdio: 'ignore', uid: owner.uid, gid: owner.gid, cwd: '/' });
+    execFileSync('test', ['-x', target], { stdio: 'ignore', uid: owner.uid, gid: owner.gid, cwd: '/' });
     return true;
   } catch {
     return false;
@@ -114,7 +114,14 @@ function clusterDir(dataDir: string, owner: Owner | undefined): string {
     chmodSync(home, 0o700);
     writeFileSync(path.join(home, 'DATA_DIR'), `This PostgreSQL cluster belongs to the mailcase data folder ${dataDir} (its postgres link points here).\n`);
     const pgdata = path.join(home, 'pgdata');
-    symlinkSync(pgdata, link);
+    try {
+      symlinkSync(pgdata, link);
+    } catch (raw) {
+      // Another process starting on the same new data folder linked it first: use its cluster.
+      rmSync(home, { recursive: true, force: true });
+      if (coerceError(raw).code === 'EEXIST' && lstatSync(link).isSymbolicLink()) return path.resolve(dataDir, readlinkSync(link));
+      throw raw;
+    }
     return pgdata;
   } catch (raw) {
     throw unreachable('the data folder', dataDir, raw);

@@ -115,21 +115,6 @@ describe('the embedded PostgreSQL as root in a private folder', () => {
     const top = mkdtempSync(path.join(os.tmpdir(), 'mailcase-user-'));
     cleanups.push(() => rmSync(top, { recursive: true, force: true }));
     chownSync(top, nobody.uid, nobody.gid);
-    const script = path.join(top, 'start.ts');
-    writeFileSync(
-      script,
-      `import pg from ${JSON.stringify(path.resolve(import.meta.dirname, '../../node_modules/pg/lib/index.js'))};
-import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/db/embedded.ts'))};
-import { createLogger } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/log.ts'))};
-const s = await startEmbeddedPostgres(${JSON.stringify(path.join(top, 'data'))}, createLogger({ level: 'silent', pretty: false }));
-const c = new pg.Client({ connectionString: s.url });
-await c.connect();
-console.log((await c.query('select current_user as u')).rows[0].u);
-await c.end();
-await s.stop();
-`,
-    );
-    chmodSync(script, 0o644);
     // From a checkout in a private folder (.ci/run's clone under /root) "nobody" cannot even load Node and the
     // sources; it is then given CAP_DAC_READ_SEARCH (read and enter anywhere, also in the servers it starts), which
     // leaves it an ordinary user to PostgreSQL and to the code under test (uid not 0).
@@ -141,6 +126,28 @@ await s.stop();
       reachable = false;
     }
     const caps = reachable ? [] : ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+    // initdb checks its binaries with access(2), which the capability does not satisfy: the user then runs a copy
+    // of its own, as from its own node_modules.
+    let binaries: Binaries | undefined;
+    if (!reachable) {
+      cpSync(path.join(PKG, 'native'), path.join(top, 'native'), { recursive: true, verbatimSymlinks: true });
+      binaries = { postgres: path.join(top, 'native', 'bin', 'postgres'), initdb: path.join(top, 'native', 'bin', 'initdb') };
+    }
+    const script = path.join(top, 'start.ts');
+    writeFileSync(
+      script,
+      `import pg from ${JSON.stringify(path.resolve(import.meta.dirname, '../../node_modules/pg/lib/index.js'))};
+import { startEmbeddedPostgres } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/db/embedded.ts'))};
+import { createLogger } from ${JSON.stringify(path.resolve(import.meta.dirname, '../../src/log.ts'))};
+const s = await startEmbeddedPostgres(${JSON.stringify(path.join(top, 'data'))}, createLogger({ level: 'silent', pretty: false }), { binaries: ${JSON.stringify(binaries ?? null)} ?? undefined });
+const c = new pg.Client({ connectionString: s.url });
+await c.connect();
+console.log((await c.query('select current_user as u')).rows[0].u);
+await c.end();
+await s.stop();
+`,
+    );
+    chmodSync(script, 0o644);
     const out = execFileSync('setpriv', [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', ...caps, process.execPath, script], {
       cwd: top,
       encoding: 'utf8',
