@@ -74,20 +74,20 @@ function reachableBy(owner: Owner, target: string): boolean {
   }
 }
 
-function unreachable(what: string, where: string, raw?: unknown): MailcaseError {
+function unreachable(what: string, where: string, root: string, raw?: unknown): MailcaseError {
   return new MailcaseError(
     'MC_DB_EMBEDDED_START',
     `running as root, the embedded PostgreSQL runs as user postgres, which cannot reach ${what} ${where}` +
-      ` (a parent folder is private, e.g. /root at mode 700) and it could not be placed under ${ROOT_RELOCATION_DIR}` +
+      ` (a parent folder is private, e.g. /root at mode 700) and it could not be placed under ${root}` +
       `${raw ? ` (${coerceError(raw).message})` : ''}; make the folder's parents searchable (chmod o+x), run mailcase as an ordinary user, or set DATABASE_URL`,
     raw ? { cause: raw } : undefined,
   );
 }
 
-function ensureRelocationRoot(): void {
-  if (!existsSync(ROOT_RELOCATION_DIR)) {
-    mkdirSync(ROOT_RELOCATION_DIR, { recursive: true, mode: 0o755 });
-    chmodSync(ROOT_RELOCATION_DIR, 0o755); // whatever the umask: the postgres user must pass through
+function ensureRelocationRoot(root: string): void {
+  if (!existsSync(root)) {
+    mkdirSync(root, { recursive: true, mode: 0o755 });
+    chmodSync(root, 0o755); // whatever the umask: the postgres user must pass through
   }
 }
 
@@ -96,7 +96,7 @@ function ensureRelocationRoot(): void {
  * server's user can reach data_dir; a symbolic link there is followed. Otherwise (root, private parent) a new
  * folder of the postgres user's own under /var/lib/mailcase, linked from data_dir/postgres.
  */
-function clusterDir(dataDir: string, owner: Owner | undefined): string {
+function clusterDir(dataDir: string, owner: Owner | undefined, root: string): string {
   const link = path.join(dataDir, 'postgres');
   let st;
   try {
@@ -108,8 +108,8 @@ function clusterDir(dataDir: string, owner: Owner | undefined): string {
   if (st || !owner || reachableBy(owner, dataDir)) return link;
   let home: string;
   try {
-    ensureRelocationRoot();
-    home = mkdtempSync(path.join(ROOT_RELOCATION_DIR, 'cluster-'));
+    ensureRelocationRoot(root);
+    home = mkdtempSync(path.join(root, 'cluster-'));
     chownSync(home, owner.uid, owner.gid);
     chmodSync(home, 0o700);
     writeFileSync(path.join(home, 'DATA_DIR'), `This PostgreSQL cluster belongs to the mailcase data folder ${dataDir} (its postgres link points here).\n`);
@@ -124,7 +124,7 @@ function clusterDir(dataDir: string, owner: Owner | undefined): string {
     }
     return pgdata;
   } catch (raw) {
-    throw unreachable('the data folder', dataDir, raw);
+    throw unreachable('the data folder', dataDir, root, raw);
   }
 }
 
@@ -134,7 +134,7 @@ function clusterDir(dataDir: string, owner: Owner | undefined): string {
  * made once per package version and platform (copied to a temporary name, then renamed: a concurrent start
  * finds a whole copy or none).
  */
-function reachableBinaries(bins: Binaries, owner: Owner | undefined): Binaries {
+function reachableBinaries(bins: Binaries, owner: Owner | undefined, root: string): Binaries {
   if (!owner || (reachableBy(owner, bins.postgres) && reachableBy(owner, bins.initdb))) return bins;
   const native = path.dirname(path.dirname(bins.postgres));
   let version = 'unknown';
@@ -143,11 +143,11 @@ function reachableBinaries(bins: Binaries, owner: Owner | undefined): Binaries {
   } catch {
     // a layout without package.json: one copy for "unknown"
   }
-  const dest = path.join(ROOT_RELOCATION_DIR, `postgres-${os.platform()}-${os.arch()}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}`);
+  const dest = path.join(root, `postgres-${os.platform()}-${os.arch()}-${version.replace(/[^A-Za-z0-9._-]/g, '_')}`);
   const at = (dir: string): Binaries => ({ postgres: path.join(dir, 'bin', path.basename(bins.postgres)), initdb: path.join(dir, 'bin', path.basename(bins.initdb)) });
   try {
     if (!existsSync(path.join(dest, 'bin'))) {
-      ensureRelocationRoot();
+      ensureRelocationRoot(root);
       const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
       cpSync(native, tmp, { recursive: true, verbatimSymlinks: true });
       chmodSync(tmp, 0o755);
@@ -159,10 +159,10 @@ function reachableBinaries(bins: Binaries, owner: Owner | undefined): Binaries {
       }
     }
   } catch (raw) {
-    throw unreachable('the PostgreSQL binaries in', native, raw);
+    throw unreachable('the PostgreSQL binaries in', native, root, raw);
   }
   const copied = at(dest);
-  if (!reachableBy(owner, copied.postgres)) throw unreachable('the PostgreSQL binaries in', dest);
+  if (!reachableBy(owner, copied.postgres)) throw unreachable('the PostgreSQL binaries in', dest, root);
   return copied;
 }
 
@@ -228,16 +228,20 @@ function tail(file: string, lines = 15): string {
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: Logger,
-  /** binaries: the package's by default (tests pass a copy in a private folder). */
-  opts: { port?: number; binaries?: Binaries } = {},
+  /**
+   * binaries: the package's by default (tests pass a copy in a private folder); relocationDir: where the cluster
+   * and binaries go as root when the postgres user cannot reach them, ROOT_RELOCATION_DIR by default (tests).
+   */
+  opts: { port?: number; binaries?: Binaries; relocationDir?: string } = {},
 ): Promise<EmbeddedServer> {
   const pwFile = path.join(dataDir, 'postgres.password');
   const logFile = path.join(dataDir, 'postgres.log');
   const user = 'mailcase';
   mkdirSync(dataDir, { recursive: true });
   const owner = runAs();
-  const bins = reachableBinaries(opts.binaries ?? (await binaries()), owner);
-  const pgdata = clusterDir(dataDir, owner);
+  const root = opts.relocationDir ?? ROOT_RELOCATION_DIR;
+  const bins = reachableBinaries(opts.binaries ?? (await binaries()), owner, root);
+  const pgdata = clusterDir(dataDir, owner, root);
   // The server's user works in the cluster's parent folder, which it can reach (data_dir may be private).
   const workDir = path.dirname(pgdata);
 

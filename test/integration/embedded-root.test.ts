@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT_RELOCATION_DIR, startEmbeddedPostgres, type Binaries, type EmbeddedServer } from '../../src/db/embedded.ts';
+import { MailcaseError } from '../../src/errors.ts';
 import { quietLog } from '../helpers/db.ts';
 
 // The embedded default started as root from a private folder: /root/<x>/app (/root is mode 700) and a
@@ -101,6 +102,27 @@ describe('the embedded PostgreSQL as root in a private folder', () => {
     const pid = Number.parseInt(readFileSync(path.join(pgdata, 'postmaster.pid'), 'utf8'), 10);
     expect(realpathSync(`/proc/${pid}/exe`).startsWith(`${ROOT_RELOCATION_DIR}/postgres-${os.platform()}-${os.arch()}-`)).toBe(true);
     await server.stop();
+  });
+
+  it.runIf(isRoot)('fails with one line naming the cause and the fixes when the cluster can be placed nowhere', async () => {
+    const top = mkdtempSync('/root/mailcase-embedded-');
+    cleanups.push(() => rmSync(top, { recursive: true, force: true }));
+    const dataDir = path.join(top, 'app', 'data');
+    // A relocation folder under a plain file cannot be made, not even by root: it fails as on a read-only /var/lib.
+    writeFileSync(path.join(top, 'not-a-folder'), '');
+    const relocationDir = path.join(top, 'not-a-folder', 'mailcase');
+    const err = await startEmbeddedPostgres(dataDir, quietLog, { relocationDir }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(MailcaseError);
+    const e = err as MailcaseError;
+    expect(e.code).toBe('MC_DB_EMBEDDED_START');
+    expect(e.message).not.toContain('\n');
+    expect(e.message).toContain(`cannot reach the data folder ${dataDir}`);
+    expect(e.message).toContain(`could not be placed under ${relocationDir}`);
+    expect(e.message).toMatch(/chmod o\+x.*ordinary user.*DATABASE_URL/);
+    expect(existsSync(path.join(dataDir, 'postgres'))).toBe(false);
   });
 
   it('leaves the cluster in data_dir for an ordinary user', { timeout: 120_000 }, async () => {
