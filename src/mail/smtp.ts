@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -124,9 +124,14 @@ export function outboxFileName(rfcMessageId: string): string {
  */
 export function fileTransport(dataDir: string): Transport {
   const dir = path.join(dataDir, 'outbox');
+  let swept = false;
   return {
     kind: 'file',
     async send(raw, envelope, rfcMessageId) {
+      if (!swept) {
+        swept = true;
+        await sweepStaleTemporaries(dir);
+      }
       const name = outboxFileName(rfcMessageId);
       const tmp = path.join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
       try {
@@ -152,6 +157,28 @@ export function fileTransport(dataDir: string): Transport {
     },
     close: () => undefined,
   };
+}
+
+/** An hour: far longer than any write takes, so a temporary file this old was left by a killed process. */
+const STALE_TEMPORARY_MS = 3600_000;
+
+/** Remove the temporary files that killed processes left in data_dir/outbox (they never became mail). */
+async function sweepStaleTemporaries(dir: string, now = Date.now()): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // no folder yet
+  }
+  for (const n of names) {
+    if (!n.startsWith('.') || !n.endsWith('.tmp')) continue;
+    const p = path.join(dir, n);
+    try {
+      if (now - (await stat(p)).mtimeMs > STALE_TEMPORARY_MS) await rm(p, { force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
 /** fsync a folder, so that a rename in it survives a power loss; not every platform allows it (Windows). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,6 +201,20 @@ describe('the file sink (no smtp)', () => {
     const files = readdirSync(dir);
     expect(files).toEqual([outboxFileName(id)]);
     expect(readFileSync(path.join(dir, files[0]!), 'utf8')).toMatch(/^X-Mailcase-Envelope-From: security@example.org\r\nX-Mailcase-Envelope-To: reporter@example.net\r\nMessage-ID: <ack-1@example.org>\r\n\r\nthird [1-4]\r\n$/);
+  });
+
+  it('removes temporary files a killed writer left over an hour ago, and leaves younger ones (a writer at work)', async () => {
+    const { t, dir } = sink();
+    mkdirSync(dir, { recursive: true });
+    const old = path.join(dir, `.${outboxFileName('<old@example.org>')}.123.abcdef.tmp`);
+    const young = path.join(dir, `.${outboxFileName('<young@example.org>')}.456.abcdef.tmp`);
+    writeFileSync(old, 'half a mess');
+    writeFileSync(young, 'half a mess');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    const id = '<ack-sweep@example.org>';
+    expect(await t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nx\r\n`), envelope, id)).toMatchObject({ ok: true });
+    expect(readdirSync(dir).sort()).toEqual([path.basename(young), outboxFileName(id)].sort());
   });
 
   it('gives distinct Message-IDs distinct files, even when they clean up to the same readable name', async () => {
