@@ -20,17 +20,21 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --omit=optional --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY bin ./bin
 COPY sql ./sql
 COPY templates ./templates
+# `mailcase` on PATH (docker compose exec mailcase mailcase check); bin/mailcase.js runs dist/ (no src/ here).
+RUN ln -s /app/bin/mailcase.js /usr/local/bin/mailcase
 # data_dir (deploy/mailcase.example.yml sets /var/lib/mailcase) must be writable by the unprivileged user.
 RUN mkdir -p /var/lib/mailcase /etc/mailcase && chown node:node /var/lib/mailcase
 USER node
 ENV MAILCASE_CONFIG=/etc/mailcase/mailcase.yml
-# http.port of the mounted configuration (8080 in deploy/mailcase.example.yml).
+# http.port of the mounted configuration (8080 in deploy/mailcase.example.yml); EXPOSE only documents it.
 EXPOSE 8080
-# No curl in the slim image: Node's fetch. /healthz answers while the process is alive.
+# /healthz on the http.port of the mounted configuration, whatever it is (src/commands/healthcheck.ts); with
+# http off the container is unhealthy and `docker inspect` shows why (MC_HEALTH_FAILED: http is off in …).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["mailcase", "healthcheck"]
 # SIGTERM (docker stop) is a graceful shutdown; keep the compose stop_grace_period above shutdown_timeout_seconds.
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["mailcase"]
 CMD ["run"]

@@ -239,7 +239,7 @@ export function formatResults(r: Results): string {
   return `${table(rows)}\n\n${notes.join('\n')}`;
 }
 
-/** The same table in Markdown, with the machine and date, for the README (written to results/latest.md). */
+/** The same table in Markdown, with the machine and date, for docs/benchmark.md (written to results/latest.md). */
 export function formatMarkdown(r: Results): string {
   const m = r.machine;
   const rows = resultRows(r);

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 //   8. the twin of 1 and 2 on real mail: the repository's corpus (test/fixtures/corpus) repeated to at least 3,000
 //      messages with unique Message-IDs (bench/real-mail.ts), ingested end to end, with its own pooled ceiling,
 // prints every figure in one table beside its target, writes bench/results/latest.json and latest.md (the
-// table in Markdown for the README), and exits 0 (also when a target is missed; 1 only when the benchmark itself
+// table in Markdown for docs/benchmark.md), and exits 0 (also when a target is missed; 1 only when the benchmark itself
 // failed). Everything started is stopped, also on error or Ctrl-C.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -185,7 +185,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const md = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(md, `${formatMarkdown(results)}\n`);
   const rel = (f: string): string => path.relative(process.cwd(), f);
-  process.stdout.write(`\nresults: ${rel(out)} (Markdown table for the README: ${rel(md)}); ingest worker log: ${rel(path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
+  process.stdout.write(`\nresults: ${rel(out)} (Markdown table for docs/benchmark.md: ${rel(md)}); ingest worker log: ${rel(path.join(RESULTS_DIR, 'ingest-worker.log'))}\n`);
 }
 
 const cleanup = new Cleanup();

@@ -1,4 +1,4 @@
-// `npm test`: make sure the real services the integration tests start are installed (Dovecot, GnuPG),
+// `npm test`: make sure the real services the integration tests start are installed (Dovecot, GnuPG, Chromium),
 // typecheck, then run the whole vitest suite. Node 24 comes from the `node` devDependency, whose binary npm
 // puts first on PATH for every npm script.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,6 +17,8 @@ function has(cmd: string, paths: string[]): boolean {
 const missing: string[] = [];
 if (!has('dovecot', ['/usr/sbin/dovecot'])) missing.push('dovecot-imapd');
 if (!has('gpg', ['/usr/bin/gpg'])) missing.push('gnupg');
+// The console's browser tests drive Debian's chromium (playwright-core, no browser download).
+if (!has('chromium', ['/usr/bin/chromium'])) missing.push('chromium');
 if (missing.length) {
   if (process.getuid?.() !== 0) {
     console.error(`missing system packages: ${missing.join(' ')}; install them with: sudo apt-get install -y ${missing.join(' ')}`);
@@ -29,6 +31,8 @@ if (missing.length) {
 }
 
 const run = (cmd: string, args: string[]): number => spawnSync(cmd, args, { stdio: 'inherit' }).status ?? 1;
+// The lint step first: every regular expression in src/ free of super-linear backtracking (eslint.config.js).
+if (run('eslint', ['src']) !== 0) process.exit(1);
 if (run('tsc', ['-p', 'tsconfig.json', '--noEmit']) !== 0) process.exit(1);
 if (run('tsc', ['-p', 'test/tsconfig.json', '--noEmit']) !== 0) process.exit(1);
 process.exit(run('vitest', ['run', ...process.argv.slice(2)]));

@@ -1,4 +1,4 @@
--- Outgoing mail (DESIGN.md step 3). An outgoing message is written, complete with its own Message-ID, in the same
+-- Outgoing mail (docs/architecture.md, step 3 of the pipeline). An outgoing message is written, complete with its own Message-ID, in the same
 -- transaction as the event that causes it: a messages row (direction 'out', so the case's thread shows it) and an
 -- outbox row that the sender stage delivers. The MIME bytes are composed (and, with PGP, encrypted) at send
 -- time from the stored fields, so that every attempt carries the same Message-ID and headers.

@@ -1,4 +1,4 @@
--- PGP (issue 6): reporters' public keys, and why a signature did not verify.
+-- PGP: reporters' public keys, and why a signature did not verify.
 
 -- Public keys we know, per address. One row per (address, key): a key with two user IDs we care about has two
 -- rows. Learned keys (attached to a message, or from an Autocrypt header) are bound only to the From address of

@@ -1,4 +1,4 @@
--- Cases worked by email (issue 5): when each disclosure-policy milestone was met, what maintainers set by
+-- Cases worked by email (docs/cases-by-email.md): when each disclosure-policy milestone was met, what maintainers set by
 -- command, and the reminders sent (each exactly once: the row is inserted in the transaction that queues it).
 
 alter table cases add column assessed_at timestamptz;

@@ -25,8 +25,9 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean }): Promise<App> {
+export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean; check?: (config: Config) => void }): Promise<App> {
   const config = loadConfig(opts.config);
+  opts.check?.(config); // a command's arguments against the configuration, before the database is opened
   // A broken template fails the start, never a send.
   const templates = checkTemplates(config.templates_dir);
   // One-shot commands print their result on stdout; their logs (stderr) default to warnings only.
@@ -51,9 +52,17 @@ export async function assembleApp(config: Config, log: Logger, db: Database, tem
     mailboxesById: new Map([...mailboxes.values()].map((m) => [m.id, m])),
     templates,
     keyring: memo(() => loadKeyring(pgpKeySpec(config))),
-    close: () => db.close(),
+    close: async () => {
+      const parser = oneShotParsers.get(config);
+      oneShotParsers.delete(config);
+      await parser?.close();
+      await db.close();
+    },
   };
 }
+
+/** The parser thread of a one-shot command (ingest, reprocess, run --once), by the config it was made for. */
+const oneShotParsers = new WeakMap<Config, Analyser>();
 
 /** What the processing stage needs; in-process parsing unless an analyser (the thread pool) is given. */
 export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url: string } {
@@ -63,8 +72,8 @@ export function processDeps(app: App, analyser?: Analyser): ProcessDeps & { url:
     mailboxes: app.mailboxesById,
     log: app.log,
     url: app.db.url,
-    // PGP keys are read and unlocked once, when the analyser is first used (issue 6).
-    analyser: analyser ?? lazyInProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)),
+    // PGP keys are read and unlocked once, when the analyser is first used.
+    analyser: analyser ?? oneShotAnalyser(app.config),
     templates: app.templates,
     keyring: app.keyring,
   };
@@ -77,12 +86,19 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * The in-process analyser, its modules (mailparser, sanitize-html, report extraction) imported on first use:
- * the worker parses in its thread pool, and its main thread need not hold a second copy of them.
+ * One-shot commands (ingest, reprocess, run --once) analyse in a parser thread too, started on first use: the
+ * thread is stopped at processing.parse_timeout_ms like the worker's, which in-process parsing cannot be (a
+ * regular expression or sanitize-html does not yield to a timer), so one hostile message cannot hang them.
  */
-function lazyInProcessAnalyser(timeoutMs: number, spec: PgpKeySpec): Analyser {
+function oneShotAnalyser(config: Config): Analyser {
+  let a = oneShotParsers.get(config);
+  if (!a) oneShotParsers.set(config, (a = lazyThreadAnalyser(config.processing.parse_timeout_ms, pgpKeySpec(config))));
+  return a;
+}
+
+function lazyThreadAnalyser(timeoutMs: number, spec: PgpKeySpec): Analyser {
   let loaded: Promise<Analyser> | undefined;
-  const get = (): Promise<Analyser> => (loaded ??= import('./mail/analyse.ts').then((m) => m.inProcessAnalyser(timeoutMs, spec)));
+  const get = (): Promise<Analyser> => (loaded ??= import('./mail/parse-pool.ts').then((m) => new m.ParsePool({ size: 1, timeoutMs, pgp: spec })));
   return {
     analyse: async (raw, ctx) => (await get()).analyse(raw, ctx),
     ready: async () => (await get()).ready(),

@@ -1,12 +1,14 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { REOPEN_TARGETS } from './core/lifecycle.ts';
 import { MailcaseError } from './errors.ts';
+import { registerSecret } from './log.ts';
 import { DEFAULT_POLICY } from './core/sla.ts';
 
-// The configuration file is the user-facing contract of DESIGN.md: keys are snake_case and stable.
+// The configuration file is part of the user-facing contract (docs/architecture.md): keys are snake_case and
+// stable. docs/configuration.md is generated from this schema (npm run docs:config; a test checks it).
 // Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
 // config written for a later version fails loudly on a typo rather than silently.
 
@@ -35,19 +37,53 @@ const afterProcessing = z
   .regex(/^(seen|none|move:.+)$/, 'must be "seen", "none" or "move:<folder>"')
   .default('seen');
 
+// OAuth2 instead of a password (Gmail and Microsoft 365 take no passwords): an access token is obtained from
+// `token_url` with the refresh token (or printed by `token_command`), refreshed before it expires and after a
+// refused login (src/mail/oauth2.ts). `provider` only fills in token_url.
+export const OAUTH2_TOKEN_URLS = {
+  google: 'https://oauth2.googleapis.com/token',
+  microsoft: 'https://login.microsoftonline.com/common/oauth2/v2.0/token',
+} as const;
+
+const oauth2Auth = z
+  .object({
+    type: z.literal('oauth2').describe('The only type so far: XOAUTH2/OAUTHBEARER with an OAuth2 access token.'),
+    provider: z.enum(['google', 'microsoft']).optional().describe('Fills in token_url for Google or Microsoft 365.'),
+    token_url: z.string().url().optional().describe('The token endpoint (grant_type=refresh_token); required without provider or token_command.'),
+    client_id: z.string().min(1).optional().describe('The OAuth2 client (application) id; required with refresh_token.'),
+    client_secret: z.string().optional().describe('The client secret, if the client has one; use ${ENV} substitution.'),
+    refresh_token: z.string().min(1).optional().describe('The refresh token of the mailbox user; use ${ENV} substitution.'),
+    scope: z.string().optional().describe('Scope sent with the refresh, e.g. https://outlook.office.com/IMAP.AccessAsUser.All offline_access for Microsoft.'),
+    token_command: z.string().min(1).optional().describe('Instead of refresh_token: a shell command printing an access token, or JSON {access_token, expires_in}.'),
+    refresh_before_seconds: z.coerce.number().int().min(0).default(300).describe('Refresh a token this long before it expires.'),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if ((a.refresh_token ? 1 : 0) + (a.token_command ? 1 : 0) !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'oauth2 needs exactly one of refresh_token or token_command' });
+    }
+    if (a.refresh_token && !a.client_id) ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'oauth2 with refresh_token needs client_id' });
+    if (a.refresh_token && !a.token_url && !a.provider) ctx.addIssue({ code: 'custom', path: ['token_url'], message: 'oauth2 with refresh_token needs token_url (or provider: google | microsoft)' });
+  });
+export type OAuth2Auth = z.infer<typeof oauth2Auth>;
+
 const imapSource = z
   .object({
     host: z.string().min(1),
     port: z.coerce.number().int().min(1).max(65535).default(993),
     secure: bool.default(true),
     user: z.string().min(1),
-    password: z.string(),
+    password: z.string().optional(),
+    auth: oauth2Auth.optional(),
     folder: z.string().min(1).default('INBOX'),
     poll_interval_seconds: z.coerce.number().positive().default(60),
     idle: bool.default(true),
     tls_reject_unauthorized: bool.default(true),
   })
-  .strict();
+  .strict()
+  .refine((i) => (i.password !== undefined ? 1 : 0) + (i.auth ? 1 : 0) === 1, {
+    message: 'imap needs exactly one of password or auth (type: oauth2)',
+  });
 
 const pgpConfig = z
   .object({
@@ -68,13 +104,16 @@ const mailbox = z
     maildir: z.string().optional(),
     after_processing: afterProcessing,
     pgp: pgpConfig.optional(),
+    // A support mailbox files what reads as a vulnerability report as a security case (default true
+    // on support mailboxes; a security mailbox has nothing to route).
+    route_security_reports: z.boolean().optional(),
   })
   .strict()
   .refine((m) => (m.imap ? 1 : 0) + (m.maildir ? 1 : 0) === 1, {
     message: 'a mailbox needs exactly one source: imap or maildir',
   });
 
-const configSchema = z
+export const configSchema = z
   .object({
     database_url: z.string().min(1).optional(),
     // The password for database_url (or DATABASE_URL), kept out of the URL: any bytes, no percent-encoding
@@ -96,9 +135,13 @@ const configSchema = z
         max_attempts: z.coerce.number().int().min(1).default(3),
         concurrency: z.coerce.number().int().min(1).max(16).default(2),
         parse_threads: z.coerce.number().int().min(0).max(32).default(0),
+        /** One budget of decrypted bytes per message, shared by all its decryptions; default max_message_bytes. */
+        decrypt_budget_bytes: z.coerce.number().int().positive().optional(),
+        /** Decryptions (encrypted parts, inline blocks, encrypted attachments) one message may ask for. */
+        max_decryptions: z.coerce.number().int().min(0).max(1000).default(8),
       })
       .strict()
-      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0 }),
+      .default({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 }),
     leader: z
       .object({ retry_seconds: z.coerce.number().positive().default(5) })
       .strict()
@@ -132,11 +175,15 @@ const configSchema = z
         require_tls: bool.default(false),
         user: z.string().optional(),
         password: z.string().optional(),
+        auth: oauth2Auth.optional(),
         max_connections: z.coerce.number().int().min(1).max(50).default(3),
         tls_reject_unauthorized: bool.default(true),
         timeout_seconds: z.coerce.number().positive().default(30),
       })
       .strict()
+      .refine((s) => !s.auth || (s.user !== undefined && s.password === undefined), {
+        message: 'smtp with auth (type: oauth2) needs user and no password',
+      })
       .optional(),
     outbox: z
       .object({
@@ -152,11 +199,28 @@ const configSchema = z
       .object({
         per_address_per_hour: z.coerce.number().int().min(0).default(5),
         global_per_hour: z.coerce.number().int().min(0).default(500),
+        /**
+         * Senders whose From is not authenticated (no trusted Authentication-Results pass, no valid PGP
+         * signature) draw from this smaller budget, and from a budget per sender domain, so that a flood of them
+         * never spends the acknowledgments owed to authenticated reporters.
+         */
+        unauthenticated_per_hour: z.coerce.number().int().min(0).default(100),
+        unauthenticated_per_domain_per_hour: z.coerce.number().int().min(0).default(10),
       })
       .strict()
-      .default({ per_address_per_hour: 5, global_per_hour: 500 }),
+      .refine((a) => a.global_per_hour === 0 || a.unauthenticated_per_hour < a.global_per_hour, {
+        message: 'unauthenticated_per_hour must be less than global_per_hour, so that authenticated reporters keep acknowledgments of their own',
+        path: ['unauthenticated_per_hour'],
+      })
+      .default({ per_address_per_hour: 5, global_per_hour: 500, unauthenticated_per_hour: 100, unauthenticated_per_domain_per_hour: 10 }),
     maintainers: z
-      .array(z.object({ email, name: z.string().optional(), pgp_public_key_file: z.string().optional() }).strict())
+      .array(z.object({
+        email,
+        name: z.string().optional(),
+        pgp_public_key_file: z.string().optional(),
+        // The mailboxes (names) this maintainer sees in the web console and API; absent: all of them.
+        mailboxes: z.array(z.string().min(1)).min(1).optional(),
+      }).strict())
       .default([]),
     trusted_authserv_id: z.string().optional(),
     // What a reporter's reply does to a closed or rejected case (src/core/lifecycle.ts).
@@ -174,9 +238,13 @@ const configSchema = z
       .default({ lead_hours: 24 }),
     // Mail to maintainers: attachments larger than this are listed (name, type, size, sha256), not forwarded.
     notifications: z
-      .object({ attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024) })
+      .object({
+        attachment_limit_bytes: z.coerce.number().int().min(0).default(5 * 1024 * 1024),
+        /** New-case notifications for unauthenticated senders per hour; the rest wait for the hourly digest. */
+        unauthenticated_per_hour: z.coerce.number().int().min(0).default(20),
+      })
       .strict()
-      .default({ attachment_limit_bytes: 5 * 1024 * 1024 }),
+      .default({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 }),
     templates_dir: z.string().optional(),
     // Health and metrics endpoints (src/http/server.ts). Absent: off, so that several `npm start` workers on one
     // host never fight over a port; the Docker image's example config turns it on at 8080.
@@ -184,16 +252,38 @@ const configSchema = z
       .object({
         /** 0 = a free port, logged at start (tests). */
         port: z.coerce.number().int().min(0).max(65535).default(8080),
-        host: z.string().min(1).default('0.0.0.0'),
+        /** Loopback unless said otherwise: containers set 0.0.0.0 (docker-compose.yml). */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** When set, /metrics and the detailed /readyz ask for "Authorization: Bearer <token>". */
+        metrics_token: z.string().min(16, 'must be at least 16 characters').optional(),
         /** /readyz: a fetcher failing for longer than this (reconnecting, leader election failing) is not ready. */
         fetch_retry_budget_seconds: z.coerce.number().positive().default(300),
         /** /readyz: outbox rows still queued this long after they were written count as backlog... */
         outbox_backlog_age_seconds: z.coerce.number().positive().default(900),
         /** ...and more than this many of them make the replica not ready. */
         outbox_backlog_max: z.coerce.number().int().min(0).default(10),
+        // The web console and API (src/http/console, src/http/api): the address used in sign-in links, e.g.
+        // https://mailcase.example.org (absent: http://<host>:<port>); https makes the session cookie Secure.
+        public_url: z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http:// or https:// address').optional(),
+        /** A console session ends after this long without a request... */
+        session_idle_minutes: z.coerce.number().positive().default(120),
+        /** ...and this long after sign-in, whatever happens. */
+        session_max_hours: z.coerce.number().positive().default(24),
+        /** Behind a reverse proxy: take the client's address from X-Forwarded-For (per-client sign-in limits). */
+        trust_proxy: z.boolean().default(false),
       })
       .strict()
       .optional(),
+    // Spam beyond the filters' yes/no verdicts (src/core/classify.ts). header_score_threshold: a score
+    // header (X-Spam-Status score=, X-Spam-Score, X-Spamd-Result, X-Rspamd-Score) at or over it is spam; absent,
+    // scores are not read. allow: addresses or domains whose mail is never taken for spam.
+    spam: z
+      .object({
+        header_score_threshold: z.coerce.number().optional(),
+        allow: z.array(z.string().regex(/^@?[^\s@<>,;]+(?:@[^\s@<>,;]+)?$/, 'must be an address or a domain')).default([]),
+      })
+      .strict()
+      .default({ allow: [] }),
     /** SIGTERM/SIGINT: how long a graceful stop may take before the process exits non-zero anyway. */
     shutdown_timeout_seconds: z.coerce.number().positive().default(30),
   })
@@ -204,10 +294,15 @@ const configSchema = z
       if (seen.has(m.name)) ctx.addIssue({ code: 'custom', path: ['mailboxes', i, 'name'], message: `duplicate mailbox name "${m.name}"` });
       seen.add(m.name);
     });
+    c.maintainers.forEach((m, i) => {
+      (m.mailboxes ?? []).forEach((name, j) => {
+        if (!seen.has(name)) ctx.addIssue({ code: 'custom', path: ['maintainers', i, 'mailboxes', j], message: `no mailbox named "${name}"` });
+      });
+    });
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string };
+export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean };
 export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -293,6 +388,7 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
   const mailboxes: MailboxConfig[] = c.mailboxes.map((m) => ({
     ...m,
     case_prefix: m.case_prefix ?? DEFAULT_PREFIX[m.kind],
+    route_security_reports: m.kind === 'support' ? (m.route_security_reports ?? true) : false,
     address: m.address ?? `${m.name}@localhost`,
     maildir: m.maildir === undefined ? undefined : path.resolve(baseDir, m.maildir),
   }));
@@ -305,7 +401,43 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
   }
   // Like data_dir, templates_dir is relative to the config file.
   const templatesDir = c.templates_dir === undefined ? undefined : path.resolve(baseDir, c.templates_dir);
+  registerConfigSecrets(databaseUrl, c);
   return deepFreeze({ ...c, data_dir: dataDir, database_url: databaseUrl, mailboxes, templates_dir: templatesDir, source });
+}
+
+/**
+ * Secrets of the configuration that no log line or error output may show, even inside a library's message
+ * (log.ts registerSecret): the database URL and its password, mail server passwords, passphrases, the
+ * metrics token.
+ */
+function registerConfigSecrets(databaseUrl: string | undefined, c: z.infer<typeof configSchema>): void {
+  if (databaseUrl) {
+    registerSecret(databaseUrl);
+    // The user information ends at the last "@": a password may hold "@", "#" or "/" (see log.ts redactUrl).
+    const rest = databaseUrl.slice(databaseUrl.indexOf('://') + 3);
+    const auth = databaseUrl.includes('://') && rest.includes('@') ? rest.slice(0, rest.lastIndexOf('@')) : '';
+    const colon = auth.indexOf(':');
+    if (colon >= 0) {
+      const password = auth.slice(colon + 1);
+      registerSecret(password);
+      try {
+        registerSecret(decodeURIComponent(password));
+      } catch {
+        // not percent-encoded
+      }
+    }
+  }
+  for (const m of c.mailboxes) {
+    registerSecret(m.imap?.password);
+    for (const p of [m.pgp?.passphrase ?? []].flat()) registerSecret(p);
+  }
+  registerSecret(c.smtp?.password);
+  registerSecret(c.http?.metrics_token);
+  // OAuth2 (imap.auth / smtp.auth); the access tokens are registered as they are issued (src/mail/oauth2.ts).
+  for (const a of [...c.mailboxes.map((m) => m.imap?.auth), c.smtp?.auth]) {
+    registerSecret(a?.client_secret);
+    registerSecret(a?.refresh_token);
+  }
 }
 
 /** The embedded default: two local Maildir mailboxes under data_dir/mailboxes. */
@@ -327,6 +459,14 @@ export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = proce
   }
   const file = named || (existsSync('mailcase.yml') ? 'mailcase.yml' : undefined);
   if (!file) return buildConfig(defaultConfigDoc(env.MAILCASE_DATA_DIR ?? './data'), '(embedded defaults)', env);
+  // Docker bind-mounts a host path that does not exist as an empty directory: the file is missing, whatever
+  // the mount point says.
+  if (statSync(file).isDirectory()) {
+    throw new MailcaseError(
+      'MC_CONFIG_NOT_FOUND',
+      `configuration file ${file} is missing: that path is a directory (with Docker, a bind mount of a host file that does not exist creates one; create the file on the host, e.g. from deploy/mailcase.example.yml, and recreate the container)`,
+    );
+  }
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));

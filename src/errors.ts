@@ -1,5 +1,5 @@
-// One registry of error codes. Each code is documented in README.md (a unit test checks that).
-// Callers branch on `code`, never on message text (STYLE.md: decide on codes, not on text).
+// One registry of error codes. Each code is documented in docs/errors.md (a unit test checks that).
+// Callers branch on `code`, never on message text (docs/style.md: decide on codes, not on text).
 
 export const ERROR_CODES = {
   MC_CONFIG_INVALID: 'The configuration file is invalid.',
@@ -25,6 +25,10 @@ export const ERROR_CODES = {
   MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
   MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
   MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
+  MC_OAUTH2_TOKEN: 'No OAuth2 access token could be obtained (the token endpoint refused or was unreachable, or token_command failed).',
+  MC_MAINTAINER_UNKNOWN: 'The address given is not a configured maintainer (maintainers[].email).',
+  MC_TOKEN_NOT_FOUND: 'No API token has that id, or it was revoked already.',
+  MC_HEALTH_FAILED: 'The health check (mailcase healthcheck) found no 200 from /healthz on the configured http.port, or http is off.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -40,7 +44,7 @@ export class MailcaseError extends Error {
   }
 }
 
-/** Normalise anything thrown into an Error (STYLE.md: `const e = coerceError(raw)` at every catch). */
+/** Normalise anything thrown into an Error (docs/style.md: `const e = coerceError(raw)` at every catch). */
 export function coerceError(raw: unknown): Error & { code?: string } {
   if (raw instanceof Error) return raw;
   if (typeof raw === 'string') return new Error(raw);

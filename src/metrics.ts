@@ -144,7 +144,7 @@ export function countProcessed(mailbox: string | undefined, failed: boolean): vo
 const OUTBOX_STATES = ['queued', 'sent', 'failed'] as const;
 const DEADLINES = ['ack', 'assessment', 'resolution'] as const;
 /** Cases in these states need nothing more; they are not counted as overdue. */
-const CLOSED = ['fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam'];
+const CLOSED = ['fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam', 'noise'];
 
 /**
  * Recompute the database-backed gauges. Never throws: on error or timeout the gauges keep no stale values

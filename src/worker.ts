@@ -11,10 +11,11 @@ import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
 import { ProcessStage } from './stages/process-stage.ts';
 import { RawCache } from './stages/raw-cache.ts';
-import { settledIds } from './db/queries/raw-messages.ts';
+import { countPending, settledIds } from './db/queries/raw-messages.ts';
 import type { StoredRaw } from './stages/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
 import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
+import { digestOnce } from './stages/digest.ts';
 import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the
@@ -32,7 +33,7 @@ export interface Worker {
   health: HealthRegistry;
 }
 
-function reminderDeps(app: App): ReminderDeps {
+export function reminderDeps(app: App): ReminderDeps {
   return { pool: app.db.pool, config: app.config, log: app.log, templates: app.templates, mailboxes: app.mailboxesById };
 }
 
@@ -77,7 +78,7 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   initMailboxMetrics(names);
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
-  // Each parser thread unlocks the mailboxes' PGP keys once when it starts (issue 6).
+  // Each parser thread unlocks the mailboxes' PGP keys once when it starts.
   const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
   // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
   const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });
@@ -133,14 +134,27 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
 }
 
 /** `run --once`: fetch what is there (for mailboxes no other replica is leading), process it all, send what is due, return. */
-export async function runOnce(app: App): Promise<{ processed: number; failed: number; sent: number; unsent: number }> {
+/** What `run --once` reports as it goes (the CLI's progress display; nothing by default). */
+export interface RunOnceProgress {
+  phase(label: string, total: number, unit: 'messages' | 'mailboxes'): void;
+  increment(by?: number): void;
+}
+const NO_PROGRESS: RunOnceProgress = { phase: () => undefined, increment: () => undefined };
+
+export async function runOnce(app: App, progress: RunOnceProgress = NO_PROGRESS): Promise<{ processed: number; failed: number; sent: number; unsent: number }> {
   const processor = new ProcessStage(processDeps(app));
+  progress.phase('fetching', app.config.mailboxes.length, 'mailboxes');
   for (const m of app.config.mailboxes) {
     const led = await leadOnce(app.db.url, app.mailboxes.get(m.name)!.id, () => fetcherFor(app, m.name, () => undefined).once());
     if (!led) app.log.info({ stage: 'fetch', mailbox: m.name }, 'another replica is fetching this mailbox; skipping fetch');
+    progress.increment();
   }
-  const processed = await processor.drain();
-  if (app.config.maintainers.length > 0) await remindOnce(reminderDeps(app));
+  progress.phase('processing', await countPending(app.db.pool), 'messages');
+  const processed = await processor.drain((r) => progress.increment(r.processed + r.failed));
+  if (app.config.maintainers.length > 0) {
+    await remindOnce(reminderDeps(app));
+    await digestOnce(reminderDeps(app));
+  }
   const deps = sendDeps(app);
   try {
     const sent = await new SendStage(deps).drain();

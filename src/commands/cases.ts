@@ -1,19 +1,21 @@
 import type { Command } from 'commander';
 import os from 'node:os';
 import { caseDeadlines, caseJson } from '../core/case-view.ts';
-import { isCaseState, isOpen, isSeverity, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
+import { CASE_STATES, isCaseState, isOpen, isSeverity, NOISE_STATE, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
 import type { ReportRecord } from '../core/report.ts';
 import type { Deadlines } from '../core/sla.ts';
 import { MailcaseError } from '../errors.ts';
 import { getCaseByRef, listCaseEvents, listCases, touchCase, type CaseRow } from '../db/queries/cases.ts';
 import { insertEvent } from '../db/queries/events.ts';
-import { caseByRef, changeSeverity, changeStatus, type CaseState, type ChangeResult } from '../db/queries/lifecycle.ts';
+import { caseByRef, changeSeverity, type CaseState, type ChangeResult } from '../db/queries/lifecycle.ts';
+import { changeCaseStatus, type StatusChange } from '../cases/status.ts';
 import { insertMessage, listCaseMessages } from '../db/queries/messages.ts';
 import { withTransaction, type Db } from '../db/pool.ts';
 import { caseThread, queueMaintainerMail } from '../stages/case-mail.ts';
 import type { App } from '../app.ts';
-import { printJson, printTable, withApp, type GlobalOpts } from './common.ts';
+import { printJson, printTable, usageError, withApp, type GlobalOpts } from './common.ts';
+import type { Config } from '../config.ts';
 
 async function loadCase(app: App, ref: string): Promise<CaseRow> {
   const c = await getCaseByRef(app.db.pool, ref);
@@ -68,9 +70,45 @@ async function tellMaintainers(tx: Db, app: App, c: CaseState, m: { kind: string
   }, now);
 }
 
+/** --mailbox NAME must be configured; checked before the database is opened. */
+function knownMailbox(name: string | undefined): (config: Config) => void {
+  return (config) => {
+    if (name !== undefined && !config.mailboxes.some((m) => m.name === name)) {
+      throw new MailcaseError('MC_MAILBOX_UNKNOWN', `no mailbox named "${name}"; configured: ${config.mailboxes.map((m) => m.name).join(', ')}`);
+    }
+  };
+}
+
 function maintainersLine(queued: boolean, app: App): string {
   const n = app.config.maintainers.length;
   return queued ? `queued a mail to ${n} maintainer${n === 1 ? '' : 's'}` : 'no maintainers configured: nobody was told';
+}
+
+/** `cases list --noise`: what processing set aside, with the class and the header that decided. */
+function printNoise(rows: CaseRow[], json: boolean): void {
+  if (json) {
+    printJson(rows.map((c) => ({
+      ref: c.ref,
+      mailbox: c.mailbox,
+      class: c.noise_class ?? null,
+      reason: c.noise_reason ?? null,
+      received_at: c.opened_at.toISOString(),
+      from: c.reporter_email,
+      subject: c.subject,
+      message_count: c.message_count,
+    })));
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no noise\n');
+    return;
+  }
+  printTable(
+    ['REF', 'CLASS', 'MAILBOX', 'RECEIVED', 'FROM', 'REASON', 'SUBJECT'],
+    rows.map((c) => [c.ref, c.noise_class ?? '-', c.mailbox, c.opened_at.toISOString().slice(0, 16).replace('T', ' '), c.reporter_email ?? '-', c.noise_reason ?? '', c.subject ?? '']),
+    [16, 10, 10, 16, 28, 40],
+  );
+  process.stdout.write('Rescue a misfiled one with: mailcase cases set REF --status new\n');
 }
 
 export function registerCases(program: Command): void {
@@ -82,15 +120,23 @@ export function registerCases(program: Command): void {
     .option('--status <status>', 'only cases in this state')
     .option('--mailbox <name>', 'only cases of this mailbox')
     .option('--overdue', 'only open cases with a breached deadline (acknowledgment, assessment or resolution)')
+    .option('--noise', 'only machine mail set aside as noise (bounces, automatic replies, list mail, spam), with class and reason')
     .option('--limit <n>', 'at most this many', '1000')
-    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; limit: string }) => {
+    .action(async (opts: { json?: boolean; status?: string; mailbox?: string; overdue?: boolean; noise?: boolean; limit: string }) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw usageError(`--limit must be a whole number, not "${opts.limit}"`);
+      if (opts.status !== undefined && !isCaseState(opts.status)) throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.join(', ')}`);
+      if (opts.noise && (opts.overdue || (opts.status !== undefined && opts.status !== NOISE_STATE))) throw usageError('--noise lists machine mail set aside; it does not go with --overdue or another --status');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
-        if (opts.mailbox && !app.mailboxes.has(opts.mailbox)) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `no mailbox named "${opts.mailbox}"`);
-        const limit = Number(opts.limit);
-        if (!Number.isInteger(limit) || limit < 0) throw new MailcaseError('MC_INPUT', `--limit must be a whole number, not "${opts.limit}"`);
         const now = new Date();
+        if (opts.noise) {
+          printNoise(await listCases(app.db.pool, { status: NOISE_STATE, mailbox: opts.mailbox, limit }), opts.json === true);
+          return;
+        }
+        // Noise is left out unless asked for by --status noise: nobody has to work it.
+        const notIn = opts.overdue ? TERMINAL_STATES : opts.status === NOISE_STATE ? [] : [NOISE_STATE];
         // --overdue judges every open case (breaches are computed here, from the policy), then applies the limit.
-        let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn: opts.overdue ? TERMINAL_STATES : [], limit: opts.overdue ? null : limit });
+        let rows = await listCases(app.db.pool, { status: opts.status, mailbox: opts.mailbox, notIn, limit: opts.overdue ? null : limit });
         const breached = new Map(rows.map((c) => [c.id, breachedDeadlines(caseDeadlines(c, app.config.policy, now))]));
         if (opts.overdue) rows = rows.filter((c) => isCaseState(c.status) && isOpen(c.status) && breached.get(c.id)!.length > 0).slice(0, limit);
         if (opts.json) {
@@ -118,7 +164,7 @@ export function registerCases(program: Command): void {
           rows.map((c) => [c.ref, c.status, c.mailbox, opened(c), String(c.message_count), c.reporter_email ?? '-', c.subject ?? '']),
           [15, 12, 10, 16, 4, 28],
         );
-      });
+      }, { check: knownMailbox(opts.mailbox) });
     });
   cases
     .command('show')
@@ -144,6 +190,10 @@ export function registerCases(program: Command): void {
         if (credits.length) out.push(`Credits:  ${credits.join('; ')}`);
         if (c.duplicate_of) out.push(`Duplicate of ${String(c.duplicate_of)}`);
         if (c.linked_case) out.push(`Linked:   ${String(c.linked_case)}`);
+        const noise = c.noise as { class: string | null; reason: string | null } | null;
+        if (noise) out.push(`Noise:    ${noise.class ?? '?'}: ${noise.reason ?? ''} (rescue with: mailcase cases set ${c.ref} --status new)`);
+        if (c.routed_from) out.push(`Routed:   sent to the ${String(c.routed_from)} mailbox, filed as a security case`);
+        if (c.reporter_updates === false) out.push('Updates:  the reporter gets no progress updates (#quiet)');
         out.push(`Due:      ack ${c.deadlines.ack_due}${c.deadlines.breached.ack ? ' (BREACHED)' : ''}, assessment ${c.deadlines.assessment_due}${c.deadlines.breached.assessment ? ' (BREACHED)' : ''}, resolution ${c.deadlines.resolution_due}${c.deadlines.breached.resolution ? ' (BREACHED)' : ''}`);
         out.push('Report:');
         for (const [k, v] of Object.entries(c.report as Record<string, unknown>)) {
@@ -168,12 +218,17 @@ function registerChanges(program: Command, cases: Command): void {
     .command('set')
     .description('change the status and/or severity of a case (recorded as events; the maintainers get a mail)')
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
-    .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam')
+    .option('--status <status>', 'new status: acknowledged, triaged, accepted, fixed, disclosed, closed, rejected, duplicate, spam; new rescues a case set aside as noise')
     .option('--severity <severity>', `new severity: ${SEVERITIES.join(', ')}`)
-    .action(async (ref: string, opts: { status?: string; severity?: string }) => {
-      if (opts.status === undefined && opts.severity === undefined) throw new MailcaseError('MC_INPUT', 'give --status, --severity or both');
+    .option('--json', 'print the case after the change and what changed as JSON')
+    .action(async (ref: string, opts: { status?: string; severity?: string; json?: boolean }) => {
+      if (opts.status === undefined && opts.severity === undefined) throw usageError('give --status, --severity or both');
       const severity = opts.severity?.trim().toLowerCase();
-      if (severity !== undefined && !isSeverity(severity)) throw new MailcaseError('MC_INPUT', `"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
+      if (severity !== undefined && !isSeverity(severity)) throw usageError(`"${opts.severity}" is not a severity; use one of ${SEVERITIES.join(', ')}`);
+      // The lifecycle's own words for an unknown status (core/lifecycle.ts), but before the database is opened.
+      if (opts.status !== undefined && !isCaseState(opts.status.trim().toLowerCase())) {
+        throw usageError(`"${opts.status}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new' && s !== 'noise').join(', ')}`);
+      }
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const actor = cliActor();
         const now = new Date();
@@ -181,16 +236,22 @@ function registerChanges(program: Command, cases: Command): void {
         const { c, lines, queued } = await withTransaction(app.db.pool, async (tx) => {
           const c = await lockByRef(tx, ref);
           const lines: string[] = [];
-          const apply = (r: ChangeResult): void => {
+          const apply = (r: ChangeResult | StatusChange): void => {
             if (!r.ok) throw new MailcaseError('MC_INPUT', `${c.ref}: ${r.error}`, { details: { ref: c.ref } });
-            lines.push(r.line);
+            lines.push(r.line, ...('notes' in r ? r.notes : []));
           };
-          // Severity first, as for mailed commands: the resolution deadline follows it.
+          // Severity first, as for mailed commands: the resolution deadline follows it. The status change goes
+          // through the application layer (src/cases/), as a mailed #status does: rescue, reporter's update.
           if (severity !== undefined) apply(await changeSeverity(tx, c, severity, actor, null));
-          if (opts.status !== undefined) apply(await changeStatus(tx, c, opts.status, actor, null));
+          if (opts.status !== undefined) apply(await changeCaseStatus(tx, { config: app.config, templates: app.templates, mailboxes: app.mailboxesById, keyring: app.keyring }, c, opts.status, actor, null, now));
           const queued = await tellMaintainers(tx, app, c, { kind: 'command_result', purpose: 'command_result', headline: `${c.ref}: ${actor.actor} changed the case`, author: actor.actor, lines }, now);
           return { c, lines, queued };
         });
+        if (opts.json) {
+          const after = await caseByRef(app.db.pool, c.ref);
+          printJson({ ref: c.ref, status: after?.status ?? null, severity: after?.severity ?? null, changes: lines, maintainers_notified: queued ? app.config.maintainers.length : 0 });
+          return;
+        }
         process.stdout.write(`${lines.map((l) => `${c.ref}: ${l}`).join('\n')}\n${maintainersLine(queued, app)}\n`);
       });
     });
@@ -200,7 +261,7 @@ function registerChanges(program: Command, cases: Command): void {
     .argument('<ref>', 'case reference, e.g. SEC-2026-0001')
     .argument('<text>', 'the note')
     .action(async (ref: string, text: string) => {
-      if (text.trim() === '') throw new MailcaseError('MC_INPUT', 'the note is empty');
+      if (text.trim() === '') throw usageError('the note is empty');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const actor = cliActor();
         const now = new Date();
@@ -226,7 +287,7 @@ function registerChanges(program: Command, cases: Command): void {
     .option('--format <format>', 'json or osv', 'json')
     .action(async (ref: string, opts: { format: string }) => {
       const format = opts.format.trim().toLowerCase();
-      if (format !== 'json' && format !== 'osv') throw new MailcaseError('MC_INPUT', `--format must be json or osv, not "${opts.format}"`);
+      if (format !== 'json' && format !== 'osv') throw usageError(`--format must be json or osv, not "${opts.format}"`);
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const c = await loadCase(app, ref);
         if (format === 'osv') {

@@ -12,7 +12,8 @@ import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
 import { imapConnection } from '../stages/imap-fetch.ts';
 import { checkTemplates as proveTemplates } from '../mail/templates.ts';
-import type { GlobalOpts } from './common.ts';
+import { nodemailerOAuth2, tokenSourceFor } from '../mail/oauth2.ts';
+import { printJson, type GlobalOpts } from './common.ts';
 
 // `mailcase check`: is this configuration good to run? One line per check on stdout,
 //   ok   database         postgres://mailcase:[redacted]@db:5432/mailcase (PostgreSQL 17.2), migrations: 2 applied, 0 pending
@@ -79,8 +80,16 @@ async function checkImap(m: MailboxConfig): Promise<CheckResult> {
   const imap = m.imap!;
   const name = `imap[${m.name}]`;
   const where = `${imap.user} at ${imap.host}:${imap.port}`;
+  let token: string | undefined;
+  if (imap.auth) {
+    try {
+      token = (await tokenSourceFor(imap.auth).token()).value;
+    } catch (raw) {
+      return { name, status: 'FAIL', detail: `no OAuth2 access token for ${where}: ${errText(raw)}` };
+    }
+  }
   const client = new ImapFlow({
-    ...imapConnection(imap),
+    ...imapConnection(imap, token),
     connectionTimeout: IMAP_TIMEOUT_MS,
     greetingTimeout: IMAP_TIMEOUT_MS,
     socketTimeout: IMAP_TIMEOUT_MS,
@@ -143,7 +152,7 @@ async function checkSmtp(ctx: CheckContext): Promise<CheckResult[]> {
     port: s.port,
     secure: s.secure,
     requireTLS: s.require_tls,
-    auth: s.user ? { user: s.user, pass: s.password ?? '' } : undefined,
+    auth: s.auth ? nodemailerOAuth2(s.auth, s.user!) : s.user ? { user: s.user, pass: s.password ?? '' } : undefined,
     tls: { rejectUnauthorized: s.tls_reject_unauthorized },
     connectionTimeout: timeout,
     greetingTimeout: timeout,
@@ -226,9 +235,11 @@ export const CHECKS: NamedCheck[] = [
 /** Every secret value of the configuration, longest first, to mask in whatever is printed. */
 function secretsOf(config: Config): string[] {
   const all = [
-    ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase]),
+    ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase, m.imap?.auth?.client_secret, m.imap?.auth?.refresh_token]),
     config.smtp?.password,
     config.database_password,
+    config.smtp?.auth?.client_secret,
+    config.smtp?.auth?.refresh_token,
     config.database_url ? /^[a-z]+:\/\/[^:/@]+:([^@]*)@/i.exec(config.database_url)?.[1] : undefined,
   ];
   return [...new Set(all.filter((s): s is string => typeof s === 'string' && s.length >= 3))].sort((a, b) => b.length - a.length);
@@ -260,19 +271,28 @@ export function registerCheck(program: Command): void {
   program
     .command('check')
     .description('check the configuration, database, mailboxes, SMTP, templates and PGP keys; one line per check, exit 1 if any fails')
-    .action(async () => {
-      const write = (line: string): void => {
-        process.stdout.write(`${line}\n`);
+    .option('--json', 'print {"ok": …, "checks": [{"name", "status", "detail"}]} instead of one line per check')
+    .action(async (opts: { json?: boolean }) => {
+      // --json: the same results, masked the same way, as one document at the end.
+      const results: CheckResult[] = [];
+      let secrets: string[] = [];
+      const write = (r: CheckResult): void => {
+        if (opts.json) results.push({ ...r, detail: mask(r.detail, secrets) });
+        else process.stdout.write(`${format(r, secrets)}\n`);
+      };
+      const done = (): void => {
+        if (opts.json) printJson({ ok: results.every((r) => r.status !== 'FAIL'), checks: results });
       };
       let config: Config;
       try {
         config = loadConfig(program.opts<GlobalOpts>().config);
       } catch (raw) {
-        write(format({ name: 'config', status: 'FAIL', detail: errText(raw) }, []));
+        write({ name: 'config', status: 'FAIL', detail: errText(raw) });
+        done();
         throw new MailcaseError('MC_CHECK_FAILED', 'the configuration is invalid; nothing else was checked', { cause: raw });
       }
-      const secrets = secretsOf(config);
-      write(format({ name: 'config', status: 'ok', detail: describeConfig(config) }, secrets));
+      secrets = secretsOf(config);
+      write({ name: 'config', status: 'ok', detail: describeConfig(config) });
       const ctx: CheckContext = { config, log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) };
       let failed = 0;
       let total = 1;
@@ -287,12 +307,13 @@ export function registerCheck(program: Command): void {
           for (const r of results) {
             total++;
             if (r.status === 'FAIL') failed++;
-            write(format(r, secrets));
+            write(r);
           }
         }
       } finally {
         await ctx.db?.close();
       }
+      done();
       if (failed > 0) throw new MailcaseError('MC_CHECK_FAILED', `${failed} of ${total} checks failed`);
     });
 }

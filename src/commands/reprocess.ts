@@ -5,7 +5,7 @@ import { rawIdsOfCase } from '../db/queries/messages.ts';
 import { listFailed, resetFailed } from '../db/queries/raw-messages.ts';
 import { processBatch } from '../stages/process.ts';
 import { ProcessStage } from '../stages/process-stage.ts';
-import { printJson, printTable, withApp, type GlobalOpts } from './common.ts';
+import { printJson, printTable, usageError, withApp, type GlobalOpts } from './common.ts';
 import { processDeps } from '../app.ts';
 
 export function registerReprocess(program: Command): void {
@@ -17,7 +17,7 @@ export function registerReprocess(program: Command): void {
     .option('--list', 'with --failed: only list the failed messages and why')
     .option('--json', 'print JSON')
     .action(async (ref: string | undefined, opts: { failed?: boolean; list?: boolean; json?: boolean }) => {
-      if (!ref && !opts.failed) throw new MailcaseError('MC_INPUT', 'name a case reference or --failed');
+      if (!ref && !opts.failed) throw usageError('name a case reference or --failed');
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const deps = processDeps(app);
         if (opts.failed) {

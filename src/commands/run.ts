@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { MailcaseError, coerceError } from '../errors.ts';
+import { coerceError } from '../errors.ts';
 import { HealthRegistry } from '../health.ts';
 import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
+import { FATAL_EXIT_CODE, onFatal } from '../fatal.ts';
 import { openApp } from '../app.ts';
-import { withApp, type GlobalOpts } from './common.ts';
+import { printJson, usageError, withApp, type GlobalOpts } from './common.ts';
+import { createProgress } from './progress.ts';
 
 // `mailcase run`: the worker, its HTTP endpoints (when http is configured) and its graceful shutdown.
 // First SIGTERM/SIGINT: /readyz turns not ready, the loops stop taking work (fetchers leave IDLE and log out,
@@ -19,28 +21,43 @@ export function registerRun(program: Command): void {
     .description('run the worker: fetch every mailbox, process messages, until SIGTERM/SIGINT')
     .option('--once', 'fetch what is there now, process it all, and exit')
     .option('--shutdown-timeout <seconds>', 'how long a graceful shutdown may take before the process exits anyway (default: shutdown_timeout_seconds, 30)')
-    .action(async (opts: { once?: boolean; shutdownTimeout?: string }) => {
+    .option('--json', 'with --once: print {"processed", "failed", "sent", "not_sent"} as JSON')
+    .option('-q, --quiet', 'with --once: no progress on stderr')
+    .action(async (opts: { once?: boolean; shutdownTimeout?: string; json?: boolean; quiet?: boolean }) => {
       const global = program.opts<GlobalOpts>();
+      if (opts.json && !opts.once) throw usageError('--json goes with --once (the worker logs; --once prints a result)');
       if (opts.once) {
-        const r = await withApp(global, (app) => runOnce(app));
-        process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
+        const progress = createProgress('run --once', { quiet: opts.quiet });
+        const r = await withApp(global, async (app) => {
+          try {
+            return await runOnce(app, progress);
+          } finally {
+            progress.stop();
+          }
+        });
+        if (opts.json) printJson({ processed: r.processed, failed: r.failed, sent: r.sent, not_sent: r.unsent });
+        else process.stdout.write(`processed ${r.processed}, failed ${r.failed}; sent ${r.sent}, not sent ${r.unsent}\n`);
         return;
       }
       let timeoutS: number | undefined;
       if (opts.shutdownTimeout !== undefined) {
         timeoutS = Number(opts.shutdownTimeout);
-        if (!(timeoutS > 0)) throw new MailcaseError('MC_INPUT', `--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
+        if (!(timeoutS > 0)) throw usageError(`--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
       }
       const app = await openApp({ config: global.config, poolMax: 10 });
       timeoutS ??= app.config.shutdown_timeout_seconds;
       const log = app.log.child({ stage: 'shutdown' });
       const health = new HealthRegistry(app.config.mailboxes.map((m) => m.name));
       let http: HttpServer | undefined;
+      let consoleApp: { close(): Promise<unknown> } | undefined;
       if (app.config.http) {
         try {
           // Loaded only when configured: node:http and prom-client cost a worker without endpoints ~20 MiB.
           const { startHttpServer } = await import('../http/server.ts');
-          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log });
+          const { buildConsole } = await import('../http/console/server.ts');
+          const web = await buildConsole({ app });
+          consoleApp = web;
+          http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log, console: (req, res) => web.routing(req, res) });
         } catch (raw) {
           await app.close();
           throw raw;
@@ -50,6 +67,7 @@ export function registerRun(program: Command): void {
       }
       const worker = startWorker(app, { health });
       let stopping = false;
+      let exitCode = 0;
       const shutdown = (signal: string): void => {
         if (stopping) {
           log.warn({ signal }, 'second signal: exiting now');
@@ -67,16 +85,24 @@ export function registerRun(program: Command): void {
         void worker
           .stop()
           .then(() => http?.close())
+          .then(() => consoleApp?.close())
           .then(() => app.close())
           .then(() => {
             log.info({ took_ms: Date.now() - started }, 'stopped');
-            process.exit(0);
+            process.exit(exitCode);
           })
           .catch((raw) => {
             log.error({ err: coerceError(raw) }, 'error during shutdown');
             process.exit(1);
           });
       };
+      // An error nobody caught: logged (scrubbed) by cli.ts, then the same graceful stop, exiting 70.
+      onFatal((reason) => {
+        exitCode = FATAL_EXIT_CODE;
+        if (stopping) return;
+        log.error({ reason }, 'fatal error: shutting down');
+        shutdown(reason);
+      });
       process.on('SIGTERM', () => shutdown('SIGTERM'));
       process.on('SIGINT', () => shutdown('SIGINT'));
       await worker.done;

@@ -1,11 +1,11 @@
 // The template context of an acknowledgment: what templates/<kind>/ack.*.liquid may print. Pure, with the
 // clock passed in. The ack goes to an unverified sender, so nothing they wrote goes in here except their
-// subject, flattened by safeSubject (DESIGN.md, "Loop and abuse safety"): no body text, no display name, no
+// subject, flattened by safeSubject (docs/architecture.md, "Loop and abuse safety"): no body text, no display name, no
 // report field values. Which fields were *missing* is ours to say, and is what makes the ack useful.
 
 import type { ReportField } from './report.ts';
 import { computeDeadlines, DEFAULT_POLICY, type Policy } from './sla.ts';
-import { replySubject, safeSubject } from './subject.ts';
+import { SUBJECT_MAX_CHARS, reflectedSubject, replySubject, safeSubject } from './subject.ts';
 
 export type MailboxKind = 'security' | 'support';
 
@@ -137,8 +137,9 @@ export function ackContext(input: AckInput, policy: Policy, now: Date): AckConte
     kind: input.mailbox.kind,
     mailbox_address: input.mailbox.address,
     security_address: input.securityAddress,
-    subject: safeSubject(input.subject),
-    reply_subject: replySubject(input.ref, input.subject, input.mailbox.kind === 'security' ? 'Your report' : 'Your request'),
+    // The subject goes back to whoever the message named: without its links, addresses and phone numbers.
+    subject: safeSubject(reflectedSubject(input.subject, 10 * SUBJECT_MAX_CHARS)),
+    reply_subject: replySubject(input.ref, reflectedSubject(input.subject, 10 * SUBJECT_MAX_CHARS), input.mailbox.kind === 'security' ? 'Your report' : 'Your request'),
     acknowledged: when(now, tz),
     timezone: tz,
     policy: {

@@ -1,5 +1,5 @@
 // Whether to send an automatic mail (an acknowledgment) in answer to one incoming message. Pure: the caller
-// counts what the outbox holds and passes the counts in. DESIGN.md, "Loop and abuse safety": nothing
+// counts what the outbox holds and passes the counts in. docs/architecture.md, "Loop and abuse safety": nothing
 // automatic to machines (classify.ts), to our own addresses, or beyond the rate limits; and only a new case
 // is acknowledged: a follow-up in an existing case reaches the maintainers and gets no automatic answer, so a
 // reporter and a responder can never ping-pong through us.
@@ -11,6 +11,10 @@ export interface AutoReplyLimits {
   per_address_per_hour: number;
   /** config.auto_reply.global_per_hour; 0 turns automatic mail off. */
   global_per_hour: number;
+  /** config.auto_reply.unauthenticated_per_hour: all answers to unauthenticated senders, together. */
+  unauthenticated_per_hour: number;
+  /** config.auto_reply.unauthenticated_per_domain_per_hour: answers to unauthenticated senders of one domain. */
+  unauthenticated_per_domain_per_hour: number;
 }
 
 export interface AutoReplyInput {
@@ -23,11 +27,16 @@ export interface AutoReplyInput {
   sentToRecipientLastHour: number;
   /** Automatic mails queued or sent to anyone in the last hour. */
   sentGloballyLastHour: number;
+  /**
+   * The sender is unauthenticated (sender-auth.ts): then the counts of answers to unauthenticated senders in the
+   * last hour, in all and from the sender's domain. Absent: authenticated.
+   */
+  unauthenticated?: { sentLastHour: number; sentToDomainLastHour: number; domain: string };
   limits: AutoReplyLimits;
   ownAddresses: string[];
 }
 
-export type AutoReplySkip = 'not-human' | 'existing-case' | 'no-recipient' | 'own-address' | 'address-limit' | 'global-limit';
+export type AutoReplySkip = 'not-human' | 'existing-case' | 'no-recipient' | 'own-address' | 'address-limit' | 'global-limit' | 'unauthenticated-limit' | 'domain-limit';
 
 export type AutoReplyDecision = { send: true } | { send: false; reason: AutoReplySkip; detail: string };
 
@@ -54,6 +63,18 @@ export function autoReplyDecision(input: AutoReplyInput): AutoReplyDecision {
   const { per_address_per_hour: perAddress, global_per_hour: global } = input.limits;
   if (input.sentToRecipientLastHour >= perAddress) {
     return skip('address-limit', `${input.sentToRecipientLastHour} automatic mails went to this address in the last hour (auto_reply.per_address_per_hour is ${perAddress})`);
+  }
+  // An unauthenticated sender's own, smaller budgets come before the global one, which they can thus never
+  // exhaust alone (config: unauthenticated_per_hour < global_per_hour).
+  const u = input.unauthenticated;
+  if (u) {
+    const { unauthenticated_per_domain_per_hour: perDomain, unauthenticated_per_hour: perHour } = input.limits;
+    if (u.sentToDomainLastHour >= perDomain) {
+      return skip('domain-limit', `${u.sentToDomainLastHour} automatic mails went to unauthenticated senders of ${u.domain || 'no domain'} in the last hour (auto_reply.unauthenticated_per_domain_per_hour is ${perDomain})`);
+    }
+    if (u.sentLastHour >= perHour) {
+      return skip('unauthenticated-limit', `${u.sentLastHour} automatic mails went to unauthenticated senders in the last hour (auto_reply.unauthenticated_per_hour is ${perHour})`);
+    }
   }
   if (input.sentGloballyLastHour >= global) {
     return skip('global-limit', `${input.sentGloballyLastHour} automatic mails went out in the last hour (auto_reply.global_per_hour is ${global})`);

@@ -1,5 +1,5 @@
 // Reconnect backoff, pure: exponential with full jitter, capped; reset only after a connection has stayed up
-// for `stableMs` (a flapping server would otherwise be hammered at the minimum delay; STYLE.md).
+// for `stableMs` (a flapping server would otherwise be hammered at the minimum delay; docs/style.md).
 
 export interface BackoffPolicy { minMs: number; maxMs: number; stableMs: number }
 

@@ -1,7 +1,7 @@
 import { computeDeadlines, type Deadlines, type Policy } from './sla.ts';
 import { REPORT_FIELDS } from './report.ts';
 
-// The JSON a user sees for a case (`cases show REF --json`): DESIGN.md's user-facing contract. Pure.
+// The JSON a user sees for a case (`cases show REF --json`): part of the user-facing contract (docs/architecture.md, docs/cli.md). Pure.
 
 export interface CaseData {
   ref: string;
@@ -27,6 +27,13 @@ export interface CaseData {
   credits?: string[];
   /** The ref of the case this one duplicates (#duplicate). */
   duplicate_of_ref?: string | null;
+  /** Machine mail set aside (status noise): its class and the header that decided. */
+  noise_class?: string | null;
+  noise_reason?: string | null;
+  /** 'support' when a support@ message was filed as a security case. */
+  routed_from?: string | null;
+  /** false after #quiet: the reporter gets no progress updates. */
+  reporter_updates?: boolean;
 }
 
 export interface MessageData {
@@ -71,6 +78,9 @@ const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() 
 export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date): Record<string, unknown> & { deadlines: Deadlines } {
   const report: Record<string, unknown> = {};
   for (const f of REPORT_FIELDS) report[f] = c.report[f] ?? null;
+  // The canonical type, its CWE and a CVSS vector the reporter gave (null when none, and on cases
+  // opened before they were extracted).
+  for (const f of ['type_canonical', 'cwe', 'cvss'] as const) report[f] = c.report[f] ?? null;
   return {
     ref: c.ref,
     mailbox: c.mailbox,
@@ -91,6 +101,10 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
     report,
     missing_fields: c.missing_fields,
     deadlines: caseDeadlines(c, policy, now),
+    // Machine mail set aside, where a report was moved from, and whether the reporter hears of progress.
+    noise: c.status === 'noise' ? { class: c.noise_class ?? null, reason: c.noise_reason ?? null } : null,
+    routed_from: c.routed_from ?? null,
+    reporter_updates: c.reporter_updates ?? true,
     messages: messages.map((m) => ({
       direction: m.direction,
       role: m.role,

@@ -1,4 +1,4 @@
-// Maintainer commands in a reply (issue 5). Pure. A command is a line of its own in the maintainer's own text:
+// Maintainer commands in a reply (docs/cases-by-email.md). Pure. A command is a line of its own in the maintainer's own text:
 //
 //   #status <state>          one of the lifecycle states (src/core/lifecycle.ts), except new
 //   #severity <level>        critical | high | medium | low
@@ -6,6 +6,7 @@
 //   #credit <text>           may be given more than once
 //   #duplicate <REF>         the case this one duplicates, e.g. SEC-2026-0042 (its status becomes duplicate)
 //   #note [text]             the whole message is internal: recorded on the case, sent to maintainers only
+//   #quiet / #notify         no progress updates to the reporter on this case / updates again
 //
 // The keyword is case-insensitive, may be indented and may be followed by ":" ("#Status: triaged"). A "#" in the
 // middle of a line is text. Lines inside fenced code blocks and quoted (">") lines are never commands. Command
@@ -28,7 +29,9 @@ export type Command =
   | { kind: 'cve'; cve: string; line: number }
   | { kind: 'credit'; text: string; line: number }
   | { kind: 'duplicate'; ref: string; line: number }
-  | { kind: 'note'; line: number };
+  | { kind: 'note'; line: number }
+  | { kind: 'quiet'; line: number }
+  | { kind: 'notify'; line: number };
 
 export interface ParsedCommands {
   commands: Command[];
@@ -40,12 +43,12 @@ export interface ParsedCommands {
   text: string;
 }
 
-export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note'] as const;
+export const COMMAND_KEYWORDS = ['status', 'severity', 'cve', 'credit', 'duplicate', 'note', 'quiet', 'notify'] as const;
 type Keyword = (typeof COMMAND_KEYWORDS)[number];
 
-const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note)(?![\w-])\s*:?\s*(.*)$/i;
+const COMMAND = /^\s*#(status|severity|cve|credit|duplicate|note|quiet|notify)(?![\w-])(?:\s*:)?(.*)$/i;
 // "#word" at the start of a line, as a command would be written; checked against the keywords for typos.
-const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])\s*:?\s*(.*)$/i;
+const HASH_WORD = /^\s*#([a-z]{2,12})(?![\w-])(?:\s*:)?(.*)$/i;
 const CVE = /^CVE-\d{4}-\d{4,}$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 const CREDIT_MAX_CHARS = 200;
@@ -82,8 +85,10 @@ function parseArgument(keyword: Keyword, arg: string, line: number): Command | s
   switch (keyword) {
     case 'status': {
       const s = arg.toLowerCase();
-      if (s === '') return `${at} needs a status: one of ${CASE_STATES.filter((x) => x !== 'new').join(', ')}`;
-      if (!isCaseState(s) || s === 'new') return `${at}: "${safeSubject(arg, 60)}" is not a status; use one of ${CASE_STATES.filter((x) => x !== 'new').join(', ')}`;
+      // new and noise are processing's to set (a noise case is rescued with `cases set REF --status new`).
+      const targets = CASE_STATES.filter((x) => x !== 'new' && x !== 'noise');
+      if (s === '') return `${at} needs a status: one of ${targets.join(', ')}`;
+      if (!isCaseState(s) || s === 'new' || s === 'noise') return `${at}: "${safeSubject(arg, 60)}" is not a status; use one of ${targets.join(', ')}`;
       return { kind: 'status', status: s, line };
     }
     case 'severity': {
@@ -106,6 +111,10 @@ function parseArgument(keyword: Keyword, arg: string, line: number): Command | s
     }
     case 'note':
       return { kind: 'note', line };
+    case 'quiet':
+    case 'notify':
+      if (arg !== '') return `${at} takes nothing after it`;
+      return { kind: keyword, line };
   }
 }
 
@@ -159,6 +168,7 @@ export function parseCommands(ownText: string): ParsedCommands {
     const given = commands.filter((c) => c.kind === k);
     if (given.length > 1) errors.push(`#${k} is given ${given.length} times (lines ${given.map((c) => c.line).join(', ')}); give it once`);
   }
+  if (commands.some((c) => c.kind === 'quiet') && commands.some((c) => c.kind === 'notify')) errors.push('#quiet and #notify contradict each other; give one');
   const dup = commands.find((c) => c.kind === 'duplicate');
   const status = commands.find((c): c is Extract<Command, { kind: 'status' }> => c.kind === 'status');
   if (dup && status && status.status !== 'duplicate') {

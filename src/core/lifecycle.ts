@@ -1,10 +1,11 @@
-// The lifecycle of a case (DESIGN.md; issue 5). Pure: which status changes are allowed, which policy milestones a
+// The lifecycle of a case (docs/cases-by-email.md). Pure: which status changes are allowed, which policy milestones a
 // change meets, and when a reporter's reply reopens a case. The caller writes the new status, the milestone
 // timestamps (`coalesce(col, now)`, so a milestone is met once) and one audit event per change.
 //
 //   new → acknowledged → triaged → accepted → fixed → disclosed → closed      (the main path)
 //   any open state → rejected | duplicate | spam                              (closing it out)
 //   closed | rejected → reopen_to (default triaged)     on a reporter's reply, if lifecycle.reopen_on_reply
+//   noise → new                                          a person rescues machine mail filed as noise
 //
 // Decisions:
 // - Forward moves along the main path may skip states (a maintainer who fixes a bug the day it arrives writes
@@ -15,8 +16,11 @@
 //   and may re-classify among rejected, duplicate and spam. A reporter's reply reopens only closed and
 //   rejected cases: a reply to a case closed as spam or as a duplicate of another is recorded, nothing more
 //   (a spammer must not be able to reopen their case by replying).
+// - `noise` is machine mail set aside by processing (bounces, auto-replies, list mail, spam, our own mail come
+//   back; docs/noise.md). Only processing files a case as noise; a person takes it out again with `new` (the
+//   rescue: it is then acknowledged and gets its deadlines as if it had just arrived) or closes it as spam.
 
-export const CASE_STATES = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam'] as const;
+export const CASE_STATES = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed', 'disclosed', 'closed', 'rejected', 'duplicate', 'spam', 'noise'] as const;
 export type CaseState = (typeof CASE_STATES)[number];
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
@@ -26,7 +30,10 @@ export type Severity = (typeof SEVERITIES)[number];
 export const MAIN_PATH = ['new', 'acknowledged', 'triaged', 'accepted', 'fixed', 'disclosed', 'closed'] as const satisfies readonly CaseState[];
 
 /** States that end a case: deadlines stop, reminders stop, `cases list --overdue` leaves them out. */
-export const TERMINAL_STATES = ['closed', 'rejected', 'duplicate', 'spam'] as const satisfies readonly CaseState[];
+export const TERMINAL_STATES = ['closed', 'rejected', 'duplicate', 'spam', 'noise'] as const satisfies readonly CaseState[];
+
+/** Machine mail set aside: no deadlines, reminders or notifications, not in the default `cases list`. */
+export const NOISE_STATE = 'noise' as const satisfies CaseState;
 
 /** Terminal states a reporter's reply may reopen. */
 export const REOPENABLE_STATES = ['closed', 'rejected'] as const satisfies readonly CaseState[];
@@ -68,6 +75,8 @@ const MEETS: Record<CaseState, readonly Milestone[]> = {
   rejected: ['acknowledged_at', 'assessed_at', 'resolved_at'],
   duplicate: ['acknowledged_at', 'assessed_at', 'resolved_at'],
   spam: ['acknowledged_at', 'assessed_at', 'resolved_at'],
+  // Noise meets nothing: it never had deadlines, and a rescued case starts its clock afresh.
+  noise: [],
 };
 
 /** The milestones met by reaching `state` (set each one only if it is still null). */
@@ -114,9 +123,15 @@ export function applyTransition(current: string, target: string, actor: Actor): 
   const from = current.trim().toLowerCase();
   const to = target.trim().toLowerCase();
   if (!isCaseState(from)) return { ok: false, code: 'unknown-state', error: `the case has an unknown status "${current}"` };
-  if (!isCaseState(to)) return { ok: false, code: 'unknown-state', error: `"${target}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new').join(', ')}` };
+  if (!isCaseState(to)) return { ok: false, code: 'unknown-state', error: `"${target}" is not a status; use one of ${CASE_STATES.filter((s) => s !== 'new' && s !== 'noise').join(', ')}` };
   if (actor.kind === 'reporter') return { ok: false, code: 'not-permitted', error: 'a reporter cannot change the status of a case' };
   if (from === to) return { ok: false, code: 'unchanged', error: `the case is already ${to}` };
+  if (to === 'noise') return { ok: false, code: 'not-allowed', error: 'only processing files machine mail as noise; close the case as spam or rejected instead' };
+  if (from === 'noise') {
+    // The rescue of misfiled machine mail, or the verdict that it is spam after all.
+    if (to === 'new' || to === 'spam') return ok(from, to, actor);
+    return { ok: false, code: 'not-allowed', error: `a noise case is rescued with status new (it is then acknowledged and gets its deadlines), not moved to ${to}` };
+  }
   if (to === 'new') return { ok: false, code: 'not-allowed', error: 'a case cannot go back to new' };
 
   if (isOpen(from)) {

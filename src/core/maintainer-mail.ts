@@ -16,7 +16,8 @@ export type MaintainerMailPurpose =
   | 'command_result'
   | 'proof_failed'
   | 'bounce_back'
-  | 'reminder';
+  | 'reminder'
+  | 'undeliverable';
 
 export interface MaintainerMailContext {
   reply_marker: string;

@@ -1,4 +1,4 @@
-// Who is a maintainer (DESIGN.md, "Who is a maintainer"; library-pitfalls.md §7). Pure. The From address alone
+// Who is a maintainer (docs/architecture.md, "Who is a maintainer"; docs/library-pitfalls.md §7). Pure. The From address alone
 // proves nothing: a configured maintainer address counts only with
 //   - a valid PGP signature by that maintainer's configured key (the seam: the PGP stage reports the status and
 //     signer fingerprint; the caller resolves each maintainer's pgp_public_key_file to its fingerprint), or
@@ -53,6 +53,9 @@ export type Proof =
   | { role: 'outsider'; proven: false; claimed: string; reason: string }
   /** Not a maintainer's address: a reporter (of a new case, or of the case the mail threads into). */
   | { role: 'reporter'; proven: false; reason: string };
+
+/** How many Authentication-Results headers, from the top, are read (sender-auth.ts reads as many). */
+export const MAX_AUTH_RESULTS_HEADERS = 20;
 
 // --- RFC 8601 parsing -------------------------------------------------------------------------------------------
 
@@ -113,7 +116,9 @@ function unquote(v: string): string {
 }
 
 // "key = value" pairs of one resinfo: a value is a quoted string or a run of non-space characters.
-const PAIR = /([A-Za-z0-9_.-]+(?:\/[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)/g;
+// The lookbehind makes a match start only where a run of name characters starts: without it, a long run with
+// no "=" (240 headers of "1.1.1.…") was scanned again from each of its characters, quadratic in its length.
+const PAIR = /(?<![A-Za-z0-9_.\/-])([A-Za-z0-9_.-]+(?:\/[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s"]+)/g;
 
 /** Parse one Authentication-Results header value; null when it has no authserv-id. */
 export function parseAuthResults(header: string): AuthResultsHeader | null {
@@ -202,7 +207,8 @@ export function proveMaintainer(input: ProofInput): Proof {
     failures.push('no trusted_authserv_id is configured, so only a PGP signature can prove a maintainer');
     return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}` };
   }
-  const parsed = input.authResults.map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
+  // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing.
+  const parsed = input.authResults.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
   const top = parsed.find((h) => h.authservId.toLowerCase() === trusted);
   const ignored = [...new Set(parsed.filter((h) => h.authservId.toLowerCase() !== trusted).map((h) => h.authservId))];
   const ignoredNote = ignored.length ? `; Authentication-Results from untrusted authserv-id ${ignored.join(', ')} ignored` : '';

@@ -118,7 +118,7 @@ function credit(text: string): { name: string; contact?: string[]; type: 'FINDER
   if (t === '') return null;
   const contact: string[] = [];
   let name = t;
-  const email = /<?([^\s<>()@,;]+@[^\s<>()@,;]+\.[^\s<>()@,;]+)>?/.exec(t);
+  const email = /<?(?<![^\s<>()@,;])([^\s<>()@,;]+@[^\s<>()@,;]+\.[^\s<>()@,;]+)>?/.exec(t);
   if (email) {
     contact.push(`mailto:${email[1]}`);
     name = name.replace(email[0], ' ');
@@ -130,7 +130,7 @@ function credit(text: string): { name: string; contact?: string[]; type: 'FINDER
   }
   if (contact.length === 0) return { name: t, type: 'FINDER' };
   // What is left once the address or URL is taken out: "Jane (  )" → "Jane".
-  name = name.replace(/\(\s*\)|<\s*>/g, ' ').replace(/\s+/g, ' ').replace(/[\s,;:-]+$/, '').trim() || t;
+  name = name.replace(/\(\s*\)|<\s*>/g, ' ').replace(/\s+/g, ' ').replace(/(?<![\s,;:-])[\s,;:-]+$/, '').trim() || t;
   return { name, contact, type: 'FINDER' };
 }
 

@@ -29,7 +29,19 @@ const MARKER = /##-\s*please type your reply above this line\s*-##/i;
 
 // English (Gmail, Thunderbird, Apple Mail), German, French, Spanish, Dutch attributions. Kept to lines that
 // look like an attribution ("On … wrote:"), not any sentence that ends in "wrote:".
-const ATTRIBUTION_END = /(?:\bwrote|\bschrieb\b.*|\ba écrit|\bescribió|\bschreef)\s*:\s*$/i;
+// Read as code, not as one pattern: "schrieb" followed by anything and then ":" as a regular expression
+// (/\bschrieb\b.*\s*:\s*$/) was quadratic in the line ("schrieb" + 300,000 spaces, 122–138 s).
+const ATTRIBUTION_VERB = /(?:\bwrote|\ba écrit|\bescribió|\bschreef)$/i;
+const SCHRIEB = /\bschrieb\b/i;
+
+/** The line ends like an attribution ("… wrote:", "… schrieb … :"); lines over MAX_ATTRIBUTION_CHARS never do. */
+function endsLikeAttribution(line: string): boolean {
+  if (line.length > MAX_ATTRIBUTION_CHARS) return false;
+  const t = line.trimEnd();
+  if (!t.endsWith(':')) return false;
+  const before = t.slice(0, -1).trimEnd();
+  return ATTRIBUTION_VERB.test(before) || SCHRIEB.test(before);
+}
 const ATTRIBUTION_START = /^\s*(?:on|am|le|el|op)\s\S/i;
 const OUTLOOK_SEPARATOR =
   /^\s*(?:-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original|oorspronkelijk bericht)\s*-{2,}|_{20,})\s*$/i;
@@ -54,7 +66,7 @@ export interface SplitReply {
 
 // An attribution names a date or an address; "On Monday the reporter wrote:" in a maintainer's text does not.
 function isAttribution(line: string): boolean {
-  return line.length <= MAX_ATTRIBUTION_CHARS && ATTRIBUTION_START.test(line) && ATTRIBUTION_END.test(line) && /\d|@/.test(line);
+  return line.length <= MAX_ATTRIBUTION_CHARS && ATTRIBUTION_START.test(line) && endsLikeAttribution(line) && /\d|@/.test(line);
 }
 
 /** The index of the first non-blank line at or after `i`, or -1. */
@@ -105,7 +117,7 @@ export function splitReply(body: string): SplitReply {
     }
     // Gmail folds a long attribution: "On Tue, 3 Mar 2026 at 10:00, Security <" / "security@example.org> wrote:".
     const folded = `${line} ${(lines[i + 1] ?? '').trim()}`;
-    const attribution = isAttribution(line) ? 1 : !ATTRIBUTION_END.test(line) && isAttribution(folded) && ATTRIBUTION_END.test(lines[i + 1] ?? '') ? 2 : 0;
+    const attribution = isAttribution(line) ? 1 : !endsLikeAttribution(line) && isAttribution(folded) && endsLikeAttribution(lines[i + 1] ?? '') ? 2 : 0;
     if (attribution > 0) {
       const next = nextNonBlank(lines, i + attribution);
       if (next === -1 || QUOTED.test(lines[next] ?? '')) {

@@ -1,4 +1,4 @@
-// Deadline reminders to maintainers (issue 5). Pure, with the clock passed in. For each deadline of an open case
+// Deadline reminders to maintainers. Pure, with the clock passed in. For each deadline of an open case
 // that is not yet met: one 'before' reminder within lead_hours of the due time, and one 'breached' reminder
 // once it has passed. "Never twice" is the caller's part: it records each key it sends in reminders_sent,
 // unique on (case, key), in the transaction that queues the mail, and passes the recorded keys back in here

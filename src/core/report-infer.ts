@@ -49,10 +49,10 @@ function cleanName(raw: string): string {
   let name = raw.trim();
   const quoted = /^["“']([^"”']{1,200})["”']/.exec(name);
   if (quoted !== null) return oneLine(quoted[1] ?? '', CREDIT_CHARS);
-  name = name.replace(/\s+(?:in|on|within) (?:the|your|any) (?:advisory|advisories|changelog|release notes|cve|security advisory|announcement|hall of fame)\b.*$/i, '');
-  name = name.replace(/,?\s+(?:if|when|once|whenever|should|in case|after|before|for (?:this|the|that|my|your|any))\s.*$/i, '');
-  name = name.replace(/[,;]?\s*(?:please|if possible|if you can|thanks?(?: you)?|merci|danke|gracias)[.!]*$/i, '');
-  name = name.replace(/[.!,;:]+$/, '');
+  name = name.replace(/(?<!\s)\s+(?:in|on|within) (?:the|your|any) (?:advisory|advisories|changelog|release notes|cve|security advisory|announcement|hall of fame)\b.*$/i, '');
+  name = name.replace(/,?(?<!\s)\s+(?:if|when|once|whenever|should|in case|after|before|for (?:this|the|that|my|your|any))\s.*$/i, '');
+  name = name.replace(/[,;]?(?<!\s)\s*(?:please|if possible|if you can|thanks?(?: you)?|merci|danke|gracias)[.!]*$/i, '');
+  name = name.replace(/(?<![.!,;:])[.!,;:]+$/, '');
   return oneLine(name, CREDIT_CHARS);
 }
 
@@ -102,7 +102,7 @@ export function inferCredit(text: string): string | null {
 /** The answer under a "Credit" heading: a declination, a name, or the answer as written. */
 export function creditFromSection(text: string): string | null {
   const flat = oneLine(text, 2000);
-  const folded = foldCase(flat).replace(/[.!]+$/, '').trim();
+  const folded = foldCase(flat).replace(/(?<![.!])[.!]+$/, '').trim();
   if (NO_CREDIT_ANSWER.test(folded)) return 'no credit';
   if (ANONYMOUS_ANSWER.test(folded)) return 'anonymous';
   for (const sentence of sentences(text)) {
@@ -113,10 +113,10 @@ export function creditFromSection(text: string): string | null {
 }
 
 const ATTACKER =
-  /\b(?:attackers?|adversar(?:y|ies)|malicious (?:users?|actors?|part(?:y|ies))|threat actors?|angreifer|attaquants?|atacantes?)\b/i;
+  /\b(?:attackers?|adversar(?:y|ies)|malicious (?:users?|actors?|part(?:y|ies))|threat actors?|angreifer|attaquants?|atacantes?|anyone|any (?:logged-in |authenticated |unauthenticated |remote |normal |low-privileged )?(?:user|customer|client|member|visitor|caller)s?|(?:a|an) (?:remote|unauthenticated|authenticated|low-privileged) (?:user|client|attacker)|unauthenticated users?)\b/i;
 const ABILITY =
-  /\b(?:can|could|may|might|would|will|able to|allows?|allowing|lets?|enables?|permits?|kann|k[oö]nnte|peut|pourrait|puede|podr[ií]a)\b/i;
-const CONSEQUENCE = /\b(?:this|which|it|the (?:issue|vulnerability|bug)) (?:could|can|may|might|would|will) (?:lead to|result in|allow|enable|let|be used to|be abused to|be exploited to)\b/i;
+  /\b(?:can|could|may|might|would|will|able to|allows?|allowing|lets?|enables?|permits?|gets?|gains?|kann|k[oö]nnte|peut|pourrait|puede|podr[ií]a|pode|poderia)\b/i;
+const CONSEQUENCE = /\b(?:(?:this|which|it|the (?:issue|vulnerability|bug)) (?:could|can|may|might|would|will) (?:lead to|result in|allow|enable|let|be used to|be abused to|be exploited to)|(?:this|which|it) (?:means that|allows|lets|enables|leads to|results in|gives))\b/i;
 
 /** Sentences saying what an attacker can do ("An attacker can steal session cookies..."). */
 export function inferImpact(text: string): string | null {

@@ -11,7 +11,7 @@ export type LabelField = 'type' | 'paths' | 'location' | 'configuration' | 'step
 export const OTHER = 'other';
 export type LabelKind = LabelField | typeof OTHER;
 
-// Whole-label matches. English first, then German, French and Spanish on their own lines.
+// Whole-label matches. English first, then German, French, Spanish and Portuguese on their own lines.
 const EXACT: Record<LabelKind, string> = {
   type: [
     '(?:vulnerability|vuln|issue|bug|weakness|attack|security issue|finding) ?(?:type|class|category|kind)',
@@ -20,6 +20,7 @@ const EXACT: Record<LabelKind, string> = {
     'art der (?:schwachstelle|sicherheitslucke|lucke)', 'schwachstellentyp', 'schwachstellenart', 'typ', 'art', 'kategorie', 'schwachstelle',
     'type de (?:vulnerabilite|faille|probleme)', 'categorie', 'vulnerabilite',
     'tipo(?: de (?:vulnerabilidad|problema|fallo))?', 'categoria', 'vulnerabilidad',
+    'tipo de (?:vulnerabilidade|falha|problema)', 'vulnerabilidade', 'classe de vulnerabilidade',
   ].join('|'),
   paths: [
     '(?:affected |vulnerable |relevant |impacted )?(?:source )?(?:files?|file ?paths?|paths?|source files?|source code files?|components?|modules?)(?: affected)?',
@@ -27,19 +28,22 @@ const EXACT: Record<LabelKind, string> = {
     '(?:betroffene )?(?:dateien|dateipfade|datei|pfade|komponenten|module)',
     '(?:fichiers?|chemins?|composants?)(?: (?:concernes?|affectes?|vulnerables?|impactes?))?',
     '(?:archivos?|ficheros?|rutas?|componentes?)(?: (?:afectad[oa]s?|vulnerables?))?',
+    '(?:arquivos?|caminhos?|componentes?)(?: (?:afetad[oa]s?|vulneraveis|envolvid[oa]s))?',
   ].join('|'),
   location: [
     '(?:affected |vulnerable |tested |impacted )?(?:versions?|releases?|tags?|branch(?:es)?|commits?|revisions?|urls?|endpoints?|location|software version|product version)(?: affected| tested)?',
-    'tag ?/ ?branch(?: ?/ ?commit)?', 'version ?/ ?commit', 'where',
+    'tag ?/ ?branch(?: ?/ ?commit)?', 'version ?/ ?commit', 'where', 'affected product code base', 'affected products?',
     '(?:betroffene )?version(?:en)?', 'fundstelle', 'ort',
     'versions? (?:affectees?|concernees?|vulnerables?)', 'emplacement', 'localisation',
     'versi(?:on|ones) afectadas?', 'ubicacion',
+    'versao afetada', 'versoes afetadas', 'versoes', 'versao', 'localizacao',
   ].join('|'),
   configuration: [
     '(?:special |required |needed |specific |test |testing |system )?(?:configuration|config|setup|set up|environment|prerequisites?|pre-requisites?|preconditions?|requirements|settings)(?: required| needed)?',
     'konfiguration', 'voraussetzungen', 'umgebung', 'einrichtung', 'testumgebung',
     'prerequis', 'environnement', 'configuration requise',
     'configuracion', 'requisitos(?: previos)?', 'entorno',
+    'configuracao', 'pre-requisitos', 'ambiente',
   ].join('|'),
   steps: [
     'steps?', 'steps? to (?:reproduce|replicate|trigger|reproduction)(?: the (?:issue|vulnerability|bug|problem))?',
@@ -48,12 +52,14 @@ const EXACT: Record<LabelKind, string> = {
     'schritte(?: zur reproduktion| zum reproduzieren| zur nachstellung)?', 'reproduktion(?:sschritte)?', 'nachstellung', 'reproduzieren',
     'etapes(?: (?:pour|de) reproduction| pour reproduire| de reproduction)?', 'reproduction', 'comment reproduire', 'pour reproduire',
     'pasos(?: para (?:reproducir|reproducirlo))?', 'reproduccion', 'como reproducir',
+    'passos(?: para (?:reproduzir|reproducao))?', 'reproducao', 'como reproduzir',
   ].join('|'),
   poc: [
     'proof[ -]of[ -]concept(?: code| exploit)?', 'poc(?: code| exploit| request)?', 'exploit(?: code| poc)?', 'payloads?', 'proof', 'exploit/poc', 'poc/exploit',
     'machbarkeitsnachweis', 'konzeptnachweis',
     'preuve de concept', 'charge utile', 'code d exploitation',
     'prueba de concepto', 'carga util', 'codigo de explotacion',
+    'prova de conceito', 'codigo de exploracao',
   ].join('|'),
   impact: [
     '(?:security |potential |business |possible )?impacts?(?: assessment| analysis| statement| description)?', 'exploitability', '(?:severity|risk) ?(?:and|&|/) ?impact', 'impact ?(?:and|&|/) ?(?:severity|risk)',
@@ -61,12 +67,15 @@ const EXACT: Record<LabelKind, string> = {
     'auswirkung(?:en)?', 'folgen', 'risiko', 'angriffsszenario',
     'consequences', 'scenario d attaque', 'risques?',
     'impacto', 'consecuencias', 'escenario de ataque', 'riesgos?',
+    'consequencias', 'cenario de ataque', 'riscos?',
   ].join('|'),
   credit: [
     'credits?', 'credit (?:line|preference|name|as|to)', 'attribution', 'acknowledge?ments?', 'public credit',
+    'discoverers?', 'reported by', 'found by', 'researchers? credit',
     'danksagung', 'nennung', 'anerkennung',
     'remerciements', 'credit souhaite',
     'creditos?', 'atribucion', 'agradecimientos?', 'reconocimientos?',
+    'atribuicao', 'reconhecimentos?',
   ].join('|'),
   other: [
     'summary', 'description', 'details', 'overview', 'title', 'tl;?dr', 'vulnerability (?:details|description|summary)',
@@ -77,6 +86,7 @@ const EXACT: Record<LabelKind, string> = {
     'zusammenfassung', 'beschreibung', 'behebung', 'losung', 'empfehlung', 'referenzen', 'schweregrad',
     'resume', 'correction', 'recommandations?', 'gravite',
     'resumen', 'descripcion', 'solucion', 'mitigacion', 'recomendacion(?:es)?', 'referencias', 'gravedad', 'severidad',
+    'resumo', 'descricao', 'solucao', 'mitigacao', 'recomendacoes', 'gravidade', 'severidade',
   ].join('|'),
 };
 
@@ -129,7 +139,7 @@ export function normaliseLabel(label: string): string {
   t = t.replace(/^\s*(?:\d{1,2}|[a-h])[.)]\s+/, '');
   // Anything else (apostrophes, emphasis, punctuation, white space) breaks words: each run becomes one space.
   t = t.replace(/[^a-z0-9/&+;\-]+/g, ' ');
-  return t.replace(/^[\s-]+|[\s-]+$/g, '').trim();
+  return t.replace(/^[\s-]+|(?<![\s-])[\s-]+$/g, '').trim();
 }
 
 /**

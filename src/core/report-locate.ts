@@ -2,6 +2,8 @@
 // purpose: a wrong path or commit in a case is worse than none, so every candidate needs a
 // shape that ordinary prose, URLs, e-mail addresses and version numbers do not have.
 
+import { forgeLink, forgeLinks } from './report-forms.ts';
+
 const MAX_PATHS = 50;
 
 // Extensions that make a token a source path when it has a directory part.
@@ -41,8 +43,10 @@ interface PathOptions {
 
 function trimToken(raw: string): { token: string; quoted: boolean } {
   const quoted = /^[`'"]/.test(raw) && /[`'"][.,;:)!?]*$/.test(raw);
-  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/[`'">)\]}*_,;:!?]+$/, '');
-  token = token.replace(/\.+$/, '');
+  // Trailing punctuation, closing brackets and dots in any order: "(see src/a.py)." is src/a.py. The lookbehind
+  // makes the run start only where it starts (linear).
+  let token = raw.replace(/^[`'"(<[{*_]+/, '').replace(/(?<![`'">)\]}*_,;:!?.])[`'">)\]}*_,;:!?.]+$/, '');
+  token = token.replace(/(?<!\.)\.+$/, '');
   // "src/auth/login.c:42" or "login.c#L42": drop the line number.
   token = token.replace(/(?::\d+(?::\d+)?|#L\d+(?:-L?\d+)?)$/, '');
   return { token, quoted };
@@ -86,6 +90,16 @@ export function findPaths(text: string, options: PathOptions): string[] {
   let prevWord = '';
   for (const raw of text.split(/\s+/)) {
     if (raw === '') continue;
+    // A link to the code on a forge names the path.
+    if (raw.length <= 700 && raw.includes('://')) {
+      const start = raw.search(/https?:\/\//);
+      const f = start >= 0 ? forgeLink(raw.slice(start).replace(/(?<![>)\]"'`])[>)\]"'`]+$/, '')) : null;
+      if (f && !seen.has(f.path)) {
+        seen.add(f.path);
+        out.push(f.path);
+        if (out.length >= MAX_PATHS) break;
+      }
+    }
     if (raw.length <= 260 && /[./]/.test(raw)) {
       const { token, quoted } = trimToken(raw);
       const path = pathShape(token, options, prevWord, quoted);
@@ -102,16 +116,25 @@ export function findPaths(text: string, options: PathOptions): string[] {
 
 // Products whose version numbers are environment, not the location of the bug.
 const PRODUCT_BEFORE = /\b(?:chrome|chromium|firefox|safari|edge|opera|brave|node(?:\.?js)?|python|java|jdk|php|ruby|golang|go|rust|ubuntu|debian|fedora|windows|macos|os x|ios|android|openssl|nginx|apache|curl|burp(?: suite)?|kernel|linux|postgres(?:ql)?|mysql|mariadb|npm|docker|gcc|clang|browser|os)\s*$/i;
-const COMMIT = /\b(?:commit|revision|rev|sha|changeset)s?(?:\s+(?:hash|id|sha|ref))?\s*[:#=]?\s*[`'"(]?([0-9a-f]{7,40})(?![0-9a-z])/gi;
+const COMMIT = /\b(?:commit|revision|rev|sha|changeset)s?(?:\s+(?:hash|id|sha|ref))?\s*(?:[:#=]\s*)?[`'"(]?([0-9a-f]{7,40})(?![0-9a-z])/gi;
 const TAG = /(?<![\w./@-])[vV]\d{1,4}(?:\.\d{1,4}){1,3}(?:-(?:rc|beta|alpha|pre|dev)\.?\d{0,4})?(?![\w-]|\.\d)/g;
 const VERSION = /\b(?:affects?|affected|in|on|against|since|tested on|up to|through|before|prior to)\s+(?:the\s+)?(?:latest\s+)?(version|release|tag)\s+([vV]?\d{1,4}(?:\.\d{1,4}){1,3})(?![\w-]|\.\d)/gi;
 const BRANCH_BEFORE = /\b(?:on|in|against|from|of|at)\s+(?:the\s+)?[`'"]?([A-Za-z0-9][\w./-]{0,60})[`'"]?\s+branch\b/gi;
-const BRANCH_AFTER = /\bbranch\s*[:=]?\s*([`'"]?)([A-Za-z0-9][\w./-]{0,60})\1/gi;
+const BRANCH_AFTER = /\bbranch\s*(?:[:=]\s*)?([`'"]?)([A-Za-z0-9][\w./-]{0,60})\1/gi;
 const BRANCH_WORD = /branch/i;
 const KNOWN_BRANCHES = /^(?:main|master|develop|development|dev|trunk|next|stable|staging|production|canary|nightly|head)$/i;
 const URL = /\bhttps?:\/\/[^\s<>"'`)\]]{1,500}/gi;
 const URL_CUE = /(?:\b(?:at|on|in|endpoint|page|url|visit|via|under|open|reach|to|located|route)|:)\s*[`'"(<[]?$/i;
 const REFERENCE_HOSTS = /(?:^|\.)(?:mitre\.org|owasp\.org|nist\.gov|portswigger\.net|wikipedia\.org|hackerone\.com|bugcrowd\.com|twitter\.com|x\.com|linkedin\.com|youtube\.com|youtu\.be|imgur\.com|google\.com|medium\.com|first\.org|cve\.org|snyk\.io)$/i;
+
+// Version ranges: "3.0.0 through 3.2.1", "<= 4.17.20", ">= 1.2.0, < 1.4.3", "before 2.5.1", in the
+// languages of the headings too. Each is a flat sequence of bounded pieces (the numbers are dot-separated).
+const NUM = 'v?\\d{1,4}(?:\\.\\d{1,4}){0,3}(?:-[a-z]{1,8}\\.?\\d{0,4})?';
+const OP = '(?:[<>]=?|=<|=>|≤|≥)';
+const RANGE_OPS = new RegExp(`${OP} ?${NUM}(?: ?,? ?(?:and |&& )?${OP} ?${NUM})?(?![\\w.])`, 'gi');
+const RANGE_THROUGH = new RegExp(`\\b(?:versions? )?${NUM} ?(?:through|thru|to|until|up to and including|-|–|—|bis|à|a|hasta|até) ?${NUM}(?![\\w.])`, 'gi');
+const RANGE_BEFORE = new RegExp(`\\b(?:all )?(?:versions? )?(?:before|prior to|up to|earlier than|older than|below|antes de|anteriores a|vor|avant|jusqu'à) (?:version )?${NUM}(?![\\w.])`, 'gi');
+const HAS_DIGIT_DOT = /\d\.\d/;
 
 function isHash(hex: string): boolean {
   return /\d/.test(hex) && /[a-f]/i.test(hex);
@@ -145,11 +168,11 @@ export function findLocation(text: string, urls: boolean): string[] {
     if (KNOWN_BRANCHES.test(name) || /[/\-_.]/.test(name)) add(m.index, name);
   }
   for (const m of branches ? text.matchAll(BRANCH_AFTER) : []) {
-    const name = (m[2] ?? '').replace(/[.]+$/, '');
+    const name = (m[2] ?? '').replace(/(?<!\.)\.+$/, '');
     if (KNOWN_BRANCHES.test(name) || (m[1] ?? '') !== '' || /^[\w-]+\/[\w./-]+$/.test(name)) add(m.index, name);
   }
   for (const m of urls ? text.matchAll(URL) : []) {
-    const url = m[0].replace(/[.,;:!?]+$/, '');
+    const url = m[0].replace(/(?<![.,;:!?])[.,;:!?]+$/, '');
     let host = '';
     try {
       host = new globalThis.URL(url).hostname;
@@ -159,6 +182,29 @@ export function findLocation(text: string, urls: boolean): string[] {
     if (REFERENCE_HOSTS.test(host)) continue;
     if (!URL_CUE.test(text.slice(Math.max(0, m.index - 20), m.index))) continue;
     add(m.index, url);
+  }
+  // Version ranges; a tag found inside one is the range's, not a location of its own.
+  const ranges: { index: number; value: string }[] = [];
+  for (const re of [RANGE_THROUGH, RANGE_OPS, RANGE_BEFORE]) {
+    for (const m of text.matchAll(re)) {
+      const value = m[0].trim();
+      if (!HAS_DIGIT_DOT.test(value) && !/\d/.test(value)) continue;
+      if (re === RANGE_THROUGH && !HAS_DIGIT_DOT.test(value)) continue; // "1 to 3" is prose
+      if (PRODUCT_BEFORE.test(text.slice(Math.max(0, m.index - 30), m.index))) continue;
+      if (ranges.some((r) => m.index >= r.index && m.index < r.index + r.value.length)) continue;
+      ranges.push({ index: m.index, value });
+    }
+  }
+  for (const r of ranges) {
+    for (let i = found.length - 1; i >= 0; i--) if (r.value.toLowerCase().includes(found[i]!.value.toLowerCase().replace(/^version /, ''))) found.splice(i, 1);
+    add(r.index, r.value);
+  }
+  // The ref (and line) of links to the code on a forge.
+  for (const f of forgeLinks(text)) {
+    const ref = /^[0-9a-f]{7,40}$/i.test(f.ref) && isHash(f.ref) ? `commit ${f.ref}` : f.ref;
+    const at = text.indexOf(f.ref);
+    add(at >= 0 ? at : text.length, ref);
+    if (f.line !== null) add(at >= 0 ? at + 1 : text.length, `${f.path} line ${f.line}`);
   }
   found.sort((a, b) => a.index - b.index);
   return found.map((f) => f.value);

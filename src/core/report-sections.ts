@@ -52,9 +52,9 @@ function detectHeading(line: string, next: string | undefined, inHttpBlock: bool
   if (t === '') return null;
 
   // Markdown ATX: "## Steps to reproduce", "### 3. Impact ###", "## Impact: high".
-  const atx = short ? /^#{1,6}[ \t]+(.*)$/.exec(t) : null;
+  const atx = short ? /^#{1,6}[ \t](.*)$/.exec(t) : null;
   if (atx !== null) {
-    const body = (atx[1] ?? '').replace(/[ \t]#+[ \t]*$/, '');
+    const body = (atx[1] ?? '').trimStart().replace(/[ \t]#+[ \t]*$/, '');
     const parts = splitInlineColon(body);
     const kind = classifyLabel(normaliseLabel(parts === null ? body : parts[0]), true);
     if (kind !== null) return { kind, inline: parts === null ? '' : parts[1], underlined: false, marked: true };
@@ -62,10 +62,10 @@ function detectHeading(line: string, next: string | undefined, inHttpBlock: bool
   }
 
   // Bold: "**PoC**", "**Impact:** text", "1. __Steps__".
-  const bold = /^(?:(?:\d{1,2}|[a-hA-H])[.)]\s*)?(?:\*\*|__)([^*_]{1,150})(?:\*\*|__)\s*[:：]?\s*(.*)$/.exec(t);
+  const bold = /^(?:(?:\d{1,2}|[a-hA-H])[.)]\s*)?(?:\*\*|__)([^*_]{1,150})(?:\*\*|__)(?:\s*[:：])?(.*)$/.exec(t);
   if (bold !== null) {
     const inner = bold[1] ?? '';
-    const after = bold[2] ?? '';
+    const after = (bold[2] ?? '').trim();
     const parts = splitInlineColon(inner);
     const kind = classifyLabel(normaliseLabel(parts === null ? inner : parts[0]), true);
     const inline = [parts === null ? '' : parts[1], after].filter((s) => s !== '').join(' ');

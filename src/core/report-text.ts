@@ -56,7 +56,13 @@ const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 // A reply attribution such as "On Tue, 3 Mar 2026, Jane <j@x> wrote:" (or its German, French and
 // Spanish forms) introduces quoted text; it is only dropped when quoted lines follow it.
-const ATTRIBUTION = /(?:\bwrote|\bschrieb|a écrit|\bescribió)\s*:?\s*$/i;
+const ATTRIBUTION = /(?:\bwrote|\bschrieb|a écrit|\bescribió)$/i;
+/** "… wrote", "… wrote:" (white space around the colon allowed), read without a pattern that could backtrack. */
+function isAttribution(line: string): boolean {
+  let t = line.trimEnd();
+  if (t.endsWith(':')) t = t.slice(0, -1).trimEnd();
+  return ATTRIBUTION.test(t);
+}
 const OUTLOOK_SEPARATOR = /^\s*(?:-{3,}\s*(?:original message|ursprüngliche nachricht|message d'origine|mensaje original)\s*-{3,}|_{20,})\s*$/i;
 const FENCE = /^\s{0,3}(?:`{3,}|~{3,})/;
 // No-break and zero-width spaces: the former become spaces, the latter go. U+00A0 is looked for with includes,
@@ -108,7 +114,7 @@ export function ownLines(text: string): string[] {
     if (isQuotedHeaderBlock(lines, i, out)) break;
     if (/^\s*>/.test(line)) continue;
     // The quoted line is the cheaper test, and the rarer one.
-    if (line.length < MAX_HEADING_LINE_CHARS && nextNonBlankIsQuoted(lines, i) && ATTRIBUTION.test(line)) continue;
+    if (line.length < MAX_HEADING_LINE_CHARS && nextNonBlankIsQuoted(lines, i) && isAttribution(line)) continue;
     // Dash-escaped lines in a clear-signed message (RFC 4880 §7.1) start with "- ".
     out.push(line.startsWith('- -') ? line.slice(2) : line);
   }

@@ -18,16 +18,16 @@ function xssLabel(m: RegExpExecArray): string {
 
 // Order matters only for ties (two patterns matching at the same offset): the more specific first.
 const TYPE_PATTERNS: TypePattern[] = [
-  { re: /\b(?:blind |time[- ]based |boolean[- ]based |union[- ]based |error[- ]based )?(?:sql[- ]?injection|sqli)\b|\binjection (?:sql|de sql)\b|\binyecci[oó]n (?:de )?sql\b/i, label: 'SQL injection' },
+  { re: /\b(?:blind |time[- ]based |boolean[- ]based |union[- ]based |error[- ]based )?(?:sql[- ]?injection|sqli)\b|\binjection (?:sql|de sql)\b|\binyecci[oó]n (?:de )?sql\b|\binje[cç][aã]o (?:de )?sql\b/i, label: 'SQL injection' },
   { re: /\b(stored|persistent|reflected|dom[- ]based|dom|blind|self)?[- ]?(?:xss|cross[- ]site[- ]scripting)\b/i, label: xssLabel },
   { re: /\b(?:csrf|xsrf|cross[- ]site request forgery)\b/i, label: 'CSRF' },
   { re: /\b(?:ssrf|server[- ]side request forgery)\b/i, label: 'SSRF' },
   { re: /\b(?:xxe|xml external entit(?:y|ies))\b/i, label: 'XXE' },
   { re: /\b(?:server[- ]side template injection|ssti|template injection)\b/i, label: 'template injection' },
   { re: /\b(?:os |shell |remote )?command injection\b|\binjection de commandes?\b|\binyecci[oó]n de comandos\b/i, label: 'command injection' },
-  { re: /\b(?:remote code execution|arbitrary code execution|rce)\b|\bcodeausf[uü]hrung\b|\bex[ée]cution de code (?:arbitraire|[aà] distance)\b|\bejecuci[oó]n (?:remota )?de c[oó]digo\b/i, label: 'RCE' },
+  { re: /\b(?:remote code execution|arbitrary code execution|rce)\b|\bcodeausf[uü]hrung\b|\bex[ée]cution de code (?:arbitraire|[aà] distance)\b|\bejecuci[oó]n (?:remota )?de c[oó]digo\b|\bexecu[cç][aã]o (?:remota )?de c[oó]digo\b/i, label: 'RCE' },
   { re: /\bcode injection\b/i, label: 'code injection' },
-  { re: /\b(?:path|directory|dir) traversal\b|\bdirectory climbing\b|\bverzeichnis[- ]?traversal\b|\btravers[ée]e de (?:r[ée]pertoires?|chemin)\b|\bsalto de directorio\b|\brecorrido de directorios?\b/i, label: 'path traversal' },
+  { re: /\b(?:path|directory|dir) traversal\b|\bdirectory climbing\b|\bverzeichnis[- ]?traversal\b|\btravers[ée]e de (?:r[ée]pertoires?|chemin)\b|\bsalto de directorio\b|\brecorrido de directorios?\b|\btravessia de diret[oó]rios?\b/i, label: 'path traversal' },
   { re: /\b(?:local file inclusion|lfi)\b/i, label: 'local file inclusion' },
   { re: /\b(?:remote file inclusion|rfi)\b/i, label: 'remote file inclusion' },
   { re: /\b(?:insecure|unsafe|untrusted) deseriali[sz]ation\b|\bdeserialization of untrusted data\b/i, label: 'insecure deserialization' },
@@ -49,7 +49,8 @@ const TYPE_PATTERNS: TypePattern[] = [
   { re: /\b(?:DoS|DDoS)\b/, label: 'denial of service' },
   { re: /\b(?:authentication|auth|login|2fa|mfa|otp) bypass\b|\bbypass(?:es|ing)? (?:the )?(?:authentication|login|2fa|mfa)\b|\bauthentifizierungsumgehung\b|\bcontournement de l.authentification\b|\bomisi[oó]n de autenticaci[oó]n\b/i, label: 'authentication bypass' },
   { re: /\b(?:idor|insecure direct object references?)\b/i, label: 'IDOR' },
-  { re: /\b(?:authori[sz]ation bypass|broken access control|missing authori[sz]ation|improper access control)\b/i, label: 'authorization bypass' },
+  { re: /\bmissing authori[sz]ation(?: checks?)?\b/i, label: 'missing authorization' },
+  { re: /\b(?:authori[sz]ation bypass|broken access control|improper access control)\b/i, label: 'authorization bypass' },
   { re: /\bprivilege escalation\b|\bescalation of privileges?\b|\bprivilege elevation\b|\brechteausweitung\b|\b[ée]l[ée]vation de privil[eè]ges\b|\bescalada de privilegios\b/i, label: 'privilege escalation' },
   { re: /\bsession fixation\b/i, label: 'session fixation' },
   { re: /\b(?:unrestricted|arbitrary|unrestricted) file upload\b/i, label: 'unrestricted file upload' },
@@ -122,4 +123,4 @@ function typeLabelAt(text: string, index: number): string | null {
 
 /** Words that mark a message as being about security at all; prose inference needs one. */
 export const SECURITY_SIGNAL =
-  /\b(?:vulnerab\w*|exploit\w*|security|attack\w*|inject\w*|bypass\w*|xss|csrf|ssrf|rce|cve-\d+-\d+|cwe-\d+|overflow|traversal|payload|malicious|poc|proof of concept|schwachstelle\w*|sicherheit\w*|angreifer|faille|vuln[ée]rabilit[ée]\w*|s[ée]curit[ée]|attaquant|vulnerabilidad\w*|seguridad|atacante)\b/i;
+  /\b(?:vulnerab\w*|exploit\w*|security|attack\w*|inject\w*|bypass\w*|xss|csrf|ssrf|rce|cve-\d+-\d+|cwe-\d+|overflow|traversal|payload|malicious|poc|proof of concept|schwachstelle\w*|sicherheit\w*|angreifer|faille|vuln[ée]rabilit[ée]\w*|s[ée]curit[ée]|attaquant|vulnerabilidad\w*|seguridad|atacante|vulnerabilidade\w*|seguran[cç]a)\b/i;

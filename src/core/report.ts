@@ -12,6 +12,8 @@ import { creditFromSection, dropCreditParagraphs, inferConfiguration, inferCredi
 import { splitSections, type Sections } from './report-sections.ts';
 import { capText, dropSignOff, foldCase, oneLine, ownLines, withoutFences } from './report-text.ts';
 import { findTypeLabel, SECURITY_SIGNAL } from './report-vocab.ts';
+import { canonicalType, findCvss } from './report-cwe.ts';
+import { flattenMarkdownTables, htmlReportText } from './report-forms.ts';
 
 export const REPORT_FIELDS = ['type', 'paths', 'location', 'configuration', 'steps', 'poc', 'impact', 'credit'] as const;
 export type ReportField = (typeof REPORT_FIELDS)[number];
@@ -39,12 +41,23 @@ export interface ReportInput {
   subject: string;
   text: string;
   attachments: ReportAttachment[];
+  /** The (sanitised) HTML body, if any: its tables and definition lists are read as fields. */
+  html?: string | null;
 }
 
 export interface ExtractedReport {
   report: ReportRecord;
   /** The fields left null, in REPORT_FIELDS order. */
   missing: ReportField[];
+  /** What is derived from the fields and the text; stored with the report, never "missing". */
+  extras?: ReportExtras;
+}
+
+/** report.type_canonical and report.cwe (src/core/report-cwe.ts), and a CVSS vector the reporter gave. */
+export interface ReportExtras {
+  type_canonical: string | null;
+  cwe: string | null;
+  cvss: string | null;
 }
 
 type Partial8 = Partial<ReportRecord>;
@@ -60,7 +73,7 @@ const EMPTY_ANSWER =
   /^(?:n\/?a|none|no|nothing|unknown|not sure|not known|not applicable|tbd|todo|-+|\?+|nil|null|keine|k\.? ?a\.?|unbekannt|aucune?|inconnu|ninguno|ninguna|nada|desconocido)$/;
 
 function isEmptyAnswer(text: string): boolean {
-  return EMPTY_ANSWER.test(foldCase(text).replace(/[.!]+$/, '').trim());
+  return EMPTY_ANSWER.test(foldCase(text).replace(/(?<![.!])[.!]+$/, '').trim());
 }
 
 function joined(parts: string[] | undefined, maxChars: number, separator = '\n\n'): string | null {
@@ -201,6 +214,13 @@ function isPocPlaceholder(text: string): boolean {
   return text.length <= 120 && !text.includes('\n') && POC_PLACEHOLDER.test(foldCase(text));
 }
 
+// MITRE's CVE request form writes its headings in brackets on their own lines ("[Affected Component]").
+const BRACKET_HEADING = /^\[([A-Za-z][A-Za-z /-]{1,60})\][ \t]*$/gm;
+
+function bracketHeadings(text: string): string {
+  return text.includes('[') ? text.replace(BRACKET_HEADING, '$1:') : text;
+}
+
 function emptyRecord(): ReportRecord {
   return { type: null, paths: null, location: null, configuration: null, steps: null, poc: null, impact: null, credit: null };
 }
@@ -211,12 +231,16 @@ function finish(report: ReportRecord): ExtractedReport {
 
 function extract(input: ReportInput): ExtractedReport {
   const subject = typeof input.subject === 'string' ? oneLine(input.subject, 1000) : '';
-  const body = typeof input.text === 'string' ? input.text : '';
+  // Markdown tables read as "label: value" lines.
+  const body = flattenMarkdownTables(bracketHeadings(typeof input.text === 'string' ? input.text : ''));
+  // HTML tables and definition lists: mailparser's text glues their cells, so they are read from the HTML.
+  const htmlText = htmlReportText(input.html);
   const attachments = Array.isArray(input.attachments) ? input.attachments.slice(0, MAX_ATTACHMENTS) : [];
   const names = new Set<string>();
   for (const a of attachments) if (typeof a?.filename === 'string') names.add(a.filename.toLowerCase());
 
   const main = analyse(sectionsOf(body), subject, names);
+  const fromHtml = htmlText === null ? null : analyse(sectionsOf(htmlText), subject, names);
   const reportSources: Analysis[] = [];
   const reportAttachmentNames = new Set<string>();
   for (const a of attachments) {
@@ -225,7 +249,7 @@ function extract(input: ReportInput): ExtractedReport {
     // A text attachment counts as a report only when it is structured like one; otherwise a
     // poc.py full of "# comments" would fill the report with guesses. Most are not: they are
     // not analysed further.
-    const sections = sectionsOf(a.text);
+    const sections = sectionsOf(flattenMarkdownTables(a.text));
     if (sections.headedFieldCount < 2) continue;
     const analysis = analyse(sections, '', names);
     if (analysis.headedFieldCount >= 2) {
@@ -234,10 +258,13 @@ function extract(input: ReportInput): ExtractedReport {
     }
   }
 
+  // The HTML's structure wins where it shows more fields than the text (HTML-only mail, whose text mailparser
+  // derived by gluing table cells together); otherwise the text part, which the reporter's client wrote.
+  const htmlFirst = fromHtml !== null && fromHtml.headedFieldCount >= main.headedFieldCount;
   const tiers: Partial8[] = [
-    main.headed,
+    ...(htmlFirst ? [fromHtml.headed, main.headed] : fromHtml ? [main.headed, fromHtml.headed] : [main.headed]),
     ...reportSources.map((s) => s.headed),
-    main.weak,
+    ...(htmlFirst ? [fromHtml.weak, main.weak] : fromHtml ? [main.weak, fromHtml.weak] : [main.weak]),
     ...reportSources.map((s) => s.weak),
     main.inferred,
     ...reportSources.map((s) => s.inferred),
@@ -268,7 +295,9 @@ function extract(input: ReportInput): ExtractedReport {
     const list = `attachments: ${pocFiles.join(', ')}`;
     report.poc = report.poc === null ? list : `${report.poc} (${list})`;
   }
-  return finish(report);
+  const text = `${subject}\n${body.slice(0, 20_000)}`;
+  const canonical = report.type !== null || main.aboutSecurity ? canonicalType(report.type, text) : null;
+  return { ...finish(report), extras: { type_canonical: canonical?.name ?? null, cwe: canonical?.cwe ?? null, cvss: main.aboutSecurity || report.type !== null ? findCvss(text) : null } };
 }
 
 /** Extracts the report fields from one message. Never throws. */

@@ -1,4 +1,4 @@
-// Abortable waiting, shared by every loop (STYLE.md: sleeps can be aborted so stop() returns promptly).
+// Abortable waiting, shared by every loop (docs/style.md: sleeps can be aborted so stop() returns promptly).
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

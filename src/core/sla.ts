@@ -96,7 +96,8 @@ export function computeDeadlines(c: { openedAt: Date; severity: string | null; s
   const ack = new Date(c.openedAt.getTime() + policy.ack_hours * 3_600_000);
   const assessment = addBusinessDays(c.openedAt, policy.assessment_business_days, policy);
   const resolution = addCalendarDays(c.openedAt, resolutionDays(policy, c.severity), policy.timezone);
-  const breached = (due: Date, met: Date | null | undefined): boolean => (met ? met > due : now > due);
+  // Machine mail set aside (status noise) has no deadlines to breach: nobody has to work it.
+  const breached = (due: Date, met: Date | null | undefined): boolean => c.status !== 'noise' && (met ? met > due : now > due);
   return {
     ack_due: ack.toISOString(),
     assessment_due: assessment.toISOString(),

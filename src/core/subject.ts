@@ -1,5 +1,5 @@
 // Subjects of the mail we send. Pure. The subject is the one piece of attacker-controlled text we ever echo to
-// an unverified sender (DESIGN.md, "Loop and abuse safety"), so it is flattened to one plain line first:
+// an unverified sender (docs/architecture.md, "Loop and abuse safety"), so it is flattened to one plain line first:
 // no CR/LF (header injection: "x\r\nBcc: evil@x"), no other control characters, no bidi controls that
 // would make "[SEC-2026-0042] Re: gpj.exe" display as something else (CVE-2021-42574, "Trojan Source").
 
@@ -50,7 +50,7 @@ export function plainText(s: string): string {
 // Polish (Odp, PD), Turkish (YNT, İLT), Finnish (VL), Hungarian (Vá); each optionally counted: "Re[2]:",
 // "Re^2:", "Re(2):".
 const PREFIX =
-  /^(?:re|fwd?|aw|wg|sv|vs|vb|fs|vl|antw|doorst|tr|r[ée]f|rv|res|enc|r|rif|i|odp|pd|ynt|[iİ]lt|v[áa])\s*(?:\[\d+\]|\^\d+|\(\d+\))?\s*:\s*/iu;
+  /^(?:re|fwd?|aw|wg|sv|vs|vb|fs|vl|antw|doorst|tr|r[ée]f|rv|res|enc|r|rif|i|odp|pd|ynt|[iİ]lt|v[áa])\s*(?:(?:\[\d+\]|\^\d+|\(\d+\))\s*)?:\s*/iu;
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,4 +72,57 @@ export function replySubject(ref: string, theirSubject: string, fallback = 'Your
   const head = `${tag} Re: `;
   const rest = safeSubject(s, Math.max(1, SUBJECT_MAX_CHARS - Array.from(head).length));
   return rest === '' ? `${tag} ${safeSubject(fallback)}` : `${head}${rest}`;
+}
+
+// --- the subject we echo to a sender ------------------------------------------------------------------------------
+
+/** What stands in for a URL, an address or a phone number taken out of a subject we echo. */
+export const REFLECTED_PLACEHOLDER = '[…]';
+
+// Top-level domains that a bare "name.tld" in a subject most likely is a link to (phishing subjects use them);
+// file names (report.pdf, poc.py) are left alone.
+const LINK_TLDS = new Set(['com', 'net', 'org', 'io', 'co', 'info', 'biz', 'ru', 'cn', 'xyz', 'top', 'app', 'dev', 'me', 'ly', 'link', 'click', 'site', 'online', 'shop', 'live', 'tk', 'ml', 'ga', 'cf', 'gq', 'us', 'uk', 'de', 'fr', 'eu', 'ws', 'cc', 'su', 'in', 'pw', 'icu', 'vip', 'support', 'help', 'security', 'login', 'account']);
+const URLISH = /^[a-z][a-z0-9+.-]*:\/\/|^www\.|^(?:mailto|tel|sms|callto|javascript|data|file):|@/i;
+const DOMAIN_WITH_PATH = /^[a-z0-9-]+(?:\.[a-z0-9-]+)+\//i;
+const DOMAIN = /^(?:[a-z0-9-]+\.)+([a-z]{2,24})\.?$/i;
+const PHONE_TOKEN = /^[+(]?[\d().\-/]+$/;
+const DATE_TOKEN = /^\d{4}-\d{2}-\d{2}$/;
+
+function isLinkToken(token: string): boolean {
+  // Punctuation around a word ("(evil.com)", "evil.com,") is not part of it.
+  const t = token.replace(/^[("'<[]+/, '').replace(/(?<![)"'>\].,;:!?])[)"'>\].,;:!?]+$/, '');
+  if (t === '') return false;
+  if (URLISH.test(t)) return true;
+  if (DOMAIN_WITH_PATH.test(t)) return true;
+  const m = DOMAIN.exec(t);
+  return m !== null && LINK_TLDS.has(m[1]!.toLowerCase());
+}
+
+/**
+ * A subject fit to echo to a sender we cannot authenticate, in an acknowledgment: safeSubject, with URLs
+ * (scheme://, www., mailto:, name.com/path, bare name.com), e-mail addresses and phone numbers (runs of digits
+ * and separators with seven digits or more) replaced by "[…]", so that security@ never carries an attacker's
+ * link, address or number to whoever the attacker names.
+ */
+export function reflectedSubject(s: string, maxChars = SUBJECT_MAX_CHARS): string {
+  const tokens = safeSubject(s, 4 * maxChars).split(' ');
+  const out: string[] = [];
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (isLinkToken(t)) {
+      if (out.at(-1) !== REFLECTED_PLACEHOLDER) out.push(REFLECTED_PLACEHOLDER);
+      continue;
+    }
+    // A phone number may be written in several words: "+1 (555) 123-4567".
+    let j = i;
+    let digits = 0;
+    while (j < tokens.length && PHONE_TOKEN.test(tokens[j]!) && !DATE_TOKEN.test(tokens[j]!)) digits += tokens[j++]!.replace(/\D/g, '').length;
+    if (digits >= 7) {
+      if (out.at(-1) !== REFLECTED_PLACEHOLDER) out.push(REFLECTED_PLACEHOLDER);
+      i = j - 1;
+      continue;
+    }
+    out.push(t);
+  }
+  return safeSubject(out.join(' '), maxChars);
 }

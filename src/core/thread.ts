@@ -1,4 +1,4 @@
-// Threading decision for an incoming message (DESIGN.md, "Threading rules, in order"). Pure: the caller looks up
+// Threading decision for an incoming message (docs/architecture.md, "Threading rules, in order"). Pure: the caller looks up
 // which cases the referenced Message-IDs belong to, and the case a subject tag names, and passes the answers in.
 //
 // 1. In-Reply-To / References naming a Message-ID that we stored for a case joins that case. The nearest ancestor

@@ -3,7 +3,7 @@ import { sleep, type Waker } from '../core/signal.ts';
 
 /**
  * LISTEN on `channel` on a dedicated connection until `signal` aborts, waking `waker` on each notification,
- * reconnecting after a drop. Notifications are lost while disconnected (library-pitfalls.md §5), so each
+ * reconnecting after a drop. Notifications are lost while disconnected (docs/library-pitfalls.md §5), so each
  * (re)connection also wakes once: callers treat a wake-up as a hint and poll as the source of truth.
  */
 export async function listenLoop(url: string, channel: string, waker: Waker, signal: AbortSignal): Promise<void> {

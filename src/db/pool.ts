@@ -5,7 +5,7 @@ import { collectGarbage } from '../gc.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
-/** Query modules take either a pool or a checked-out client as their first argument (STYLE.md). */
+/** Query modules take either a pool or a checked-out client as their first argument (docs/style.md, SQL). */
 export type Db = pg.Pool | pg.PoolClient | pg.Client;
 
 /**
@@ -42,7 +42,7 @@ export function createPool(connectionString: string, log: Logger, opts: { max?: 
     idle_in_transaction_session_timeout: 300_000,
   });
   // An idle client's error (server restart, 57P01) is re-emitted on the pool; without a listener Node would
-  // crash the process (library-pitfalls.md §5). Log it and let the pool replace the client.
+  // crash the process (docs/library-pitfalls.md §5). Log it and let the pool replace the client.
   pool.on('error', (raw) => {
     const err = coerceError(raw);
     log.warn({ err: { message: err.message, code: err.code } }, 'idle database connection lost');

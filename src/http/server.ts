@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -25,7 +26,11 @@ export interface HttpDeps {
   dbUrl: string;
   health: HealthRegistry;
   log: Logger;
+  /** The web console and API (src/http/console): every path other than the three above goes to it. */
+  console?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
 }
+
+const OPS_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const DB_TIMEOUT_MS = 2000;
 
@@ -68,6 +73,16 @@ export async function readiness(pool: pg.Pool, deps: HttpDeps): Promise<{ ok: bo
   };
 }
 
+/** No token configured: open (on loopback by default); else "Authorization: Bearer <token>", compared in constant time. */
+export function bearerOk(req: http.IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec((req.headers.authorization ?? '').slice(0, 1024));
+  if (!m) return false;
+  const a = createHash('sha256').update(m[1]!).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+}
+
 function send(res: http.ServerResponse, status: number, body: string, type = 'application/json; charset=utf-8'): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
   res.end(body);
@@ -88,20 +103,27 @@ export async function startHttpServer(deps: HttpDeps): Promise<HttpServer> {
     query_timeout: DB_TIMEOUT_MS + 500,
     application_name: 'mailcase-http',
   });
-  // An idle client's error would otherwise crash the process (library-pitfalls.md §5); /readyz reports it.
+  // An idle client's error would otherwise crash the process (docs/library-pitfalls.md §5); /readyz reports it.
   pool.on('error', (raw) => log.debug({ err: { message: coerceError(raw).message } }, 'health connection lost'));
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (deps.console && !OPS_PATHS.has(url.pathname)) return deps.console(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, '{"error":"method not allowed"}\n');
     switch (url.pathname) {
       case '/healthz':
         return send(res, 200, `${JSON.stringify({ status: 'ok', uptime_seconds: Math.round(process.uptime()) })}\n`);
       case '/readyz': {
         const r = await readiness(pool, deps);
-        return send(res, r.ok ? 200 : 503, `${JSON.stringify(r.body, null, 2)}\n`);
+        // Without the token (when one is set) a probe learns ready or not, nothing of mailboxes or errors.
+        const body = bearerOk(req, cfg.metrics_token) ? r.body : { status: r.body.status };
+        return send(res, r.ok ? 200 : 503, `${JSON.stringify(body, null, 2)}\n`);
       }
       case '/metrics':
+        if (!bearerOk(req, cfg.metrics_token)) {
+          res.setHeader('www-authenticate', 'Bearer realm="mailcase"');
+          return send(res, 401, '{"error":"unauthorized: /metrics needs Authorization: Bearer <http.metrics_token>"}\n');
+        }
         await refreshDatabaseGauges(pool, deps.config, { timeoutMs: DB_TIMEOUT_MS + 1000 });
         return send(res, 200, await registry.metrics(), registry.contentType);
       default:

@@ -22,6 +22,7 @@ export async function analyse(raw: Buffer, timeoutMs: number, pgp?: { reader: Pg
   const report = extractReport({
     subject: parsed.subject,
     text: parsed.text,
+    html: parsed.html,
     attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, text: attachmentText(a) })),
   });
   return { parsed, report, crypto };

@@ -76,7 +76,43 @@ export interface ParsedMessage {
 }
 
 const MAX_HEADER_VALUE = 4000;
-const MAX_TEXT = 2_000_000;
+export const MAX_TEXT = 2_000_000;
+/** HTML bodies longer than this are not sanitised or kept (the text part is). */
+export const MAX_HTML = 2_000_000;
+/**
+ * HTML nested deeper than this is not sanitised or kept: sanitize-html's time grows faster than the depth
+ * (200,000 nested <div>, 2.2 MB: 17–55 s), and no mail client writes more than a few dozen levels.
+ */
+export const MAX_HTML_DEPTH = 1000;
+
+// Elements that have no end tag, so they do not nest (HTML Living Standard, void elements).
+const VOID_ELEMENTS = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'param', 'source', 'track', 'wbr']);
+
+/**
+ * Whether `html` opens more than `limit` elements without closing them, read in one pass (an estimate that errs
+ * towards "deep": unclosed <p> and <li> count).
+ */
+export function htmlTooDeep(html: string, limit = MAX_HTML_DEPTH): boolean {
+  let depth = 0;
+  for (let at = html.indexOf('<'); at >= 0 && at < html.length - 1; at = html.indexOf('<', at + 1)) {
+    const closing = html[at + 1] === '/';
+    let end = at + (closing ? 2 : 1);
+    while (end < html.length && end - at < 20 && /[A-Za-z0-9]/.test(html[end]!)) end++;
+    const name = html.slice(at + (closing ? 2 : 1), end).toLowerCase();
+    if (name === '' || !/^[a-z]/.test(name)) continue;
+    if (closing) depth = Math.max(0, depth - 1);
+    else if (!VOID_ELEMENTS.has(name)) {
+      if (++depth > limit) return true;
+    }
+  }
+  return false;
+}
+
+/** The HTML body as kept: sanitised, or null when it is over MAX_HTML or MAX_HTML_DEPTH (the text part stays). */
+export function keptHtml(html: string | false | undefined): string | null {
+  if (typeof html !== 'string' || html === '' || html.length > MAX_HTML || htmlTooDeep(html)) return null;
+  return stripNul(sanitize(html));
+}
 
 export function stripNul(s: string): string {
   return s.includes('\u0000') ? s.replace(/\u0000/g, '') : s;
@@ -136,7 +172,7 @@ const WRITE_PIECE = 64 * 1024;
  */
 function mailparse(raw: Buffer): Promise<ParsedMail> {
   return new Promise((resolve, reject) => {
-    const parser = new MailParser({ skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, keepDeliveryStatus: true, maxHtmlLengthToParse: 5_000_000 });
+    const parser = new MailParser({ skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true, keepDeliveryStatus: true, maxHtmlLengthToParse: MAX_HTML });
     const mail = { attachments: [] as ParsedMail['attachments'] } as ParsedMail & { headers: Headers; headerLines: HeaderLines };
     let settled = false;
     const settle = (err: Error | null): void => {
@@ -193,7 +229,7 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
   const referenced = referencedIds(inReplyTo, refs ?? null);
   const from = addresses(parsed.from)[0] ?? null;
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : null;
-  const html = typeof parsed.html === 'string' && parsed.html ? stripNul(sanitize(parsed.html)) : null;
+  const html = keptHtml(parsed.html);
   const text = stripNul(parsed.text ?? '').slice(0, MAX_TEXT);
   return {
     messageId: normalizeMessageId(parsed.messageId),

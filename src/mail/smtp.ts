@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config } from '../config.ts';
 import { oneLine } from '../errors.ts';
+import { nodemailerOAuth2, tokenSourceFor } from './oauth2.ts';
 
 // The nodemailer adapter: compose an outbox row into RFC 5322 bytes, and deliver bytes over SMTP (a pooled
 // transport) or, with no `smtp` configured (the embedded default), as .eml files under data_dir/outbox.
@@ -70,6 +71,12 @@ export function classifySmtpError(e: { code?: string; responseCode?: number; mes
   return { ok: false, permanent: false, error, transport: TRANSIENT_CODES.has(e.code ?? '') || e.code === 'EAUTH' || e.code === 'ENOAUTH' || e.code === undefined };
 }
 
+/** nodemailer's `auth` for the `smtp` block: none, user and password, or OAuth2 (`auth: { type: oauth2 }`). */
+export function smtpAuth(smtp: NonNullable<Config['smtp']>): ReturnType<typeof nodemailerOAuth2> | { user: string; pass: string } | undefined {
+  if (smtp.auth) return nodemailerOAuth2(smtp.auth, smtp.user!);
+  return smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined;
+}
+
 export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
   const t = nodemailer.createTransport({
     pool: true,
@@ -78,7 +85,7 @@ export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
     secure: smtp.secure,
     requireTLS: smtp.require_tls,
     maxConnections: smtp.max_connections,
-    auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
+    auth: smtpAuth(smtp),
     tls: { rejectUnauthorized: smtp.tls_reject_unauthorized },
     connectionTimeout: smtp.timeout_seconds * 1000,
     greetingTimeout: smtp.timeout_seconds * 1000,
@@ -94,7 +101,10 @@ export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
         const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => (typeof r === 'string' ? r : r.address));
         return { ok: true, response: oneLine(`${info.response ?? ''}${rejected.length ? `; rejected: ${rejected.join(', ')}` : ''}`) };
       } catch (raw_) {
-        return classifySmtpError(raw_ as Error & { code?: string; responseCode?: number });
+        const e = raw_ as Error & { code?: string; responseCode?: number };
+        // A server that refuses an OAuth2 token with 535 at once (no 334 challenge) gets a new one next time.
+        if (smtp.auth && e.code === 'EAUTH') tokenSourceFor(smtp.auth).invalidate();
+        return classifySmtpError(e);
       }
     },
     verify: async () => {

@@ -5,6 +5,7 @@ import { Liquid, type Template } from 'liquidjs';
 import { sampleAckContexts, type AckContext } from '../core/ack.ts';
 import { sampleNotificationContexts, type NotificationContext } from '../core/notification.ts';
 import { sampleMaintainerMailContexts, type MaintainerMailContext } from '../core/maintainer-mail.ts';
+import { sampleUpdateContexts, type UpdateContext } from '../core/update.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 
 // The mail templates adapter (LiquidJS). Defaults ship in templates/<kind>/<name>.txt.liquid (and an optional
@@ -21,14 +22,25 @@ export interface TemplateContexts {
   ack: AckContext;
   notification: NotificationContext;
   maintainer: MaintainerMailContext;
+  /** The reporter's progress update: security mailboxes only. */
+  update: UpdateContext;
 }
 export type TemplateName = keyof TemplateContexts;
-export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer'];
+export const TEMPLATE_NAMES: readonly TemplateName[] = ['ack', 'notification', 'maintainer', 'update'];
+
+/** Templates that only some mailbox kinds have; the others have every name. */
+const KINDS_OF: Partial<Record<TemplateName, readonly TemplateKind[]>> = { update: ['security'] };
+
+/** Whether mailbox kind `kind` has template `name` (the reporter update is for security mailboxes only). */
+export function hasTemplate(kind: TemplateKind, name: TemplateName): boolean {
+  return KINDS_OF[name]?.includes(kind) ?? true;
+}
 
 const SAMPLES: { [N in TemplateName]: () => Array<TemplateContexts[N]> } = {
   ack: sampleAckContexts,
   notification: sampleNotificationContexts,
   maintainer: sampleMaintainerMailContexts,
+  update: sampleUpdateContexts,
 };
 
 export interface RenderedMail {
@@ -104,7 +116,8 @@ function strayFiles(dir: string): string[] {
     if (entry.isDirectory() && (TEMPLATE_KINDS as readonly string[]).includes(entry.name)) {
       for (const f of readdirSync(full)) {
         const m = FILE_NAME.exec(f);
-        if (f.endsWith('.liquid') && !(m && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!))) stray.push(path.join(full, f));
+        const known = m && (TEMPLATE_NAMES as readonly string[]).includes(m[1]!) && hasTemplate(entry.name as TemplateKind, m[1] as TemplateName);
+        if (f.endsWith('.liquid') && !known) stray.push(path.join(full, f));
       }
     } else if (entry.isFile() && entry.name.endsWith('.liquid')) {
       stray.push(full);
@@ -147,6 +160,7 @@ function load(templatesDir: string | undefined): { files: Loaded[]; engines: Rec
   };
   for (const kind of TEMPLATE_KINDS) {
     for (const name of TEMPLATE_NAMES) {
+      if (!hasTemplate(kind, name)) continue;
       const at = (dir: string, format: 'txt' | 'html'): string => path.join(dir, kind, `${name}.${format}.liquid`);
       const txtOverride = overrides !== undefined && existsSync(at(overrides, 'txt'));
       const htmlOverride = overrides !== undefined && existsSync(at(overrides, 'html'));
@@ -250,7 +264,7 @@ export function checkTemplates(templatesDir?: string): Templates {
         for (const v of uses) {
           const segments = v.segments.map((s) => (typeof s === 'string' || typeof s === 'number' ? s : null));
           if (!samples.some((c) => hasPath(c, segments))) {
-            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see README, Templates, for the variables)`);
+            problems.push(`${f.file}:${v.location.row}: unknown variable "${v.toString()}" (see docs/templates.md for the variables)`);
           }
         }
       }

@@ -7,7 +7,8 @@ import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { eventsInsertSql } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { autoMailCounts, enqueueMany } from '../db/queries/outbox.ts';
+import { autoMailCounts, enqueueMany, lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
+import type { SenderAuthentication } from '../core/sender-auth.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 
@@ -21,8 +22,12 @@ export interface AckCandidate {
   rawId: number;
   mailboxId: number;
   classification: Classification;
-  /** Where the answer goes: Reply-To if given, else From (lower-cased). */
+  /** Where the answer goes (sender-auth.ts ackRecipient): an aligned Reply-To of an authenticated From, else From. */
   recipient: string | null;
+  /** How the From was authenticated; 'none' draws from the unauthenticated budgets. */
+  authentication: SenderAuthentication;
+  /** The From address's domain (the per-domain budget of unauthenticated senders). */
+  senderDomain: string;
   subject: string;
   /** Their Message-ID and References, so the ack sits in their thread. */
   messageId: string | null;
@@ -52,11 +57,14 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   // Rate limits are counted under a per-address lock (taken in a fixed order, so batches cannot deadlock on
   // them), so that concurrent batches on several replicas cannot both slip under the limit.
   const recipients = [...new Set(cases.map((c) => c.recipient).filter((r): r is string => r !== null))].sort();
-  if (recipients.length > 0) {
-    await tx.query('select pg_advisory_xact_lock(7402, hashtext(a)) from unnest($1::text[]) with ordinality as x(a, n) order by n', [recipients]);
-  }
+  const unauthenticated = cases.filter((c) => c.authentication === 'none');
+  const domains = [...new Set(unauthenticated.map((c) => c.senderDomain))].sort();
+  // The unauthenticated senders' shared budget and each domain's are locked like the addresses (one order).
+  const locks = [...recipients, ...(unauthenticated.length > 0 ? ['unauthenticated:', ...domains.map((d) => `domain:${d}`)] : [])].sort();
+  await lockRateBudgets(tx, locks);
   const since = new Date(now.getTime() - 3_600_000);
   const counts = await autoMailCounts(tx, recipients, since);
+  const unauth = unauthenticated.length > 0 ? await unauthenticatedCounts(tx, 'ack', domains, since) : { perDomain: new Map<string, number>(), total: 0 };
   let total = counts.total;
   const suppressedEvents: { caseId: number; rawMessageId: number; kind: string; actor: string; data: Record<string, unknown> }[] = [];
   let queued = 0;
@@ -71,6 +79,9 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
       recipient: c.recipient,
       sentToRecipientLastHour: c.recipient ? (counts.perAddress.get(c.recipient) ?? 0) : 0,
       sentGloballyLastHour: total,
+      unauthenticated: c.authentication === 'none'
+        ? { sentLastHour: unauth.total, sentToDomainLastHour: unauth.perDomain.get(c.senderDomain) ?? 0, domain: c.senderDomain }
+        : undefined,
       limits: config.auto_reply,
       ownAddresses: own,
     });
@@ -112,9 +123,15 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
       references: refsChain.slice(-20),
       headers: outgoingLoopHeaders('ack', mailbox.address),
       rateKey: c.recipient,
+      rateClass: c.authentication === 'none' ? 'unauthenticated' : 'authenticated',
+      rateDomain: c.senderDomain || null,
     });
     queued++;
     total++;
+    if (c.authentication === 'none') {
+      unauth.total++;
+      unauth.perDomain.set(c.senderDomain, (unauth.perDomain.get(c.senderDomain) ?? 0) + 1);
+    }
     counts.perAddress.set(c.recipient!, (counts.perAddress.get(c.recipient!) ?? 0) + 1);
   }
   // All of them in one statement (a case opened by this batch has no acknowledgment yet: one each).

@@ -1,21 +1,23 @@
 import type { Config } from '../config.ts';
 import type { MailboxKind } from '../core/ack.ts';
 import type { Classification } from '../core/classify.ts';
-import { parseMaintainerReply, type Command } from '../core/commands.ts';
+import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/commands.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import type { MaintainerEntry, Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
+import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Templates } from '../mail/templates.ts';
+import { changeCaseStatus, markDuplicate, setUpdates, type StatusChange } from '../cases/status.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
-// Cases worked by email (issue 5, DESIGN.md "Threading rules" and "Who is a maintainer"): what happens to a
+// Cases worked by email (docs/architecture.md, "Threading rules" and "Who is a maintainer"): what happens to a
 // message that joins a case, depending on who sent it, and the notification of a new case. Everything is queued
 // in the processing transaction (the transactional outbox); the decisions are the pure modules' in src/core.
 
@@ -76,7 +78,7 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   // Automatic mail (an out-of-office reply, a bounce) is kept on the case but relayed nowhere.
   if (j.classification.kind !== 'human') return { visibility: 'case' };
 
-  if (j.role === 'maintainer') return actOnMaintainerReply(tx, mail, c, mailbox, thread, j, now);
+  if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, thread, j, now);
 
   const att = await attachmentsOf(tx, j.messageRowId, j.parsed.attachments.length, deps.config.notifications.attachment_limit_bytes);
   if (j.role === 'reporter') {
@@ -99,27 +101,31 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   return { visibility: 'internal' };
 }
 
-async function applyCommands(tx: Db, c: life.CaseState, commands: Command[], actor: Actor, rawId: number): Promise<{ lines: string[]; errors: string[] }> {
+async function applyCommands(tx: Db, deps: FlowDeps, c: life.CaseState, commands: Command[], actor: Actor, rawId: number | null, now: Date): Promise<{ lines: string[]; errors: string[] }> {
   const lines: string[] = [];
   const errors: string[] = [];
-  // Severity first (the resolution deadline follows it), the status change last.
-  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'duplicate', 'status', 'note'];
+  // Severity first (the resolution deadline follows it), #quiet/#notify before the status change (whose update
+  // to the reporter they govern), the status change last.
+  const order: Command['kind'][] = ['severity', 'cve', 'credit', 'quiet', 'notify', 'duplicate', 'status', 'note'];
   for (const cmd of [...commands].sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind))) {
-    let r: life.ChangeResult | undefined;
+    let r: life.ChangeResult | StatusChange | undefined;
     if (cmd.kind === 'severity') r = await life.changeSeverity(tx, c, cmd.severity, actor, rawId);
     else if (cmd.kind === 'cve') r = await life.addCve(tx, c, cmd.cve, actor, rawId);
     else if (cmd.kind === 'credit') r = await life.addCredit(tx, c, cmd.text, actor, rawId);
-    else if (cmd.kind === 'duplicate') r = await life.setDuplicate(tx, c, cmd.ref, actor, rawId);
-    else if (cmd.kind === 'status') r = await life.changeStatus(tx, c, cmd.status, actor, rawId);
+    // Status changes go through the application layer (src/cases/), as `cases set` does: the reporter's update.
+    else if (cmd.kind === 'duplicate') r = await markDuplicate(tx, deps, c, cmd.ref, actor, rawId, now);
+    else if (cmd.kind === 'status') r = await changeCaseStatus(tx, deps, c, cmd.status, actor, rawId, now);
+    else if (cmd.kind === 'quiet' || cmd.kind === 'notify') r = await setUpdates(tx, c, cmd.kind === 'notify', actor, rawId);
     if (!r) continue;
-    if (r.ok) lines.push(r.line);
-    else errors.push(`line ${cmd.line}: ${r.error}`);
+    if (r.ok) lines.push(r.line, ...('notes' in r ? r.notes : []));
+    else errors.push(cmd.line > 0 ? `line ${cmd.line}: ${r.error}` : r.error);
   }
   return { lines, errors };
 }
 
 async function actOnMaintainerReply(
   tx: Db,
+  deps: FlowDeps,
   mail: CaseMailDeps,
   c: life.CaseState,
   mailbox: MailboxRow,
@@ -128,36 +134,64 @@ async function actOnMaintainerReply(
   now: Date,
 ): Promise<{ visibility: 'case' | 'internal' }> {
   const from = j.parsed.from!.address;
-  const actor: Actor = { kind: 'maintainer', actor: from };
-  const reply = parseMaintainerReply(j.parsed.text);
-  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: j.parsed.messageId, references: thread.references };
+  await applyMaintainerAction(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, mailbox, thread, {
+    actor: { kind: 'maintainer', actor: from },
+    author: from,
+    // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread.
+    reply: parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text),
+    rawId: j.rawId,
+    inReplyTo: j.parsed.messageId,
+  }, now);
+  // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
+  return { visibility: 'internal' };
+}
+
+/**
+ * What a maintainer does to a case, whichever way it comes (a mail with #commands, the web console, the API):
+ * the commands applied all or nothing, then the text relayed to the reporter or kept as an internal note, and
+ * the maintainers told; one code path, so the same events, confirmations and reporter mail follow. `c` is locked
+ * by the caller. Returns what changed (lines) or why nothing did (errors).
+ */
+export async function applyMaintainerAction(
+  tx: Db,
+  deps: FlowDeps,
+  c: life.CaseState,
+  mailbox: MailboxRow,
+  thread: CaseThread,
+  a: { actor: Actor; author: string; reply: MaintainerReply; rawId: number | null; inReplyTo: string | null },
+  now: Date,
+): Promise<{ lines: string[]; errors: string[] }> {
+  const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
+  const from = a.author;
+  const { actor, reply } = a;
+  const base = { mailbox, caseId: c.id, ref: c.ref, inReplyTo: a.inReplyTo, references: thread.references };
   let errors = [...reply.errors];
   let lines: string[] = [];
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
     await tx.query('savepoint commands');
-    ({ lines, errors } = await applyCommands(tx, c, reply.commands, actor, j.rawId));
+    ({ lines, errors } = await applyCommands(tx, deps, c, reply.commands, actor, a.rawId, now));
     if (errors.length > 0) await tx.query('rollback to savepoint commands');
     else await tx.query('release savepoint commands');
   }
   if (errors.length > 0) {
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'commands_refused', actor: from, data: { errors } });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'commands_refused', actor: actor.actor, data: { errors } });
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'command_result',
       only: [from],
       input: { purpose: 'command_result', headline: `${c.ref}: your message was not applied and nothing was sent to the reporter`, author: from, lines: errors },
     }, now);
-    return { visibility: 'internal' };
+    return { lines: [], errors };
   }
   if (reply.internal) {
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'note_added', actor: from });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'note_added', actor: actor.actor });
     await queueMaintainerMail(tx, mail, { ...base, kind: 'relay', except: [from], internal: true, input: { purpose: 'note', headline: `${c.ref}: internal note`, author: from, text: reply.text, lines } }, now);
-    return { visibility: 'internal' };
+    return { lines, errors: [] };
   }
   if (reply.text.trim() !== '') {
     await queueRelayToReporter(tx, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, thread, reply.text, now);
-    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'reply_relayed', actor: from, data: { to: c.reporter_email } });
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'reply_relayed', actor: actor.actor, data: { to: c.reporter_email } });
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'relay',
@@ -168,8 +202,7 @@ async function actOnMaintainerReply(
   if (lines.length > 0) {
     await queueMaintainerMail(tx, mail, { ...base, kind: 'command_result', input: { purpose: 'command_result', headline: `${c.ref}: ${from} changed the case`, author: from, lines } }, now);
   }
-  // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
-  return { visibility: 'internal' };
+  return { lines, errors: [] };
 }
 
 /** A proven maintainer's mail that matches no case: recorded, and sent back to them with the reason. */
@@ -194,6 +227,9 @@ export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: Mailbo
 }
 
 /** What a new case's notification needs (known before its ref is given at the end of the batch). */
+/** How much of a maintainer's reply is read for commands and relayed (a relayed text is cut at 100,000 anyway). */
+export const MAX_REPLY_CHARS = 200_000;
+
 export interface OpenedForNotice {
   caseId: number;
   messageRowId: number;
@@ -207,15 +243,35 @@ export interface OpenedForNotice {
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
   linkedRef: string | null;
+  /** A support@ message filed as a security case: where it arrived and why it was moved. */
+  routedFrom?: { address: string; reason: string } | null;
   classification: Classification;
+  /** The From is authenticated (sender-auth.ts); unauthenticated senders' new cases are rate-limited and digested. */
+  authenticated: boolean;
+  senderDomain: string;
 }
 
 /** Notify the maintainers of the cases a batch opened (after their refs are given). */
 export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedForNotice[], refs: Map<number, string>, now: Date): Promise<void> {
   if (deps.config.maintainers.length === 0) return;
+  // New cases of unauthenticated senders are announced one by one up to notifications.unauthenticated_per_hour;
+  // the rest are held and announced together in the next digest (stages/digest.ts), so that a flood of them
+  // cannot bury the maintainers' inbox (500 mails made 1,050 notifications).
+  let unauthAnnounced: number | undefined;
   for (const o of opened) {
     // Machine mail that opened a case (a bounce, a list post) is kept but not announced.
     if (o.classification.kind !== 'human') continue;
+    if (!o.authenticated) {
+      if (unauthAnnounced === undefined) {
+        await lockRateBudgets(tx, ['notify:unauthenticated']);
+        unauthAnnounced = (await unauthenticatedCounts(tx, 'notification', [], new Date(now.getTime() - 3_600_000))).total;
+      }
+      if (unauthAnnounced >= deps.config.notifications.unauthenticated_per_hour) {
+        await insertEvent(tx, { caseId: o.caseId, rawMessageId: null, kind: 'notification_held', actor: 'system', data: { reason: `more than ${deps.config.notifications.unauthenticated_per_hour} new cases from unauthenticated senders in the last hour (notifications.unauthenticated_per_hour); announced in the next digest` } });
+        continue;
+      }
+      unauthAnnounced++;
+    }
     const mailbox = deps.mailboxes.get(o.mailboxId)!;
     const ref = refs.get(o.caseId)!;
     const kind = mailbox.kind as MailboxKind;
@@ -236,14 +292,20 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
     const text = o.linkedRef
       ? `${body.text}\nThis message carried the tag [${o.linkedRef}] but its sender is not a participant of that case: it was opened as a new case linked to ${o.linkedRef}, and nothing of it reaches that case's reporter.\n`
       : body.text;
+    // The support maintainers see that a report sent to support@ was moved to the security queue.
+    const routedText = o.routedFrom
+      ? `${text}\nThis report was sent to ${o.routedFrom.address} and filed as a security case, with the security acknowledgment and deadlines, because ${o.routedFrom.reason}.\n`
+      : text;
     await queueToMaintainers(tx, { config: deps.config, templates: deps.templates }, {
       mailbox,
       caseId: o.caseId,
       ref,
       kind: 'notification',
       subject: ctx.notification_subject,
-      body: { ...body, text },
+      body: { ...body, text: routedText },
       attachmentIds: att.ids,
+      rateClass: o.authenticated ? 'authenticated' : 'unauthenticated',
+      rateDomain: o.senderDomain || null,
     }, now);
   }
 }

@@ -9,7 +9,7 @@ import { enqueue } from '../db/queries/outbox.ts';
 import type { RenderedMail, Templates } from '../mail/templates.ts';
 import { newMessageId } from './ack.ts';
 
-// The mail of a case worked by email (issue 5), queued in the caller's transaction: to the maintainers (the
+// The mail of a case worked by email (docs/cases-by-email.md), queued in the caller's transaction: to the maintainers (the
 // new-case notification, relays, copies, command results, proof failures, bounces, reminders), always from the
 // mailbox address with Auto-Submitted: auto-generated and the reply marker on top; and to the reporter (a
 // maintainer's answer), from the mailbox address, never the maintainer's, in the reporter's thread.
@@ -50,6 +50,9 @@ export interface MaintainerMail {
   attachmentIds?: number[];
   /** An internal note: the case thread shows it as internal. */
   internal?: boolean;
+  /** A new-case notification: whether its sender was authenticated, and the sender's domain (sql/010). */
+  rateClass?: 'authenticated' | 'unauthenticated';
+  rateDomain?: string | null;
 }
 
 /**
@@ -79,6 +82,8 @@ export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: Maintain
         // Maintainers answer to the mailbox, so that their reply comes back into the case.
         headers: { ...outgoingLoopHeaders('notification', m.mailbox.address), 'Reply-To': m.mailbox.address },
         rateKey: null,
+        rateClass: m.rateClass ?? null,
+        rateDomain: m.rateDomain ?? null,
         attachmentIds: m.attachmentIds ?? [],
         visibility: 'internal',
       },

@@ -3,14 +3,15 @@ import type pg from 'pg';
 import type { MailboxConfig } from '../config.ts';
 import { backoffDelay, DEFAULT_BACKOFF, nextAttempt, type BackoffPolicy } from '../core/backoff.ts';
 import { sleep, Waker } from '../core/signal.ts';
-import { coerceError } from '../errors.ts';
+import { coerceError, MailcaseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
 import { storeRaw, type StoredRaw } from './store.ts';
 import type { RawCacheSink } from './raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { tokenSourceFor } from '../mail/oauth2.ts';
 
-// The IMAP source of one mailbox (run only by its fetch leader). Per library-pitfalls.md §1:
+// The IMAP source of one mailbox (run only by its fetch leader). Per docs/library-pitfalls.md §1:
 //  - a new ImapFlow per connection; after 'close' the old one is thrown away and a new one built, with backoff;
 //  - UIDs only, always with their UIDVALIDITY; sources are fetched after the UID list, never inside a loop;
 //  - IDLE when offered (re-issued every maxIdleTime), plus a poll timer as a safety net; polling otherwise;
@@ -40,20 +41,33 @@ const IDLE_RESTART_MS = 4 * 60_000;
 /** Messages larger than this are fetched one at a time, streamed into a buffer of their size. */
 const LARGE_BYTES = 4 * 1024 * 1024;
 
-/** How a mailbox's `imap` settings become imapflow's connection options (the fetcher's and `mailcase check`'s). */
-export function imapConnection(imap: NonNullable<MailboxConfig['imap']>): Pick<ImapFlowOptions, 'host' | 'port' | 'secure' | 'auth' | 'logger' | 'tls'> {
+/**
+ * How a mailbox's `imap` settings become imapflow's connection options (the fetcher's and `mailcase check`'s).
+ * With `auth: oauth2` the caller passes the access token (imapflow then logs in with OAUTHBEARER or XOAUTH2).
+ */
+export function imapConnection(imap: NonNullable<MailboxConfig['imap']>, accessToken?: string): Pick<ImapFlowOptions, 'host' | 'port' | 'secure' | 'auth' | 'logger' | 'tls'> {
   return {
     host: imap.host,
     port: imap.port,
     secure: imap.secure,
-    auth: { user: imap.user, pass: imap.password },
+    auth: accessToken !== undefined ? { user: imap.user, accessToken } : { user: imap.user, pass: imap.password ?? '' },
     logger: false,
     tls: { rejectUnauthorized: imap.tls_reject_unauthorized },
   };
 }
 
+/** A refused login (imapflow's flag), or an OAuth2 token the endpoint refused to give (an operator must act). */
+function isAuthFailure(e: Error & { authenticationFailed?: boolean }): boolean {
+  if (e.authenticationFailed === true) return true;
+  const status = e instanceof MailcaseError && e.code === 'MC_OAUTH2_TOKEN' ? e.details.status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 export class ImapFetcher {
   private state: FetcherState | undefined;
+  /** The OAuth2 access token of the last login attempt, and whether it was refused once already. */
+  private usedToken: string | undefined;
+  private tokenRetried = false;
   private readonly deps: ImapFetcherDeps;
   private readonly log: Logger;
   constructor(deps: ImapFetcherDeps) {
@@ -81,10 +95,13 @@ export class ImapFetcher {
         await this.session(signal);
       } catch (raw) {
         const e = coerceError(raw) as Error & { code?: string; authenticationFailed?: boolean; responseText?: string };
-        authFailed = e.authenticationFailed === true;
+        authFailed = isAuthFailure(e);
         if (signal.aborted) break;
+        // OAuth2: a refused token (revoked, expired early) is replaced and the login retried at once, once.
+        if (e.authenticationFailed === true && this.retryWithNewToken()) continue;
         const delay = backoffDelay(attempt, authFailed ? { ...policy, minMs: policy.maxMs } : policy, Math.random());
-        this.setState(authFailed ? 'auth-failed' : 'reconnecting', { code: authFailed ? 'MC_IMAP_AUTH' : 'MC_IMAP_CONNECT', err: { message: e.message, code: e.code }, retry_in_ms: delay });
+        const code = e instanceof MailcaseError && e.code === 'MC_OAUTH2_TOKEN' ? e.code : authFailed ? 'MC_IMAP_AUTH' : 'MC_IMAP_CONNECT';
+        this.setState(authFailed ? 'auth-failed' : 'reconnecting', { code, err: { message: e.message, code: e.code }, retry_in_ms: delay });
         attempt = nextAttempt(attempt, Date.now() - started, policy);
         await sleep(delay, signal);
         continue;
@@ -95,13 +112,37 @@ export class ImapFetcher {
 
   /** Connect, store everything new once, disconnect (`mailcase run --once`). */
   async syncOnce(): Promise<void> {
-    await this.session(AbortSignal.abort(), true);
+    for (;;) {
+      try {
+        await this.session(AbortSignal.abort(), true);
+        return;
+      } catch (raw) {
+        if ((raw as { authenticationFailed?: boolean }).authenticationFailed === true && this.retryWithNewToken()) continue;
+        throw raw;
+      }
+    }
+  }
+
+  /**
+   * After a refused OAuth2 login: the token presented is never presented again; true when one more attempt is
+   * due at once (once per successful login: a second refusal waits out the backoff like a refused password).
+   */
+  private retryWithNewToken(): boolean {
+    const auth = this.deps.mailbox.imap!.auth;
+    if (!auth) return false;
+    tokenSourceFor(auth).invalidate(this.usedToken);
+    if (this.tokenRetried) return false;
+    this.tokenRetried = true;
+    this.log.info({ state: 'token-refused' }, 'imap refused the OAuth2 access token; logging in again with a new one');
+    return true;
   }
 
   private async session(signal: AbortSignal, once = false): Promise<void> {
     const m = this.deps.mailbox.imap!;
+    const token = m.auth ? await tokenSourceFor(m.auth).token() : undefined;
+    this.usedToken = token?.value;
     const client = new ImapFlow({
-      ...imapConnection(m),
+      ...imapConnection(m, token?.value),
       disableAutoIdle: true,
       maxIdleTime: IDLE_RESTART_MS,
       connectionTimeout: 30_000,
@@ -129,6 +170,7 @@ export class ImapFetcher {
       } finally {
         signal.removeEventListener('abort', abortConnect);
       }
+      this.tokenRetried = false;
       const lock = await client.getMailboxLock(m.folder);
       try {
         const useIdle = m.idle && client.capabilities.has('IDLE');

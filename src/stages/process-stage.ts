@@ -7,7 +7,7 @@ import { RAW_CHANNEL } from './store.ts';
 
 // Runs processBatch in a loop on any replica. LISTEN/NOTIFY (and in-process wake-ups from our own fetchers)
 // only prompt an early poll: the poll interval is the source of truth, since notifications are lost while
-// the listener is disconnected (library-pitfalls.md §5).
+// the listener is disconnected (docs/library-pitfalls.md §5).
 
 export class ProcessStage {
   private readonly waker = new Waker();
@@ -56,13 +56,14 @@ export class ProcessStage {
     }
   }
 
-  /** Process until nothing is pending (ingest, run --once). */
-  async drain(): Promise<{ processed: number; failed: number }> {
+  /** Process until nothing is pending (ingest, run --once); `onBatch` sees each batch (their progress). */
+  async drain(onBatch?: (r: { processed: number; failed: number }) => void): Promise<{ processed: number; failed: number }> {
     const total = { processed: 0, failed: 0 };
     for (;;) {
       const r = await processBatch(this.deps);
       total.processed += r.processed;
       total.failed += r.failed;
+      onBatch?.(r);
       if (r.claimed === 0) return total;
     }
   }

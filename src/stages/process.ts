@@ -13,7 +13,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
-import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts'; // PGP (issue 6)
+import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -24,11 +24,15 @@ import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
+import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { placeMachineMail, recordBounce } from './machine-mail.ts';
+import { autoReplyDecision } from '../core/auto-reply.ts';
+import { readsAsVulnerabilityReport } from '../core/route.ts';
 
-// Step 2 of DESIGN.md: claim stored raw messages and turn each into a message filed under a case, all of it
+// Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
 // message inside its own savepoint so that one bad message never undoes the others.
 
@@ -57,6 +61,7 @@ type Outcome =
   | { state: 'processed'; caseId: number; caseRef: string; copy?: StoredCopy }
   | { state: 'opened'; opened: OpenedCase; copy?: StoredCopy }
   | { state: 'duplicate'; caseId: number }
+  | { state: 'noise'; caseId: number; kind: string; copy?: StoredCopy }
   | { state: 'bounced'; reason: string }
   | { state: 'failed'; code: string; reason: string };
 
@@ -122,7 +127,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
+      // PGP: which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
       const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
       const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
       for (const raw of claimed) {
@@ -181,8 +186,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
           done.push(raw.id);
           result.processed++;
           const o = outcome;
-          if ((o.state === 'processed' || o.state === 'opened') && o.copy) copies.push(o.copy);
-          if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+          if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) copies.push(o.copy);
+          if (o.state === 'noise') logs.push(() => log.info({ ...at, class: o.kind }, 'machine mail set aside as noise'));
+          else if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
           else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
           else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
           else {
@@ -304,7 +310,8 @@ async function processOne(
   if (!analysed) throw new MailcaseError('MC_PROCESS_FAILED', `raw message ${raw.id} was not parsed`);
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
-  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase())));
+  const spam = { headerScoreThreshold: config.spam.header_score_threshold ?? null, allow: config.spam.allow };
+  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase()), spam));
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
@@ -333,8 +340,8 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
-    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
+    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true });
+    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
   }
@@ -342,7 +349,7 @@ async function processOne(
   const now = deps.now?.() ?? new Date();
   const from = parsed.from?.address ?? null;
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
-  // trusted Authentication-Results header), never by From alone (DESIGN.md, "Who is a maintainer").
+  // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
   const proof = proveMaintainer({
     from: from ? [from] : [],
     maintainers,
@@ -361,58 +368,101 @@ async function processOne(
     unknownTag: tag && !taggedCase ? tag : null,
     sender: from ? { email: from, maintainer: proof.role === 'maintainer' } : null,
   });
-  if (decision.action === 'bounce-to-maintainer') {
+  // Machine mail: a bounce or automatic reply naming our mail joins its case, machine mail in a
+  // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
+  const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
+  if (placed?.place === 'noise') {
+    const opened = await files.open(
+      caseq.caseInsert({
+        // Noise takes no number of the mailbox's gap-free sequence; a rescued case gets one (src/cases/).
+        ref: `${mailbox.case_prefix}-N${raw.id}`,
+        mailboxId: mailbox.id,
+        subject: parsed.subject || null,
+        reporterEmail: from,
+        reporterName: parsed.from?.name || null,
+        report: { ...extracted.report, ...extracted.extras },
+        missingFields: extracted.missing,
+        openedAt: now,
+        status: 'noise',
+        noiseClass: verdict.kind,
+        noiseReason: verdict.reason,
+      }),
+      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict) },
+    );
+    await files.attach(opened.messageId, parsed.attachments);
+    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP
+    await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
+    return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
+  }
+  let join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
+  let joined = join ? await lockCase(tx, join.caseId) : undefined;
+  // A person's mail in the thread of a case set aside as noise is not buried with it: it opens a case of its own.
+  if (!placed && joined?.status === 'noise') join = joined = undefined;
+  if (decision.action === 'bounce-to-maintainer' && !join) {
     await bounceToMaintainer(tx, flowDeps(deps), mailbox, parsed, raw.id, decision.reason, now);
     return { state: 'bounced', reason: decision.reason };
   }
-  if (decision.action === 'join') {
-    caseId = decision.caseId;
-    const c = (await lockCase(tx, caseId))!;
+  if (join) {
+    caseId = join.caseId;
+    const c = joined!;
     caseRef = c.ref;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, noReplyReason: placed ? machineReason(verdict) : null });
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role } });
+    if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
+    // Machine mail is recorded on the case and nothing more.
+    if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
     const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
+    // A support@ message that reads as a vulnerability report gets the security clock.
+    const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
+    const filed = routed?.to ?? mailbox;
     const opened = await files.open(
       caseq.caseInsert({
         ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
-        mailboxId: mailbox.id,
+        mailboxId: filed.id,
         subject: parsed.subject || null,
         reporterEmail: from,
         reporterName: parsed.from?.name || null,
-        report: { ...report },
+        report: { ...report, ...extracted.extras },
         missingFields: missing,
         openedAt: now,
         linkedCaseId,
+        routedFrom: routed ? mailbox.kind : null,
       }),
       { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason },
     );
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
+    }
+    if (routed) {
+      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'routed', actor: 'system', data: { from: mailbox.name, to: filed.name, routed_from: mailbox.kind, reason: routed.reason } });
     }
     if (decision.action === 'new-linked') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
     const year = yearIn(now, config.policy.timezone);
+    // An answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
+    const authentication = senderAuthentication({ from, authResults: parsed.headers['authentication-results'] ?? [], trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
     const ack: AckCandidate = {
       caseId,
       rawId: raw.id,
-      mailboxId: mailbox.id,
+      mailboxId: filed.id,
       classification: verdict,
-      // Answers go where the sender asks (Reply-To), else to From.
-      recipient: parsed.replyTo[0]?.address ?? from,
+      recipient: ackRecipient(from, parsed.replyTo.map((a) => a.address), authentication),
+      authentication,
+      senderDomain: domainOfAddress(from),
       subject: parsed.subject,
       messageId: parsed.messageId,
       references: parsed.references,
@@ -424,7 +474,7 @@ async function processOne(
       caseId,
       messageRowId: messageId,
       attachmentCount: parsed.attachments.length,
-      mailboxId: mailbox.id,
+      mailboxId: filed.id,
       subject: parsed.subject,
       reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
       report: { ...report },
@@ -432,18 +482,37 @@ async function processOne(
       decryption: { status: analysed.crypto.decryption, reason: analysed.crypto.decryptionError },
       signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
+      routedFrom: routed ? { address: mailbox.address, reason: routed.reason } : null,
       classification: verdict,
+      authenticated: authentication !== 'none',
+      senderDomain: domainOfAddress(from),
     };
     return {
       state: 'opened',
-      opened: { caseId, mailboxId: mailbox.id, prefix: mailbox.case_prefix, year, rawId: raw.id, actor: from ?? 'unknown', missing, ack, notice },
+      opened: { caseId, mailboxId: filed.id, prefix: filed.case_prefix, year, rawId: raw.id, actor: from ?? 'unknown', missing, ack, notice },
       copy: copyIn(caseId),
     };
   }
 }
 
+/** The security mailbox a support@ report is filed under, when the rule says it is one (src/core/route.ts). */
+function routeToSecurity(deps: ProcessDeps, mailbox: MailboxRow, subject: string, report: Analysis['report']['report'], verdict: Classification): { to: MailboxRow; reason: string } | null {
+  if (mailbox.kind !== 'support' || verdict.kind !== 'human') return null;
+  if (!deps.config.mailboxes.find((m) => m.name === mailbox.name)?.route_security_reports) return null;
+  const security = [...deps.mailboxes.values()].find((m) => m.kind === 'security');
+  if (!security) return null;
+  const v = readsAsVulnerabilityReport({ subject, report });
+  return v.security ? { to: security, reason: v.reason } : null;
+}
+
 function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; mailboxes: Map<number, MailboxRow>; keyring?: () => Promise<Keyring> } {
   return { config: deps.config, templates: deps.templates, mailboxes: deps.mailboxes, keyring: deps.keyring };
+}
+
+/** Why machine mail got no automatic reply (messages.no_reply_reason), as the acknowledgment step words it. */
+function machineReason(verdict: Classification): string {
+  const d = autoReplyDecision({ classification: verdict, situation: 'new-case', recipient: null, sentToRecipientLastHour: 0, sentGloballyLastHour: 0, limits: { per_address_per_hour: 1, global_per_hour: 1, unauthenticated_per_hour: 0, unauthenticated_per_domain_per_hour: 1 }, ownAddresses: [] });
+  return d.send ? 'machine mail' : d.detail;
 }
 
 /** The class recorded on a message: what a person's message is to its case, or which kind of machine sent it. */

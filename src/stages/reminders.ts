@@ -10,8 +10,9 @@ import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Templates } from '../mail/templates.ts';
 import { queueMaintainerMail } from './case-mail.ts';
+import { digestOnce } from './digest.ts';
 
-// Deadline reminders to the maintainers (issue 5), on any replica: once within reminders.lead_hours before each
+// Deadline reminders to the maintainers, on any replica: once within reminders.lead_hours before each
 // deadline of an open case, and once when it is breached. "Once" is a row in reminders_sent, inserted in the
 // transaction that queues the mail, keyed (case, reminder): a restart or a second replica finds it there.
 
@@ -92,6 +93,7 @@ export class ReminderStage {
       try {
         const r = await remindOnce(this.deps);
         if (r.next) wait = Math.max(1000, Math.min(wait, r.next.getTime() - Date.now()));
+        await digestOnce(this.deps); // held new-case notifications
       } catch (raw) {
         const e = coerceError(raw);
         log.warn({ err: { message: e.message, code: e.code } }, 'reminder round failed; retrying');

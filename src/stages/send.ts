@@ -9,7 +9,7 @@ import { compose, type DeliveryResult, type Transport } from '../mail/smtp.ts';
 import * as outq from '../db/queries/outbox.ts';
 import { withTransaction } from '../db/pool.ts';
 
-// Step 3 of DESIGN.md: deliver outbox rows, on any replica. Each row is locked (FOR UPDATE SKIP LOCKED, so
+// Step 3 of the pipeline (docs/architecture.md): deliver outbox rows, on any replica. Each row is locked (FOR UPDATE SKIP LOCKED, so
 // replicas never send the same row at once), sent, and its result recorded, in one short transaction. A crash
 // before the commit leaves the row queued: it is sent again, with the same Message-ID. That resend after the
 // SMTP server accepted but before we recorded it is the one duplicate SMTP cannot rule out.

@@ -29,6 +29,8 @@ export interface SmtpTestServer {
   mode: SmtpMode;
   /** Wait this long before answering each RCPT TO (a slow server; a client that dies meanwhile sent no DATA). */
   rcptDelayMs: number;
+  /** Each AUTH XOAUTH2 attempt (with `oauth2`), accepted or not. */
+  xoauth2Logins: { user: string; token: string }[];
   /** Called for each accepted message before the server answers 250. */
   onMessage?: (m: Captured) => Promise<void> | void;
   /** The `smtp` config block for mailcase pointing here. */
@@ -38,7 +40,11 @@ export interface SmtpTestServer {
   close(): Promise<void>;
 }
 
-export async function startSmtp(opts: { auth?: { user: string; password: string } } = {}): Promise<SmtpTestServer> {
+/**
+ * `oauth2`: AUTH XOAUTH2 is offered and a login succeeds when `isValid(accessToken)`; a refused token gets
+ * Gmail's answer, a 334 challenge with the JSON error, then 535 (the client may retry with a new token).
+ */
+export async function startSmtp(opts: { auth?: { user: string; password: string }; oauth2?: { user: string; isValid(token: string): boolean } } = {}): Promise<SmtpTestServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-smtp-'));
   const port = await freePort();
   let server: SMTPServer | undefined;
@@ -50,11 +56,13 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
     messages: [],
     mode: 'accept',
     rcptDelayMs: 0,
+    xoauth2Logins: [],
     config: (extra = {}) => ({
       host: '127.0.0.1',
       port,
       secure: false,
       ...(opts.auth ? { user: opts.auth.user, password: opts.auth.password } : {}),
+      ...(opts.oauth2 ? { user: opts.oauth2.user } : {}),
       ...extra,
     }),
     start: async () => {
@@ -65,12 +73,19 @@ export async function startSmtp(opts: { auth?: { user: string; password: string 
       };
       const options: SMTPServerOptions = {
         secure: false,
-        disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
-        authOptional: !opts.auth,
+        disabledCommands: opts.auth || opts.oauth2 ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+        authOptional: !opts.auth && !opts.oauth2,
+        ...(opts.oauth2 ? { authMethods: ['PLAIN', 'LOGIN', 'XOAUTH2'] } : {}),
         allowInsecureAuth: true,
         logger: false,
         size: 64 * 1024 * 1024,
         onAuth(auth, _session, cb) {
+          if (opts.oauth2 && auth.method === 'XOAUTH2') {
+            s.xoauth2Logins.push({ user: auth.username ?? '', token: auth.accessToken ?? '' });
+            if (auth.username === opts.oauth2.user && opts.oauth2.isValid(auth.accessToken ?? '')) cb(null, { user: auth.username });
+            else cb(null, { data: { status: '401', schemes: 'bearer', scope: 'https://mail.google.com/' } });
+            return;
+          }
           if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.password) cb(null, { user: auth.username });
           else cb(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
         },

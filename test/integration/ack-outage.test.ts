@@ -66,7 +66,7 @@ describe('acknowledgments through outages and crashes', () => {
     expect(d.missing).toEqual([]);
     expect(d.distinct).toBe(TOTAL);
     // A kill between the server's 250 and our commit would resend one message per connection with the same
-    // Message-ID (README: "what is guaranteed"); each sender connection commits right after its 250.
+    // Message-ID (docs/architecture.md, "The guarantees"); each sender connection commits right after its 250.
     expect(d.duplicates).toBeLessThanOrEqual(3 * 2);
   });
 });

@@ -118,7 +118,10 @@ describe('acknowledgments', () => {
 
   it('answers support@ with the support template, which points security matters to security@', async () => {
     const { sup } = await start();
-    await appendMessages(dovecot, sup, 'INBOX', [makeMessage({ i: 1, from: 'bob@user.example', to: 'support@example.org', subject: 'Cannot log in' })]);
+    // A support question (makeMessage's body is a vulnerability report, which support@ now files as security).
+    const question = Buffer.from(['From: Bob <bob@user.example>', 'To: support@example.org', 'Subject: Cannot log in', 'Message-ID: <login-1@user.example>',
+      `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'Hello, the password reset mail never arrives. Can you help?', ''].join('\r\n'));
+    await appendMessages(dovecot, sup, 'INBOX', [question]);
     const [ack] = await waitFor(async () => (sentTo('bob@user.example').length ? sentTo('bob@user.example') : undefined), 'a support acknowledgment');
     expect(ack!.envelope.from).toBe('support@example.org');
     expect(ack!.header('Subject')).toMatch(/^\[SUP-\d{4}-0001\] Re: Cannot log in$/);
@@ -152,6 +155,12 @@ describe('acknowledgments', () => {
       expect(['auto-reply', 'bounce', 'list', 'spam']).toContain(r.class);
       expect(r.no_reply_reason).toBeTruthy();
     }
+    // Each one is filed as noise or sits in another's case; none opens a case that needs people (no
+    // deadlines, not in the default case list), and so no reminder is ever due for any of them.
+    const work = await db.pool.query<{ n: number }>(`select count(*)::int as n from cases where status <> 'noise'`);
+    expect(work.rows[0]!.n).toBe(0);
+    const filed = await db.pool.query<{ n: number }>(`select count(*)::int as n from raw_messages r join messages m on m.raw_message_id = r.id where r.state = 'processed'`);
+    expect(filed.rows[0]!.n).toBe(processed);
   });
 
   it('acknowledges at most per_address_per_hour reports from one address and records the rest as suppressed', async () => {

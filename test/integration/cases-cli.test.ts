@@ -115,7 +115,9 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     for (const [from, to] of [['new', 'triaged'], ['triaged', 'accepted'], ['accepted', 'fixed']] as const) {
       const r = await c(['cases', 'set', ref, '--status', to]);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\nqueued a mail to 2 maintainers\n`);
+      // The reporter hears of each move; the first past acknowledged meets the initial assessment.
+      const told = `${ref}: the reporter was told (${to}${from === 'new' ? ', initial assessment met' : ''})\n`;
+      expect(r.stdout).toBe(`${ref}: status: ${from} → ${to}\n${told}queued a mail to 2 maintainers\n`);
       expect((await show(ref)).status).toBe(to);
     }
     const changes = await events(ref, ['status_changed']);
@@ -144,7 +146,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     const before = { events: await events(ref, ['status_changed', 'severity_changed']), mails: await outbox(ref, 'command_result') };
 
     const back = await c(['cases', 'set', ref, '--status', 'new']);
-    expect(back.code).not.toBe(0);
+    expect(back.code).toBe(1); // a refusal of the request, not a usage error
     expect(back.stdout).toBe('');
     expect(back.stderr).toBe(`mailcase: error [MC_INPUT]: ${ref}: a case cannot go back to new\n`);
     const triaged = await c(['cases', 'set', ref, '--status', 'triaged']);
@@ -160,10 +162,13 @@ describe('mailcase cases set / note / export / list --overdue', () => {
 
     // Bad input is refused before anything is opened.
     const bad = await c(['cases', 'set', ref, '--severity', 'urgent']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toBe('mailcase: error [MC_INPUT]: "urgent" is not a severity; use one of critical, high, medium, low\n');
+    // A usage error: exit 2, the error line, then the command's usage line.
+    const setUsage = 'Usage: mailcase cases set [options] <ref>  (mailcase cases set --help)\n';
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(`mailcase: error [MC_INPUT]: "urgent" is not a severity; use one of critical, high, medium, low\n${setUsage}`);
     const none = await c(['cases', 'set', ref]);
-    expect(none.stderr).toBe('mailcase: error [MC_INPUT]: give --status, --severity or both\n');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toBe(`mailcase: error [MC_INPUT]: give --status, --severity or both\n${setUsage}`);
     const missing = await c(['cases', 'set', 'SEC-2020-9999', '--status', 'triaged']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toBe('mailcase: error [MC_CASE_NOT_FOUND]: no case SEC-2020-9999\n');
@@ -190,7 +195,7 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     ]);
     // Severity and status in one call: severity first, both reported.
     const both = await c(['cases', 'set', ref, '--severity', 'high', '--status', 'triaged']);
-    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\nqueued a mail to 2 maintainers\n`);
+    expect(both.stdout).toBe(`${ref}: severity: critical → high\n${ref}: status: new → triaged\n${ref}: the reporter was told (triaged, initial assessment met)\nqueued a mail to 2 maintainers\n`);
     expect(daysAfterOpening(await show(ref))).toBe(90);
   });
 
@@ -227,7 +232,8 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(toReporter.rows[0].n).toBe(0);
 
     const empty = await c(['cases', 'note', ref, '  ']);
-    expect(empty.stderr).toBe('mailcase: error [MC_INPUT]: the note is empty\n');
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toBe('mailcase: error [MC_INPUT]: the note is empty\nUsage: mailcase cases note [options] <ref> <text>  (mailcase cases note --help)\n');
   });
 
   it('exports a draft OSV advisory: the ref until a CVE is set, then the CVE; duplicate and credits from the case', async () => {
@@ -268,8 +274,8 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     expect(published.database_specific).toMatchObject({ status: 'disclosed', draft: false });
 
     const bad = await c(['cases', 'export', ref, '--format', 'csaf']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toBe('mailcase: error [MC_INPUT]: --format must be json or osv, not "csaf"\n');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe('mailcase: error [MC_INPUT]: --format must be json or osv, not "csaf"\nUsage: mailcase cases export [options] <ref>  (mailcase cases export --help)\n');
   });
 
   it('list --overdue shows open cases with a breached deadline, and which one, judged by when each milestone was met', async () => {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.ts';
-import { expectEveryMessageOnce, progress, reports, startPrivatePostgres, trickle, waitForAllAcknowledged, waitForProgress, type PrivatePostgres } from '../helpers/faults.ts';
+import { FAULT_AUTO_REPLY, expectEveryMessageOnce, progress, reports, startPrivatePostgres, trickle, waitForAllAcknowledged, waitForProgress, type PrivatePostgres } from '../helpers/faults.ts';
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.ts';
 import { WorkerProcess, writeConfig } from '../helpers/worker-process.ts';
 
@@ -32,6 +32,7 @@ describe('fault: PostgreSQL restarted mid-run', () => {
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
       smtp: smtp.config({ max_connections: SMTP_CONNECTIONS }),
       outbox: { retry_base_seconds: 1, retry_max_seconds: 5 },
+      auto_reply: FAULT_AUTO_REPLY,
       processing: { batch_size: 10 },
       leader: { retry_seconds: 1 },
     });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { listMessages } from '../helpers/dovecot.ts';
-import { expectEveryMessageOnce, reports, trickle, waitForAllAcknowledged, waitForProgress } from '../helpers/faults.ts';
+import { FAULT_AUTO_REPLY, expectEveryMessageOnce, reports, trickle, waitForAllAcknowledged, waitForProgress } from '../helpers/faults.ts';
 import { waitFor } from '../helpers/messages.ts';
 import { useDovecotAndDatabase } from '../helpers/services.ts';
 import { startSmtp } from '../helpers/smtp.ts';
@@ -32,6 +32,7 @@ describe('fault: three replicas, the leader SIGKILLed', () => {
       ],
       smtp: smtp.config({ max_connections: SMTP_CONNECTIONS }),
       outbox: { retry_base_seconds: 1, retry_max_seconds: 5 },
+      auto_reply: FAULT_AUTO_REPLY,
       processing: { batch_size: 10 },
       leader: { retry_seconds: 1 },
     });

@@ -82,6 +82,12 @@ describe('http endpoints of a running worker', () => {
     expect(h.status).toBe(200);
     expect(JSON.parse(h.text)).toMatchObject({ status: 'ok' });
     expect((await get(httpPort, '/nope')).status).toBe(404);
+    // The web console is mounted beside them: its sign-in page, with its security headers; the rest needs a session.
+    const login = await fetch(`http://127.0.0.1:${httpPort}/login`, { signal: AbortSignal.timeout(10_000) });
+    expect(login.status).toBe(200);
+    expect(login.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect((await fetch(`http://127.0.0.1:${httpPort}/`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) })).headers.get('location')).toBe('/login');
+    expect((await fetch(`http://127.0.0.1:${httpPort}/api/v1/cases`, { signal: AbortSignal.timeout(10_000) })).status).toBe(401);
 
     writeFileSync(path.join(maildir, 'new', '1700000000.M1P1.host'), makeMessage({ i: 1 }));
     await waitFor(async () => (await processed()) === 1 || undefined, 'the first message processed', 30_000);

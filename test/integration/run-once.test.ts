@@ -5,6 +5,7 @@ import { useDovecotAndDatabase } from '../helpers/services.ts';
 import { appendMessages, listMessages } from '../helpers/dovecot.ts';
 import { makeMessage } from '../helpers/messages.ts';
 import { CLI, writeConfig } from '../helpers/worker-process.ts';
+import { FAULT_AUTO_REPLY } from '../helpers/faults.ts';
 
 // `mailcase run --once` on an IMAP mailbox: one sync fetches everything there (across several fetch batches),
 // processes it, marks it \Seen, and exits. (The fetchers stop between batches when the worker is stopping; a
@@ -22,6 +23,8 @@ describe('run --once', () => {
     const { file } = writeConfig({
       database_url: db.url,
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: dovecot.imapConfig(u) }],
+      // 120 unauthenticated reports from one domain: over the flood budgets' defaults.
+      auto_reply: FAULT_AUTO_REPLY,
     });
     const r = await run(process.execPath, [CLI, '--config', file, 'run', '--once'], { env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '' } });
     expect(r.stdout.trim()).toBe('processed 120, failed 0; sent 120, not sent 0');

@@ -135,8 +135,9 @@ describe('ackContext', () => {
   it('carries no text of the sender except the made-safe subject', () => {
     const hostile = 'Re: x\r\nBcc: evil@example.net\u202e <script>';
     const c = ack({ subject: hostile });
-    expect(c.subject).toBe('Re: x Bcc: evil@example.net <script>');
-    expect(c.reply_subject).toBe('[SEC-2026-0042] Re: x Bcc: evil@example.net <script>');
+    // The address in it is taken out too (a reflected subject carries no address, URL or phone number).
+    expect(c.subject).toBe('Re: x Bcc: […] <script>');
+    expect(c.reply_subject).toBe('[SEC-2026-0042] Re: x Bcc: […] <script>');
     // The input has no field for body, display name or report values; nothing else can leak in.
     expect(JSON.stringify(c)).not.toMatch(/\\r|\\n|\u202e/);
   });

@@ -5,7 +5,7 @@ import type { MessageKind } from '../../src/core/classify.ts';
 // Whether an acknowledgment goes out: only to people, only for new cases, never to ourselves, and never past
 // the per-address or global hourly limits (config.auto_reply, defaults 5 and 500).
 
-const LIMITS = { per_address_per_hour: 5, global_per_hour: 500 };
+const LIMITS = { per_address_per_hour: 5, global_per_hour: 500, unauthenticated_per_hour: 100, unauthenticated_per_domain_per_hour: 10 };
 
 function decide(over: Partial<AutoReplyInput> = {}): ReturnType<typeof autoReplyDecision> {
   return autoReplyDecision({
@@ -67,8 +67,8 @@ describe('autoReplyDecision', () => {
   });
 
   it('a limit of 0 turns automatic mail off', () => {
-    expect(decide({ limits: { per_address_per_hour: 0, global_per_hour: 500 } })).toMatchObject({ send: false, reason: 'address-limit' });
-    expect(decide({ limits: { per_address_per_hour: 5, global_per_hour: 0 } })).toMatchObject({ send: false, reason: 'global-limit' });
+    expect(decide({ limits: { ...LIMITS, per_address_per_hour: 0 } })).toMatchObject({ send: false, reason: 'address-limit' });
+    expect(decide({ limits: { ...LIMITS, global_per_hour: 0 } })).toMatchObject({ send: false, reason: 'global-limit' });
   });
 
   it('explains a limit with the config key an operator would change', () => {
@@ -82,5 +82,21 @@ describe('autoReplyDecision', () => {
       send: false,
       reason: 'not-human',
     });
+  });
+
+  // Unauthenticated senders draw from their own budgets, so a flood of them cannot spend the global one.
+  it.each<[string, number, number, number, true | string]>([
+    ['an unauthenticated sender under its budgets', 0, 0, 0, true],
+    ['its domain over auto_reply.unauthenticated_per_domain_per_hour', 10, 10, 10, 'domain-limit'],
+    ['all unauthenticated senders over auto_reply.unauthenticated_per_hour', 100, 3, 100, 'unauthenticated-limit'],
+  ])('%s', (_name, unauthTotal, domain, global, want) => {
+    const d = decide({ sentGloballyLastHour: global, unauthenticated: { sentLastHour: unauthTotal, sentToDomainLastHour: domain, domain: 'flood.example' } });
+    if (want === true) expect(d).toEqual({ send: true });
+    else expect(d).toMatchObject({ send: false, reason: want });
+  });
+
+  it('control: an authenticated sender is answered when the unauthenticated budget is spent', () => {
+    // The same global count as the attack above: 100 answers to unauthenticated senders this hour.
+    expect(decide({ sentGloballyLastHour: 100 })).toEqual({ send: true });
   });
 });

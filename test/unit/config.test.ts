@@ -39,7 +39,7 @@ describe('buildConfig defaults', () => {
   });
 
   it('gives processing, leader and size defaults', () => {
-    expect(c.processing).toEqual({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0 });
+    expect(c.processing).toEqual({ batch_size: 25, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 });
     expect(c.leader).toEqual({ retry_seconds: 5 });
     expect(c.max_message_bytes).toBe(64 * 1024 * 1024);
     expect(c.maildir_poll_interval_ms).toBe(2000);
@@ -92,7 +92,7 @@ describe('buildConfig defaults', () => {
   it('gives the maintainer-flow defaults: reopen to triaged, 24 h reminder lead, 5 MiB attachments', () => {
     expect(c.lifecycle).toEqual({ reopen_on_reply: true, reopen_to: 'triaged' });
     expect(c.reminders).toEqual({ lead_hours: 24 });
-    expect(c.notifications).toEqual({ attachment_limit_bytes: 5 * 1024 * 1024 });
+    expect(c.notifications).toEqual({ attachment_limit_bytes: 5 * 1024 * 1024, unauthenticated_per_hour: 20 });
     expect(c.trusted_authserv_id).toBeUndefined();
   });
 
@@ -111,7 +111,7 @@ describe('buildConfig defaults', () => {
     expect(x.trusted_authserv_id).toBe('mx.example.org');
     expect(x.lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'accepted' });
     expect(x.reminders).toEqual({ lead_hours: 6 });
-    expect(x.notifications).toEqual({ attachment_limit_bytes: 0 });
+    expect(x.notifications).toEqual({ attachment_limit_bytes: 0, unauthenticated_per_hour: 20 });
     expect(buildConfig({ mailboxes: [sec], lifecycle: { reopen_on_reply: false } }, SRC, {}).lifecycle).toEqual({ reopen_on_reply: false, reopen_to: 'triaged' });
   });
 
@@ -151,6 +151,8 @@ describe('buildConfig errors name the bad key', () => {
     ['nested resolution_days', { mailboxes: [sec], policy: { resolution_days: { critical: -1 } } }, /policy\.resolution_days\.critical/],
     ['batch size too big', { mailboxes: [sec], processing: { batch_size: 501 } }, /processing\.batch_size/],
     ['maintainer email', { mailboxes: [sec], maintainers: [{ email: 'bob' }] }, /maintainers\[0\]\.email/],
+    ['maintainer of an unknown mailbox', { mailboxes: [sec], maintainers: [{ email: 'bob@x.org', mailboxes: ['nope'] }] }, /maintainers\[0\]\.mailboxes\[0\]: no mailbox named "nope"/],
+    ['console public_url not http', { mailboxes: [sec], http: { public_url: 'ftp://x.org' } }, /http\.public_url/],
     ['reopen_on_reply not a boolean', { mailboxes: [sec], lifecycle: { reopen_on_reply: 'yes' } }, /lifecycle\.reopen_on_reply/],
     ['reopen_to not a reopen target', { mailboxes: [sec], lifecycle: { reopen_to: 'closed' } }, /lifecycle\.reopen_to/],
     ['unknown lifecycle key', { mailboxes: [sec], lifecycle: { reopen: true } }, /lifecycle: Unrecognized key: "reopen"/],
@@ -332,5 +334,34 @@ describe('defaultConfigDoc', () => {
     const c = buildConfig(defaultConfigDoc(), '(embedded defaults)', {});
     expect(c.data_dir).toBe(path.resolve(process.cwd(), 'data'));
     expect(c.mailboxes[0]!.maildir).toBe(path.resolve(process.cwd(), 'data/mailboxes/security'));
+  });
+});
+
+describe('imap.auth / smtp.auth (oauth2)', () => {
+  const box = (imap: Record<string, unknown>) => ({ mailboxes: [{ name: 'security', kind: 'security', imap: { host: 'imap.example.org', user: 'u@example.org', ...imap } }] });
+  const good = { type: 'oauth2', provider: 'google', client_id: 'cid', client_secret: 'cs', refresh_token: 'rt' };
+
+  it('accepts a refresh token with a provider or a token_url, and a token_command alone', () => {
+    expect(buildConfig(box({ auth: good }), '(test)', {}).mailboxes[0]!.imap!.auth).toMatchObject({ provider: 'google', refresh_before_seconds: 300 });
+    expect(buildConfig(box({ auth: { type: 'oauth2', token_url: 'http://127.0.0.1:1/token', client_id: 'c', refresh_token: 'r' } }), '(test)', {}).mailboxes[0]!.imap!.auth!.token_url).toBe('http://127.0.0.1:1/token');
+    expect(buildConfig(box({ auth: { type: 'oauth2', token_command: 'oauth2-token security' } }), '(test)', {}).mailboxes[0]!.imap!.auth!.token_command).toBe('oauth2-token security');
+    const smtp = buildConfig({ ...box({ password: 'p' }), smtp: { host: 'smtp.example.org', user: 'u@example.org', auth: good } }, '(test)', {});
+    expect(smtp.smtp!.auth!.type).toBe('oauth2');
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['neither password nor auth', {}, /imap needs exactly one of password or auth/],
+    ['both password and auth', { password: 'p', auth: good }, /imap needs exactly one of password or auth/],
+    ['refresh_token and token_command', { auth: { ...good, token_command: 'x' } }, /exactly one of refresh_token or token_command/],
+    ['refresh_token without client_id', { auth: { type: 'oauth2', provider: 'google', refresh_token: 'r' } }, /client_id: oauth2 with refresh_token needs client_id/],
+    ['refresh_token without token_url or provider', { auth: { type: 'oauth2', client_id: 'c', refresh_token: 'r' } }, /token_url: oauth2 with refresh_token needs token_url/],
+    ['an unknown type', { auth: { ...good, type: 'basic' } }, /auth\.type/],
+    ['an unknown key', { auth: { ...good, refresh: 'x' } }, /refresh/],
+  ])('refuses %s', (_name, imap, message) => {
+    expect(() => buildConfig(box(imap), '(test)', {})).toThrow(message);
+  });
+
+  it('smtp with auth needs a user and no password', () => {
+    expect(() => buildConfig({ ...box({ password: 'p' }), smtp: { host: 'h', auth: good } }, '(test)', {})).toThrow(/smtp with auth \(type: oauth2\) needs user and no password/);
   });
 });

@@ -3,13 +3,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { coerceError, ERROR_CODES, MailcaseError, oneLine, type ErrorCode } from '../../src/errors.ts';
 
-// Every error code is documented in README.md (src/errors.ts promises it); oneLine and coerceError are what
+// Every error code is documented in docs/errors.md (src/errors.ts promises it); oneLine and coerceError are what
 // every catch block and every stored failure reason go through.
 
-const README = fileURLToPath(new URL('../../README.md', import.meta.url));
+const ERRORS_DOC = fileURLToPath(new URL('../../docs/errors.md', import.meta.url));
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
 
-/** The README section whose heading mentions error codes (else errors), up to the next heading of the same or a higher level. */
+/** The section of docs/errors.md whose heading mentions error codes (else errors), up to the next heading of the same or a higher level. */
 function errorCodeSection(md: string): string | undefined {
   const lines = md.split(/\r?\n/);
   const heading = (re: RegExp): number => lines.findIndex((l) => /^#{1,6}\s/.test(l) && re.test(l));
@@ -25,23 +25,23 @@ function errorCodeSection(md: string): string | undefined {
   return [lines[start]!, ...(end < 0 ? rest : rest.slice(0, end))].join('\n');
 }
 
-describe('README documents every error code', () => {
-  const readme = existsSync(README) ? readFileSync(README, 'utf8') : undefined;
-  const section = readme === undefined ? undefined : errorCodeSection(readme);
+describe('docs/errors.md documents every error code', () => {
+  const doc = existsSync(ERRORS_DOC) ? readFileSync(ERRORS_DOC, 'utf8') : undefined;
+  const section = doc === undefined ? undefined : errorCodeSection(doc);
 
-  it('README.md exists and has an error-codes section', () => {
-    expect(readme, `README.md not found at ${README}: it must list every code of ERROR_CODES (src/errors.ts)`).toBeDefined();
-    expect(section, 'README.md has no heading mentioning "error codes" (e.g. "## Error codes")').toBeDefined();
+  it('docs/errors.md exists and has an error-codes section', () => {
+    expect(doc, `docs/errors.md not found at ${ERRORS_DOC}: it must list every code of ERROR_CODES (src/errors.ts)`).toBeDefined();
+    expect(section, 'docs/errors.md has no heading mentioning "error codes" (e.g. "## Error codes")').toBeDefined();
   });
 
   it('lists every code of ERROR_CODES in that section', () => {
-    expect(section, `README.md (or its error-codes section) is missing; undocumented codes: ${CODES.join(', ')}`).toBeDefined();
+    expect(section, `docs/errors.md (or its error-codes section) is missing; undocumented codes: ${CODES.join(', ')}`).toBeDefined();
     const missing = CODES.filter((c) => !new RegExp(`\\b${c}\\b`).test(section!));
-    expect(missing, `error codes missing from README.md's error-codes section`).toEqual([]);
+    expect(missing, `error codes missing from the error-codes section of docs/errors.md`).toEqual([]);
   });
 
   it('lists no code that does not exist', () => {
-    expect(section, 'README.md (or its error-codes section) is missing').toBeDefined();
+    expect(section, 'docs/errors.md (or its error-codes section) is missing').toBeDefined();
     const listed = [...new Set(section!.match(/\bMC_[A-Z0-9_]+\b/g) ?? [])];
     expect(listed.filter((c) => !(c in ERROR_CODES))).toEqual([]);
   });

@@ -83,7 +83,7 @@ describe('log redaction', () => {
     const [a, b] = out.trim().split('\n').map((l) => JSON.parse(l) as { err: Record<string, unknown> });
     for (const line of [a!, b!]) {
       expect(line.err).toMatchObject({ type: 'Error', code: 'ECONNREFUSED' });
-      expect(line.err.message).toMatch(/^cannot connect to postgres:\/\/mailcase:\[redacted\]@db\.example\.org\/mailcase/);
+      expect(line.err.message).toMatch(/^cannot connect to postgres:\/\/\[redacted\]@db\.example\.org\/mailcase/);
       expect(String(line.err.stack)).toContain('[redacted]@db.example.org');
     }
   });
@@ -103,6 +103,28 @@ describe('log redaction', () => {
     expect(out).not.toMatch(/exploit|secret/);
     expect(JSON.parse(out)).toMatchObject({ raw_id: 7, size: 30, body_text: '[redacted]', raw: '[redacted]', parsed: { text: '[redacted]' } });
     expect(scrub({ source: Buffer.alloc(1234) })).toEqual({ source: '[1234 bytes]' });
+  });
+
+  it('OAuth2: a logged auth block, an access token in a string and imapflow-style options print no token or secret', () => {
+    const oauthConfig = buildConfig(
+      {
+        mailboxes: [{
+          name: 'security', kind: 'security',
+          imap: { host: 'imap.gmail.com', user: 'security@example.org', auth: { type: 'oauth2', provider: 'google', client_id: 'cid-public', client_secret: 'oauth-cs-31', refresh_token: 'oauth-rt-32' } },
+        }],
+        smtp: { host: 'smtp.gmail.com', user: 'security@example.org', auth: { type: 'oauth2', token_command: 'oauth-cmd --secret oauth-cmd-33' } },
+      },
+      '(test)',
+      {},
+    );
+    const { log, output } = fileLogger();
+    log.info({ config: oauthConfig }, 'configuration loaded');
+    log.debug({ options: { auth: { user: 'security@example.org', accessToken: 'ya29.oauth-at-34' } } }, 'imap options');
+    log.warn({ err: new Error('AUTHENTICATE failed: user=security@example.org\x01auth=Bearer ya29.oauth-at-35\x01\x01') }, 'login failed');
+    log.warn({ header: 'Authorization: Bearer oauth-at-36' }, 'request');
+    const out = output();
+    for (const s of ['oauth-cs-31', 'oauth-rt-32', 'oauth-cmd-33', 'oauth-at-34', 'oauth-at-35', 'oauth-at-36']) expect(out, s).not.toContain(s);
+    expect(out).toContain('cid-public'); // the client id is not a secret: still there to debug with
   });
 
   it('a circular object does not hang or throw', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideThread, findCaseTag, type KnownMessage, type ThreadDecision } from '../../src/core/thread.ts';
 import { messageIdFromRaw, normalizeMessageId, referencedIds } from '../../src/core/message-id.ts';
 
-// Threading rule 1 (DESIGN.md): a reply naming a stored Message-ID joins that case, nearest ancestor first;
+// Threading rule 1 (docs/architecture.md): a reply naming a stored Message-ID joins that case, nearest ancestor first;
 // anything else opens a new case. The Message-ID helpers feed it, so they are covered here too.
 
 describe('decideThread', () => {

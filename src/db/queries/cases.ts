@@ -42,18 +42,27 @@ export interface NewCase {
   missingFields: string[];
   openedAt: Date;
   linkedCaseId?: number | null;
+  /** 'noise' for machine mail set aside; default 'new'. */
+  status?: 'new' | 'noise';
+  noiseClass?: string | null;
+  noiseReason?: string | null;
+  /** The kind of mailbox the report arrived at, when it was filed elsewhere (a support@ report filed as security). */
+  routedFrom?: string | null;
 }
 
 /** The columns and values of a new case row, for messages.insertCaseWithMessage and insertFiled (a case is opened with its first message). */
 export function caseInsert(c: NewCase): { columns: string; values: unknown[] } {
   return {
-    columns: 'ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id',
-    values: [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.openedAt, c.linkedCaseId ?? null],
+    // The same columns for every case, so that a batch's openings go in one multi-row VALUES (insertFiled).
+    columns: 'ref, mailbox_id, subject, reporter_email, reporter_name, report, missing_fields, opened_at, updated_at, linked_case_id, status, noise_class, noise_reason, routed_from',
+    values: [c.ref, c.mailboxId, c.subject, c.reporterEmail, c.reporterName, JSON.stringify(c.report), c.missingFields, c.openedAt, c.openedAt, c.linkedCaseId ?? null,
+      c.status ?? 'new', c.noiseClass ?? null, c.noiseReason ?? null, c.routedFrom ?? null],
   };
 }
 
 export async function updateCaseReport(db: Db, caseId: number, report: Record<string, unknown>, missing: string[]): Promise<void> {
-  await db.query('update cases set report = $2, missing_fields = $3, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
+  // search = null: the full-text index (sql/008_console.sql) reads the report again.
+  await db.query('update cases set report = $2, missing_fields = $3, search = null, updated_at = now() where id = $1', [caseId, JSON.stringify(report), missing]);
 }
 
 export async function touchCase(db: Db, caseId: number): Promise<void> {
@@ -71,6 +80,7 @@ const CASE_SELECT = `
   select c.id, c.ref, m.name as mailbox, m.kind as mailbox_kind, c.status, c.severity, c.subject, c.reporter_email, c.reporter_name,
          c.reporter_pgp_fingerprint, c.report, c.missing_fields, l.ref as linked_case_ref, c.opened_at, c.updated_at, c.acknowledged_at,
          c.assessed_at, c.resolved_at, c.disclosed_at, c.cves, c.credits, d.ref as duplicate_of_ref,
+         c.noise_class, c.noise_reason, c.routed_from, c.reporter_updates,
          (select count(*)::int from messages x where x.case_id = c.id) as message_count
   from cases c join mailboxes m on m.id = c.mailbox_id left join cases l on l.id = c.linked_case_id left join cases d on d.id = c.duplicate_of`;
 
@@ -79,7 +89,10 @@ export async function getCaseByRef(db: Db, ref: string): Promise<CaseRow | undef
   return r.rows[0];
 }
 
-/** Cases, newest first. `notIn`: leave out cases in these states (e.g. the terminal ones, for --overdue). */
+/**
+ * Cases, newest first. `notIn`: leave out cases in these states (e.g. the terminal ones, for --overdue); the
+ * caller leaves out noise unless it asks for it.
+ */
 export async function listCases(db: Db, filter: { status?: string; mailbox?: string; notIn?: readonly string[]; limit?: number | null }): Promise<CaseRow[]> {
   const r = await db.query<CaseRow>(
     `${CASE_SELECT} where ($1::text is null or c.status = $1) and ($2::text is null or m.name = $2) and not (c.status = any($3::text[]))

@@ -20,18 +20,22 @@ export interface NewOutgoing {
   headers: Record<string, string>;
   /** Lower-cased recipient of automatic mail (per-address rate limit); null for relayed human mail. */
   rateKey: string | null;
+  /** Whether the sender that caused it was authenticated (sql/010): unauthenticated ones have their own budgets. */
+  rateClass?: 'authenticated' | 'unauthenticated' | null;
+  /** The causing sender's domain, for the per-domain budget of unauthenticated senders. */
+  rateDomain?: string | null;
   visibility?: 'case' | 'internal';
   /** Rows of `attachments` to forward with it (read at send time). */
   attachmentIds?: number[];
 }
 
 // An outbox row's columns after message_id, with their types, and its values in that order.
-const OUTBOX_COLUMNS = 'case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids';
-const OUTBOX_TYPES = ['bigint', 'int', 'text', 'text', 'text', 'text', 'text[]', 'text', 'text', 'text', 'text', 'text[]', 'jsonb', 'text', 'timestamptz', 'bigint[]'] as const;
+const OUTBOX_COLUMNS = 'case_id, mailbox_id, kind, rfc_message_id, from_addr, from_name, to_addrs, subject, body_text, body_html, in_reply_to, "references", headers, rate_key, created_at, attachment_ids, rate_class, rate_domain';
+const OUTBOX_TYPES = ['bigint', 'int', 'text', 'text', 'text', 'text', 'text[]', 'text', 'text', 'text', 'text', 'text[]', 'jsonb', 'text', 'timestamptz', 'bigint[]', 'text', 'text'] as const;
 
 function outboxValues(m: NewOutgoing, now: Date): unknown[] {
   return [m.caseId, m.mailboxId, m.kind, m.rfcMessageId, m.from, m.fromName, m.to, m.subject, m.text, m.html, m.inReplyTo, m.references,
-    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? []];
+    JSON.stringify(m.headers), m.rateKey, now, m.attachmentIds ?? [], m.rateClass ?? null, m.rateDomain ?? null];
 }
 
 /**
@@ -120,6 +124,33 @@ export async function autoMailCounts(db: Db, addresses: string[], since: Date): 
   return { perAddress, total };
 }
 
+/** Lock rate budgets (addresses, "domain:…", "unauthenticated:") for the transaction, in one fixed order. */
+export async function lockRateBudgets(db: Db, keys: string[]): Promise<void> {
+  if (keys.length === 0) return;
+  await db.query('select pg_advisory_xact_lock(7402, hashtext(a)) from unnest($1::text[]) with ordinality as x(a, n) order by n', [keys]);
+}
+
+/**
+ * Mail of `kind` caused by unauthenticated senders in the last hour (sql/010): from each of `domains`, and in
+ * all; for notifications, the cases announced (one per case, whatever the number of maintainers).
+ */
+export async function unauthenticatedCounts(db: Db, kind: string, domains: string[], since: Date): Promise<{ perDomain: Map<string, number>; total: number }> {
+  const r = await db.query<{ rate_domain: string | null; n: string }>(
+    `select rate_domain, count(distinct coalesce(case_id, -id))::bigint as n from outbox
+       where rate_class = 'unauthenticated' and kind = $3 and created_at > $2 and rate_domain = any($1::text[]) group by rate_domain
+     union all
+     select null, count(distinct coalesce(case_id, -id))::bigint from outbox where rate_class = 'unauthenticated' and kind = $3 and created_at > $2`,
+    [domains, since, kind],
+  );
+  const perDomain = new Map<string, number>();
+  let total = 0;
+  for (const row of r.rows) {
+    if (row.rate_domain === null) total = Number(row.n);
+    else perDomain.set(row.rate_domain, Number(row.n));
+  }
+  return { perDomain, total };
+}
+
 export interface OutboxRow {
   id: number;
   case_id: number | null;
@@ -200,4 +231,23 @@ export async function nextDueIn(db: Db): Promise<number | null> {
   );
   const ms = r.rows[0]?.ms;
   return ms === null || ms === undefined ? null : Math.max(0, ms);
+}
+
+/** An outgoing message of ours named by a bounce or an automatic reply. */
+export interface OurOutgoing { id: number; case_id: number; kind: string; to_addrs: string[]; state: string; rfc_message_id: string }
+
+/** Which of these Message-IDs are outgoing messages of ours on a case (a random id each: a bounce cannot guess one). */
+export async function outgoingByMessageIds(db: Db, ids: string[]): Promise<OurOutgoing[]> {
+  if (ids.length === 0) return [];
+  const r = await db.query<OurOutgoing>(
+    'select id, case_id, kind, to_addrs, state, rfc_message_id from outbox where rfc_message_id = any($1::text[]) and case_id is not null order by id',
+    [ids],
+  );
+  return r.rows.map((x) => ({ ...x, id: Number(x.id), case_id: Number(x.case_id) }));
+}
+
+/** Mark an outgoing message bounced with the DSN's status and diagnostic; false when it already was. */
+export async function markBounced(db: Db, outboxId: number, error: string): Promise<boolean> {
+  const r = await db.query(`update outbox set state = 'bounced', last_error = $2 where id = $1 and state <> 'bounced'`, [outboxId, error]);
+  return (r.rowCount ?? 0) > 0;
 }

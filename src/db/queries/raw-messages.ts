@@ -200,3 +200,22 @@ export async function listFailed(db: Db): Promise<FailedRow[]> {
   );
   return r.rows;
 }
+
+/** How many raw messages wait for processing (the total of ingest's and run --once's progress). */
+export async function countPending(db: Db): Promise<number> {
+  const r = await db.query<{ n: number }>("select count(*)::int as n from raw_messages where state = 'pending'");
+  return r.rows[0]?.n ?? 0;
+}
+
+export interface FileOutcome { source_key: string; state: string; error: string | null; ref: string | null }
+
+/** What became of files stored by `mailcase ingest` (source 'file', keyed by their SHA-256 in hex). */
+export async function fileOutcomes(db: Db, mailboxId: number, keys: string[]): Promise<FileOutcome[]> {
+  const r = await db.query<FileOutcome>(
+    `select r.source_key, r.state, r.error, c.ref from raw_messages r
+     left join messages m on m.raw_message_id = r.id left join cases c on c.id = m.case_id
+     where r.mailbox_id = $1 and r.source = 'file' and r.source_key = any($2::text[])`,
+    [mailboxId, keys],
+  );
+  return r.rows;
+}

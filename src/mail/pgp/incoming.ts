@@ -2,16 +2,16 @@ import { createHash } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import { openpgpLib } from './openpgp.ts';
 import { coerceError, oneLine } from '../../errors.ts';
-import { stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
-import { fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
-import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
+import { MAX_TEXT, stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
+import { DEFAULT_MAX_DECRYPTIONS, fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
+import { addressIn, canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
 
 // Incoming PGP: PGP/MIME (RFC 3156) encrypted and signed, inline PGP (armored blocks in text, encrypted
 // attachments), Autocrypt headers and attached keys. Runs where parsing runs (a parser thread), with no I/O:
 // it gets the keys it may use, and returns what it found as data. Failure is data: a message we cannot
 // decrypt or verify still parses (its outer layer) and says why. Decrypted content is never logged.
 //
-// Identity binding (library-pitfalls §3): a good signature is `valid` only when the signing key is bound to the
+// Identity binding (docs/library-pitfalls.md §3): a good signature is `valid` only when the signing key is bound to the
 // From address, which is the case for
 //   - a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
 //   - a key we hold for the From address (`keys` table: imported, or learned and trusted, see sql/003_pgp.sql);
@@ -39,7 +39,7 @@ export type SignatureState = 'none' | 'valid' | 'invalid' | 'unknown_key';
 export interface CryptoResult {
   encrypted: boolean;
   decryption: Decryption;
-  /** "<code>: <reason>", codes: no_secret_key, not_for_us, bad_armor, integrity, too_large, failed. */
+  /** "<code>: <reason>", codes: no_secret_key, not_for_us, bad_armor, integrity, too_large, too_many, failed. */
   decryptionError: string | null;
   signature: SignatureState;
   signatureError: string | null;
@@ -121,16 +121,32 @@ export class PgpReader {
     return keys;
   }
 
-  /** Decrypt an OpenPGP message (armored or binary) with the mailbox's keys; throws Failure with a reason. */
-  private async decrypt(data: Buffer, mailbox: string, verificationKeys: openpgp.PublicKey[]): Promise<{ plain: Uint8Array; signatures: VerificationResult[]; redo: Verify }> {
+  /** A fresh budget for one message: every decryption in it draws from the same one. */
+  private budget(): Budget {
+    const bytes = this.config.maxDecompressedMessageSize;
+    return { bytes: bytes !== undefined && Number.isFinite(bytes) ? bytes : Number.MAX_SAFE_INTEGER, total: bytes ?? Infinity, decryptions: 0, maxDecryptions: this.keyring?.maxDecryptions ?? DEFAULT_MAX_DECRYPTIONS };
+  }
+
+  /**
+   * Decrypt an OpenPGP message (armored or binary) with the mailbox's keys, within the message's `budget` (its
+   * decrypted bytes and number of decryptions, spent here); throws Failure with a reason.
+   */
+  private async decrypt(data: Buffer, mailbox: string, verificationKeys: openpgp.PublicKey[], budget: Budget): Promise<{ plain: Uint8Array; signatures: VerificationResult[]; redo: Verify }> {
     const keys = this.keyring?.mailbox(mailbox);
     if (!keys) throw new Failure(`no_secret_key: mailbox ${mailbox} has no secret key configured (pgp.secret_key_file)`);
+    if (budget.decryptions >= budget.maxDecryptions) {
+      throw new Failure(`too_many: the message asks for more than ${budget.maxDecryptions} decryptions (processing.max_decryptions); the rest are kept encrypted`);
+    }
+    if (budget.bytes <= 0) throw new Failure(`too_large: the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes) is spent; the rest is kept encrypted`);
+    budget.decryptions++;
+    // This decryption may use what is left of the message's budget, no more (openpgp checks decompression).
+    const config: openpgp.PartialConfig = { ...this.config, maxDecompressedMessageSize: budget.bytes };
     const armored = data.indexOf('-----BEGIN PGP MESSAGE-----', 0, 'latin1') >= 0;
     const pgp = await openpgpLib();
     // Read afresh for every decryption: openpgp.js consumes the encrypted packets of a Message it decrypts.
     const read = (): Promise<openpgp.Message<Uint8Array> | openpgp.Message<string>> => armored
-      ? pgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config: this.config })
-      : pgp.readMessage({ binaryMessage: new Uint8Array(data), config: this.config });
+      ? pgp.readMessage({ armoredMessage: armorBlock(data.toString('latin1')), config })
+      : pgp.readMessage({ binaryMessage: new Uint8Array(data), config });
     let message: openpgp.Message<Uint8Array> | openpgp.Message<string>;
     try {
       message = await read();
@@ -148,17 +164,27 @@ export class PgpReader {
       try {
         const m = fresh ?? (await read());
         fresh = undefined;
-        const r = await pgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config: this.config });
+        const r = await pgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config });
         return { plain: r.data, signatures: handled(r.signatures) };
       } catch (raw) {
         const m = openpgpMessage(raw);
-        if (/decompressed message size/i.test(m)) throw new Failure(`too_large: the decrypted message is larger than the limit (${this.config.maxDecompressedMessageSize} bytes)`);
+        if (/decompressed message size/i.test(m)) {
+          // The work up to the budget was done: what is left is spent, and later decryptions fail at once.
+          budget.bytes = 0;
+          throw new Failure(`too_large: the decrypted data is larger than what is left of the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes)`);
+        }
         if (/modification detected|integrity|authentication tag|MDC/i.test(m)) throw new Failure(`integrity: the encrypted data was modified in transit (${oneLine(m, 120)})`);
         if (/no decryption key|session key decryption failed|no key/i.test(m)) throw new Failure(`not_for_us: none of our keys decrypts it (${oneLine(m, 120)}); current key ${keys.fingerprint}`);
         throw new Failure(`failed: ${oneLine(m, 160)}`);
       }
     };
     const first = await run(verificationKeys);
+    // Uncompressed data is not checked by openpgp's limit: the budget is checked here, and spent.
+    if (first.plain.byteLength > budget.bytes) {
+      budget.bytes = 0;
+      throw new Failure(`too_large: the decrypted data is larger than what is left of the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes)`);
+    }
+    budget.bytes -= first.plain.byteLength;
     // Signed inside the encryption by a key we only learn from the decrypted content (attached there): decrypt
     // again with the larger key set, rather than keep openpgp.js internals to verify later.
     const redo: Verify = async (vkeys) => {
@@ -179,6 +205,7 @@ export class PgpReader {
       return { parsed, crypto: known ? { ...NO_CRYPTO, senderKeyKnown: true } : NO_CRYPTO };
     }
     const mailbox = ctx?.mailbox ?? '';
+    const budget = this.budget();
     const result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [] };
     const signed: Signed[] = [];
     const fail = (reason: string): void => {
@@ -211,7 +238,7 @@ export class PgpReader {
       if (!payload) fail('bad_armor: multipart/encrypted without an encrypted part');
       else {
         try {
-          const d = await this.decrypt(decodedBody(payload), mailbox, earlyKeys);
+          const d = await this.decrypt(decodedBody(payload), mailbox, earlyKeys, budget);
           decrypted();
           if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: true });
           entity = readEntity(Buffer.from(d.plain.buffer, d.plain.byteOffset, d.plain.byteLength));
@@ -251,7 +278,7 @@ export class PgpReader {
     for (const block of text.match(/-----BEGIN PGP MESSAGE-----[\s\S]*?(?:-----END PGP MESSAGE-----|$)/g) ?? []) {
       outside = outside.replace(block, '');
       try {
-        const d = await this.decrypt(Buffer.from(block, 'utf8'), mailbox, early);
+        const d = await this.decrypt(Buffer.from(block, 'utf8'), mailbox, early, budget);
         decrypted();
         const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
         text = text.replace(block, () => plain);
@@ -285,22 +312,25 @@ export class PgpReader {
     const attachments: ParsedAttachment[] = [];
     const attachedKeys: openpgp.PublicKey[] = [];
     for (const a of parsed.attachments) {
-      const content = Buffer.concat(a.pieces);
-      const head = content.subarray(0, 64).toString('latin1');
+      // Only the first bytes are read to decide; a large attachment is joined only to be decrypted (and only
+      // within the budget), never just to look at it.
+      const first = a.pieces[0] ?? Buffer.alloc(0);
+      const head = first.subarray(0, 64).toString('latin1');
       if (a.contentType === 'application/pgp-keys' || head.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----')) {
-        attachedKeys.push(...(await this.publicKeys(content.toString('utf8'))));
+        // A key is a few kilobytes; a "key" of megabytes is not read.
+        if (a.size <= MAX_KEY_ATTACHMENT) attachedKeys.push(...(await this.publicKeys(Buffer.concat(a.pieces).toString('utf8'))));
         attachments.push(a);
         continue;
       }
       const encryptedName = /\.(gpg|pgp|asc)$/i.test(a.filename ?? '');
-      const looksEncrypted = head.includes('-----BEGIN PGP MESSAGE-----') || (encryptedName && !head.includes('-----BEGIN PGP') && isBinaryPgpMessage(content));
+      const looksEncrypted = head.includes('-----BEGIN PGP MESSAGE-----') || (encryptedName && !head.includes('-----BEGIN PGP') && isBinaryPgpMessage(first));
       // The version part of a PGP/MIME message we could not decrypt, and its payload: nothing to do again.
       if (!looksEncrypted || a.contentType === 'application/pgp-encrypted' || (result.decryption === 'failed' && top.type === 'multipart/encrypted')) {
         attachments.push(a);
         continue;
       }
       try {
-        const d = await this.decrypt(content, mailbox, early);
+        const d = await this.decrypt(Buffer.concat(a.pieces), mailbox, early, budget);
         decrypted();
         if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: !/\S/.test(text) });
         attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
@@ -311,7 +341,8 @@ export class PgpReader {
       }
     }
     if (textChanged) {
-      parsed.text = text;
+      // The cap on text applies to what decryption produced, too (an inline block of 250 MB was kept whole).
+      parsed.text = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
       // The HTML alternative still shows the ciphertext (or an unsigned copy): the text is what we keep.
       parsed.html = null;
     }
@@ -339,8 +370,7 @@ export class PgpReader {
   }
 
   private maintainerKeysFor(fromHeader: string | undefined): openpgp.PublicKey[] {
-    const m = fromHeader ? /<([^<>\s]+@[^<>\s]+)>|([^\s<>,;:"()]+@[^\s<>,;:"()]+)/.exec(fromHeader) : null;
-    const addr = m ? (m[1] ?? m[2] ?? '').toLowerCase() : '';
+    const addr = fromHeader ? (addressIn(fromHeader) ?? '') : '';
     return addr ? (this.keyring?.maintainerKeys(addr) ?? []) : [];
   }
 
@@ -423,6 +453,12 @@ export class PgpReader {
   }
 }
 
+/** A message's decryption budget: decrypted bytes left, and decryptions done (PgpKeySpec). */
+interface Budget { bytes: number; total: number; decryptions: number; maxDecryptions: number }
+
+/** Attached public keys larger than this are not read. */
+const MAX_KEY_ATTACHMENT = 1024 * 1024;
+
 function dedupe(keys: openpgp.PublicKey[]): openpgp.PublicKey[] {
   const seen = new Set<string>();
   return keys.filter((k) => {
@@ -455,7 +491,8 @@ function isBinaryPgpMessage(b: Buffer): boolean {
 }
 
 function attachmentOf(plain: Uint8Array, filename: string): ParsedAttachment {
-  const buf = Buffer.from(plain);
+  // A view, not a copy: the pieces below are the copies (each owning its memory, to be moved between threads).
+  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
   return {
     filename: filename || 'attachment',
     contentType: /\.(txt|md|log)$/i.test(filename) ? 'text/plain' : 'application/octet-stream',

@@ -14,8 +14,14 @@ import { addressIn } from './mime.ts';
 export interface PgpKeySpec {
   mailboxes: { name: string; address: string; files: string[]; passphrases: string[] }[];
   maintainers: { email: string; file: string }[];
-  /** Decompressed plaintext larger than this is refused (openpgp's default is Infinity: a compression bomb). */
+  /**
+   * One budget per message, shared by every decryption in it (PGP/MIME, inline blocks, encrypted attachments):
+   * decrypted plaintext beyond it is refused (openpgp's default is Infinity: a compression bomb). Default
+   * max_message_bytes (processing.decrypt_budget_bytes).
+   */
   maxDecompressedBytes: number;
+  /** How many decryptions (encrypted parts, blocks and attachments) one message may ask for. */
+  maxDecryptions?: number;
 }
 
 export function pgpKeySpec(config: Config): PgpKeySpec {
@@ -34,7 +40,8 @@ export function pgpKeySpec(config: Config): PgpKeySpec {
     maintainers: config.maintainers
       .filter((m) => m.pgp_public_key_file)
       .map((m) => ({ email: m.email.toLowerCase(), file: path.resolve(baseDir, m.pgp_public_key_file!) })),
-    maxDecompressedBytes: config.max_message_bytes * 4,
+    maxDecompressedBytes: config.processing.decrypt_budget_bytes ?? config.max_message_bytes,
+    maxDecryptions: config.processing.max_decryptions,
   };
 }
 
@@ -49,15 +56,20 @@ export interface MailboxKeys {
   publicKey: openpgp.PublicKey;
 }
 
+export const DEFAULT_MAX_DECRYPTIONS = 8;
+
 export class Keyring {
   readonly mailboxes: Map<string, MailboxKeys>;
   readonly maintainers: Map<string, openpgp.PublicKey[]>;
   /** Per-call openpgp configuration (never the global one). */
   readonly openpgpConfig: openpgp.PartialConfig;
-  constructor(mailboxes: Map<string, MailboxKeys>, maintainers: Map<string, openpgp.PublicKey[]>, maxDecompressedBytes: number) {
+  /** Decryptions one message may ask for (PgpKeySpec.maxDecryptions). */
+  readonly maxDecryptions: number;
+  constructor(mailboxes: Map<string, MailboxKeys>, maintainers: Map<string, openpgp.PublicKey[]>, maxDecompressedBytes: number, maxDecryptions = DEFAULT_MAX_DECRYPTIONS) {
     this.mailboxes = mailboxes;
     this.maintainers = maintainers;
     this.openpgpConfig = { maxDecompressedMessageSize: maxDecompressedBytes };
+    this.maxDecryptions = maxDecryptions;
   }
   mailbox(name: string): MailboxKeys | undefined {
     return this.mailboxes.get(name);
@@ -145,7 +157,7 @@ export async function loadKeyring(spec: PgpKeySpec): Promise<Keyring> {
     }
     maintainers.set(m.email, [...(maintainers.get(m.email) ?? []), ...keys.map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)))]);
   }
-  return new Keyring(mailboxes, maintainers, spec.maxDecompressedBytes);
+  return new Keyring(mailboxes, maintainers, spec.maxDecompressedBytes, spec.maxDecryptions);
 }
 
 /**

@@ -3,7 +3,7 @@ import { trustedKeys } from '../../db/queries/keys.ts';
 import type { Keyring } from './keys.ts';
 import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoing.ts';
 
-// What the sender stage does with a composed message before it goes on the wire (issue 6, outgoing): when the
+// What the sender stage does with a composed message before it goes on the wire (docs/pgp.md, "Outgoing"): when the
 // sending mailbox has a key and every recipient has a usable one (a reporter's trusted key, a maintainer's
 // configured key), PGP/MIME encrypted to them and signed by the mailbox key; otherwise as composed, with our key
 // in an Autocrypt header so that the reporter's client can answer encrypted.
