@@ -13,6 +13,10 @@ import { isOsvEcosystem } from './core/osv.ts';
 // Keys of later stages (smtp, maintainers, templates, http) are accepted and validated here already, so a
 // config written for a later version fails loudly on a typo rather than silently.
 
+// A boolean that may also be written "true"/"false": what a `${VAR}` reference gives after substitution
+// (values are substituted after parsing, so `secure: ${IMAP_SECURE}` is the string "true").
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
 // Addresses like security@localhost are valid here (the embedded default uses them).
 const email = z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'must be an e-mail address');
 
@@ -71,14 +75,14 @@ const imapSource = z
   .object({
     host: z.string().min(1),
     port: z.coerce.number().int().min(1).max(65535).default(993),
-    secure: z.boolean().default(true),
+    secure: bool.default(true),
     user: z.string().min(1),
     password: z.string().optional(),
     auth: oauth2Auth.optional(),
     folder: z.string().min(1).default('INBOX'),
     poll_interval_seconds: z.coerce.number().positive().default(60),
-    idle: z.boolean().default(true),
-    tls_reject_unauthorized: z.boolean().default(true),
+    idle: bool.default(true),
+    tls_reject_unauthorized: bool.default(true),
   })
   .strict()
   .refine((i) => (i.password !== undefined ? 1 : 0) + (i.auth ? 1 : 0) === 1, {
@@ -116,6 +120,9 @@ const mailbox = z
 export const configSchema = z
   .object({
     database_url: z.string().min(1).optional(),
+    // The password for database_url (or DATABASE_URL), kept out of the URL: any bytes, no percent-encoding
+    // (docs/configuration-secrets.md). It replaces a password written in the URL; unused by the embedded default.
+    database_password: z.string().optional(),
     data_dir: z.string().default('./data'),
     embedded_postgres: z
       .object({ port: z.coerce.number().int().min(0).max(65535).default(0) })
@@ -168,13 +175,13 @@ export const configSchema = z
         host: z.string().min(1),
         port: z.coerce.number().int().min(1).max(65535).default(587),
         /** true: TLS from the start (port 465); false: STARTTLS when the server offers it. */
-        secure: z.boolean().default(false),
-        require_tls: z.boolean().default(false),
+        secure: bool.default(false),
+        require_tls: bool.default(false),
         user: z.string().optional(),
         password: z.string().optional(),
         auth: oauth2Auth.optional(),
         max_connections: z.coerce.number().int().min(1).max(50).default(3),
-        tls_reject_unauthorized: z.boolean().default(true),
+        tls_reject_unauthorized: bool.default(true),
         timeout_seconds: z.coerce.number().positive().default(30),
       })
       .strict()
@@ -223,7 +230,7 @@ export const configSchema = z
     // What a reporter's reply does to a closed or rejected case (src/core/lifecycle.ts).
     lifecycle: z
       .object({
-        reopen_on_reply: z.boolean().default(true),
+        reopen_on_reply: bool.default(true),
         reopen_to: z.enum(REOPEN_TARGETS).default('triaged'),
       })
       .strict()
@@ -322,20 +329,25 @@ export type RawConfig = z.infer<typeof configSchema>;
 export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean };
 export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
 
-/** Replace `${NAME}` with the environment variable NAME; `${NAME:-default}` has a fallback. */
-export function substituteEnv(text: string, env: NodeJS.ProcessEnv): string {
-  const missing: string[] = [];
-  const out = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replace `${NAME}` in one string with the environment variable NAME; `${NAME:-default}` has a fallback (also
+ * for an empty NAME, as in the shell), and NAME_FILE names a file to read when NAME is unset (one trailing line
+ * break dropped, the rest byte for byte). Substituted text is not scanned again. Unset names are added to
+ * `missing` (and give '').
+ */
+function substituteString(text: string, env: NodeJS.ProcessEnv, missing: string[]): string {
+  return text.replace(ENV_REF, (_m, name: string, fallback?: string) => {
     let v = env[name];
     const fileVar = env[`${name}_FILE`];
     if (v === undefined && fileVar) {
       try {
-        v = readFileSync(fileVar, 'utf8').trim();
+        v = readFileSync(fileVar, 'utf8').replace(/\r?\n$/, '');
       } catch {
         throw new MailcaseError('MC_CONFIG_INVALID', `${name}_FILE names ${fileVar}, which cannot be read`);
       }
     }
-    // As in the shell, ${X:-default} also replaces an empty X.
     if ((v === undefined || v === '') && fallback !== undefined) v = fallback;
     if (v === undefined) {
       missing.push(name);
@@ -343,9 +355,36 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv): string {
     }
     return v;
   });
-  if (missing.length > 0) {
-    throw new MailcaseError('MC_CONFIG_INVALID', `configuration refers to unset environment variable(s): ${missing.join(', ')}`);
-  }
+}
+
+function unsetError(missing: string[]): MailcaseError {
+  return new MailcaseError('MC_CONFIG_INVALID', `configuration refers to unset environment variable(s): ${[...new Set(missing)].join(', ')}`);
+}
+
+/** `${NAME}` substitution in one string (substituteString); throws if a name is unset. */
+export function substituteEnv(text: string, env: NodeJS.ProcessEnv): string {
+  const missing: string[] = [];
+  const out = substituteString(text, env, missing);
+  if (missing.length > 0) throw unsetError(missing);
+  return out;
+}
+
+/**
+ * `${NAME}` substitution in a parsed document: in string values only, at any depth. Keys, numbers, booleans and
+ * comments (which the parser has already dropped) are never touched, so a substituted value, whatever its bytes
+ * (`#`, quotes, `: `, a leading `*` or `&`, a line break, only digits), stays one string value: it cannot end
+ * early, change type, or add a key. Throws once, naming every unset variable.
+ */
+export function substituteEnvInDocument(doc: unknown, env: NodeJS.ProcessEnv): unknown {
+  const missing: string[] = [];
+  const walk = (v: unknown): unknown => {
+    if (typeof v === 'string') return v.includes('${') ? substituteString(v, env, missing) : v;
+    if (Array.isArray(v)) return v.map(walk);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    return v;
+  };
+  const out = walk(doc);
+  if (missing.length > 0) throw unsetError(missing);
   return out;
 }
 
@@ -454,13 +493,14 @@ export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = proce
   }
   let doc: unknown;
   try {
-    doc = parseYaml(substituteEnv(readFileSync(file, 'utf8'), env));
+    doc = parseYaml(readFileSync(file, 'utf8'));
   } catch (raw) {
     if (raw instanceof MailcaseError) throw raw;
     const e = raw as Error;
     throw new MailcaseError('MC_CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${e.message.split('\n')[0]}`, { cause: raw });
   }
-  return buildConfig(doc, file, env);
+  // After parsing, in string values only (substituteEnvInDocument): a secret is never YAML.
+  return buildConfig(substituteEnvInDocument(doc, env), file, env);
 }
 
 function deepFreeze<T>(o: T): T {

@@ -20,7 +20,7 @@ const REDACT = [
   'password', '*.password', '*.*.password', 'passphrase', '*.passphrase', '*.*.passphrase',
   // a whole config logged by mistake: mailboxes[i].pgp.passphrase
   '*.*.*.passphrase', '*.*.*.*.passphrase',
-  'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'connectionString',
+  'pass', '*.pass', '*.*.pass', 'auth.pass', 'database_url', '*.database_url', 'database_password', '*.database_password', 'connectionString',
   '*.connectionString', 'secret', '*.secret', 'token', '*.token',
   'authorization', '*.authorization', 'headers.authorization',
   // OAuth2 (imap.auth / smtp.auth, src/mail/oauth2.ts)
@@ -28,7 +28,7 @@ const REDACT = [
   'client_secret', '*.client_secret', '*.*.client_secret', '*.*.*.client_secret', '*.*.*.refresh_token',
 ];
 
-const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|token_?command|authorization|cookie|api_?key|private_?key|database_?url|connection_?string)$/i;
+const SECRET_KEY = /^(pass|passwd|password|passphrase|secret|client_?secret|token|access_?token|refresh_?token|token_?command|authorization|cookie|api_?key|private_?key|database_?url|database_?password|connection_?string)$/i;
 const CONTENT_KEY = /^(body|body_?text|body_?html|html|text|text_?as_?html|raw|plaintext|decrypted)$/i;
 // Where a URL starts: its scheme. What follows up to white space is read as code (scrubUrls), not by a pattern.
 const URL_SCHEME = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\//gi;

@@ -237,6 +237,7 @@ function secretsOf(config: Config): string[] {
   const all = [
     ...config.mailboxes.flatMap((m) => [m.imap?.password, m.pgp?.passphrase, m.imap?.auth?.client_secret, m.imap?.auth?.refresh_token]),
     config.smtp?.password,
+    config.database_password,
     config.smtp?.auth?.client_secret,
     config.smtp?.auth?.refresh_token,
     config.database_url ? /^[a-z]+:\/\/[^:/@]+:([^@]*)@/i.exec(config.database_url)?.[1] : undefined,

@@ -12,11 +12,28 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * `url` with its password set to `password`, percent-encoded, so that the driver decodes it back byte for byte
+ * whatever it holds (`@`, `#`, `/`, `:`, quotes, a line break). A URL that does not parse is returned as is, for
+ * the connection attempt to report.
+ */
+export function withPassword(url: string, password: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username) u.username = 'postgres';
+    u.password = encodeURIComponent(password);
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 /** Connect to DATABASE_URL / database_url, or start the embedded server; then apply migrations. */
 export async function openDatabase(config: Config, rootLog: Logger, opts: { migrate?: boolean; poolMax?: number } = {}): Promise<Database> {
   const log = rootLog.child({ stage: 'db' });
   let embedded: EmbeddedServer | undefined;
   let url = config.database_url;
+  if (url && config.database_password !== undefined) url = withPassword(url, config.database_password);
   if (!url) {
     embedded = await startEmbeddedPostgres(config.data_dir, log, { port: config.embedded_postgres.port });
     url = embedded.url;

@@ -1,4 +1,5 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
@@ -113,21 +114,51 @@ export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
   };
 }
 
-/** No SMTP configured: each message becomes data_dir/outbox/<time>-<id>.eml, written atomically. */
+/**
+ * The file name of an outgoing message in data_dir/outbox: a readable part of its Message-ID (up to 60 safe
+ * characters) and the first 128 bits of the SHA-256 of the whole Message-ID, so that distinct ids never share a
+ * file (two ids may clean up to the same readable part) and the same id always names the same file. Pure.
+ */
+export function outboxFileName(rfcMessageId: string): string {
+  const hash = createHash('sha256').update(rfcMessageId, 'utf8').digest('hex').slice(0, 32);
+  const readable = rfcMessageId.slice(0, 200).replace(/[^A-Za-z0-9._@-]+/g, '_').replace(/^[._]+/, '').slice(0, 60);
+  return `${readable ? `${readable}-` : ''}${hash}.eml`;
+}
+
+/**
+ * No SMTP configured: each message becomes data_dir/outbox/<outboxFileName>, written once per Message-ID. The
+ * bytes go to a temporary file of this attempt's own (so concurrent senders never write into each other's),
+ * which is flushed to disk and then renamed over the final name, and the folder is flushed too: a reader sees
+ * the old file or the whole new one, and a resend after a crash (the row was written but not yet marked sent)
+ * replaces the file instead of adding a second one.
+ */
 export function fileTransport(dataDir: string): Transport {
   const dir = path.join(dataDir, 'outbox');
+  let swept = false;
   return {
     kind: 'file',
     async send(raw, envelope, rfcMessageId) {
+      if (!swept) {
+        swept = true;
+        await sweepStaleTemporaries(dir);
+      }
+      const name = outboxFileName(rfcMessageId);
+      const tmp = path.join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
       try {
         await mkdir(dir, { recursive: true });
-        const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${rfcMessageId.replace(/[^A-Za-z0-9._-]/g, '_')}.eml`;
-        const tmp = path.join(dir, `.${name}.tmp`);
         const head = Buffer.from(`X-Mailcase-Envelope-From: ${envelope.from}\r\nX-Mailcase-Envelope-To: ${envelope.to.join(', ')}\r\n`);
-        await writeFile(tmp, Buffer.concat([head, raw]));
+        const fh = await open(tmp, 'wx', 0o640);
+        try {
+          await fh.writeFile(Buffer.concat([head, raw]));
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
         await rename(tmp, path.join(dir, name));
+        await syncDir(dir);
         return { ok: true, response: `written to ${path.join(dir, name)}` };
       } catch (raw_) {
+        await rm(tmp, { force: true }).catch(() => undefined);
         return { ok: false, permanent: false, error: oneLine((raw_ as Error).message), transport: true };
       }
     },
@@ -136,6 +167,41 @@ export function fileTransport(dataDir: string): Transport {
     },
     close: () => undefined,
   };
+}
+
+/** An hour: far longer than any write takes, so a temporary file this old was left by a killed process. */
+const STALE_TEMPORARY_MS = 3600_000;
+
+/** Remove the temporary files that killed processes left in data_dir/outbox (they never became mail). */
+async function sweepStaleTemporaries(dir: string, now = Date.now()): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return; // no folder yet
+  }
+  for (const n of names) {
+    if (!n.startsWith('.') || !n.endsWith('.tmp')) continue;
+    const p = path.join(dir, n);
+    try {
+      if (now - (await stat(p)).mtimeMs > STALE_TEMPORARY_MS) await rm(p, { force: true });
+    } catch {
+      // gone meanwhile
+    }
+  }
+}
+
+/** fsync a folder, so that a rename in it survives a power loss; not every platform allows it (Windows). */
+async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // EISDIR/EPERM/EINVAL where folders cannot be opened or synced: the rename itself is still atomic
+  } finally {
+    await fh?.close();
+  }
 }
 
 export function createTransport(config: Config): Transport {

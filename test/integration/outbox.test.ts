@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig, type Config } from '../../src/config.ts';
 import { enqueue, type NewOutgoing } from '../../src/db/queries/outbox.ts';
-import { fileTransport, smtpTransport } from '../../src/mail/smtp.ts';
+import { fileTransport, outboxFileName, smtpTransport } from '../../src/mail/smtp.ts';
 import { sendBatch, SendStage, type SendDeps } from '../../src/stages/send.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { quietLog } from '../helpers/db.ts';
@@ -175,5 +176,54 @@ describe('outbox delivery over SMTP', () => {
     const text = readFileSync(path.join(dir, files[0]!), 'utf8');
     expect(text).toContain(`Message-ID: ${m.rfcMessageId}`);
     expect(text).toContain(`X-Mailcase-Envelope-To: ${m.to[0]}`);
+  });
+});
+
+describe('the file sink (no smtp)', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  function sink(): { t: ReturnType<typeof fileTransport>; dir: string } {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-sink-'));
+    dirs.push(dataDir);
+    return { t: fileTransport(dataDir), dir: path.join(dataDir, 'outbox') };
+  }
+  const envelope = { from: 'security@example.org', to: ['reporter@example.net'] };
+
+  it('writes a resent message over its first copy: one file per Message-ID, holding the last bytes', async () => {
+    const { t, dir } = sink();
+    const id = '<ack-1@example.org>';
+    expect(await t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nfirst\r\n`), envelope, id)).toMatchObject({ ok: true });
+    expect(await t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nsecond\r\n`), envelope, id)).toMatchObject({ ok: true });
+    // Concurrent resends of the same message (two senders after a crash) still leave one whole file.
+    await Promise.all([1, 2, 3, 4].map((k) => t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nthird ${k}\r\n`), envelope, id)));
+    const files = readdirSync(dir);
+    expect(files).toEqual([outboxFileName(id)]);
+    expect(readFileSync(path.join(dir, files[0]!), 'utf8')).toMatch(/^X-Mailcase-Envelope-From: security@example.org\r\nX-Mailcase-Envelope-To: reporter@example.net\r\nMessage-ID: <ack-1@example.org>\r\n\r\nthird [1-4]\r\n$/);
+  });
+
+  it('removes temporary files a killed writer left over an hour ago, and leaves younger ones (a writer at work)', async () => {
+    const { t, dir } = sink();
+    mkdirSync(dir, { recursive: true });
+    const old = path.join(dir, `.${outboxFileName('<old@example.org>')}.123.abcdef.tmp`);
+    const young = path.join(dir, `.${outboxFileName('<young@example.org>')}.456.abcdef.tmp`);
+    writeFileSync(old, 'half a mess');
+    writeFileSync(young, 'half a mess');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(old, twoHoursAgo, twoHoursAgo);
+    const id = '<ack-sweep@example.org>';
+    expect(await t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nx\r\n`), envelope, id)).toMatchObject({ ok: true });
+    expect(readdirSync(dir).sort()).toEqual([path.basename(young), outboxFileName(id)].sort());
+  });
+
+  it('gives distinct Message-IDs distinct files, even when they clean up to the same readable name', async () => {
+    const { t, dir } = sink();
+    const ids = ['<a/b@example.org>', '<a:b@example.org>', '<a b@example.org>', `<${'x'.repeat(5000)}@example.org>`, '<../../etc/passwd>'];
+    for (const id of ids) expect(await t.send(Buffer.from(`Message-ID: ${id}\r\n\r\nx\r\n`), envelope, id)).toMatchObject({ ok: true });
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(ids.length);
+    expect(files).toEqual(ids.map(outboxFileName).sort());
+    for (const f of files) expect(f).toMatch(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,60}-?[0-9a-f]{32}\.eml$|^[0-9a-f]{32}\.eml$/);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { buildConfig, substituteEnv, type Config } from '../../src/config.ts';
+import { buildConfig, substituteEnvInDocument, type Config } from '../../src/config.ts';
 
 // No Docker engine runs where mailcase is developed, so docker-compose.yml and the Dockerfile are kept honest
 // by this test instead of by `docker compose up`: the compose file is parsed and cross-checked with the code
@@ -84,7 +84,7 @@ function loadExample(file: string): { config: Config; vars: string[] } {
   const text = read(file);
   const vars = [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].filter((m) => m[2] === undefined).map((m) => m[1]!);
   // As in the container: the config sees the mailcase service's environment.
-  const doc = parseYaml(substituteEnv(text, mailcaseEnv));
+  const doc = substituteEnvInDocument(parseYaml(text), mailcaseEnv);
   return { config: buildConfig(doc, path.join(ROOT, file), mailcaseEnv), vars };
 }
 const EXAMPLES = ['deploy/mailcase.example.yml', 'deploy/mailcase.trial.yml'];

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildConfig, defaultConfigDoc, substituteEnv } from '../../src/config.ts';
+import { buildConfig, defaultConfigDoc, loadConfig, substituteEnv, substituteEnvInDocument } from '../../src/config.ts';
 import { MailcaseError } from '../../src/errors.ts';
 
 // The config file is the user-facing contract: defaults, errors that name the offending key, and ${ENV}
@@ -214,7 +214,7 @@ describe('substituteEnv', () => {
     expect(substituteEnv(text, env)).toBe(want);
   });
 
-  it('reads X_FILE (trimmed) when X is unset', () => {
+  it('reads X_FILE when X is unset, dropping one trailing line break', () => {
     expect(substituteEnv('password: ${PW}', { PW_FILE: secretFile })).toBe('password: s3cret');
     expect(substituteEnv('password: ${PW:-fallback}', { PW_FILE: secretFile })).toBe('password: s3cret');
   });
@@ -227,6 +227,85 @@ describe('substituteEnv', () => {
     const e = thrown(() => substituteEnv('a: ${ONE}\nb: ${TWO:-ok}\nc: ${THREE}\nd: ${SET}', { SET: 'x' }));
     expect(e.code).toBe('MC_CONFIG_INVALID');
     expect(e.message).toBe('configuration refers to unset environment variable(s): ONE, THREE');
+  });
+});
+
+describe('secrets substituted after parsing (loadConfig)', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-config-secrets-'));
+  });
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const file = (text: string): string => {
+    const f = path.join(dir, `c-${Math.random().toString(36).slice(2)}.yml`);
+    writeFileSync(f, text);
+    return f;
+  };
+  // Unquoted, double-quoted and single-quoted references: each gives the secret as one string, whatever it holds.
+  const TEXT = `# \${NOT_SET} in a comment is never expanded
+data_dir: ./data   # nor \${THIS}
+database_url: postgres://u@db.example/mailcase
+database_password: \${DB_PW}
+mailboxes:
+  - name: security
+    kind: security
+    imap: { host: imap.example.org, user: "\${IMAP_USER:-sec}", password: "\${IMAP_PW}", port: "\${IMAP_PORT:-993}", secure: "\${IMAP_SECURE:-true}" }
+smtp:
+  host: smtp.example.org
+  password: '\${SMTP_PW}'
+`;
+  const KEYS = ['data_dir', 'database_url', 'database_password', 'mailboxes', 'smtp'];
+
+  it.each<[string, string]>([
+    ['a "#" (cut at it before)', 'hunter2 #rest'],
+    ['a double quote (invalid YAML before)', 'pa"ss'],
+    ['a single quote', "it's"],
+    ['": " (a mapping before)', 'user: admin'],
+    ['a leading "*" (an alias before)', '*star'],
+    ['a leading "&" (an anchor before)', '&anchor x'],
+    ['only digits (a number before)', '0012345'],
+    ['a line break followed by a key (an added key before)', 'x\ndatabase_url: postgres://evil@attacker.example/x\nsmtp:\n  host: evil'],
+    ['a reference of its own (not expanded again)', '${HOME}'],
+    ['backslashes and a tab', 'a\\b\tc'],
+  ])('a secret with %s reaches every login byte for byte and adds no key', (_what, secret) => {
+    const c = loadConfig(file(TEXT), { DB_PW: secret, IMAP_PW: secret, SMTP_PW: secret });
+    expect(c.database_password).toBe(secret);
+    expect(c.mailboxes[0]!.imap!.password).toBe(secret);
+    expect(c.smtp!.password).toBe(secret);
+    expect(c.database_url).toBe('postgres://u@db.example/mailcase');
+    expect(c.smtp!.host).toBe('smtp.example.org');
+    expect(Object.keys(c).filter((k) => KEYS.includes(k)).sort()).toEqual([...KEYS].sort());
+  });
+
+  it('keeps defaults, numbers and booleans from references: "${IMAP_PORT:-993}" is port 993, "${IMAP_SECURE}" false', () => {
+    const c = loadConfig(file(TEXT), { DB_PW: 'a', IMAP_PW: 'b', SMTP_PW: 'c', IMAP_PORT: '143', IMAP_SECURE: 'false' });
+    expect(c.mailboxes[0]!.imap).toMatchObject({ user: 'sec', port: 143, secure: false });
+    expect(loadConfig(file(TEXT), { DB_PW: 'a', IMAP_PW: 'b', SMTP_PW: 'c' }).mailboxes[0]!.imap).toMatchObject({ port: 993, secure: true });
+  });
+
+  it('reads IMAP_PW_FILE byte for byte apart from one trailing line break', () => {
+    const secretFile = path.join(dir, 'imap-pw');
+    writeFileSync(secretFile, '  spaced #secret\n\n');
+    const c = loadConfig(file(TEXT), { DB_PW: 'a', IMAP_PW_FILE: secretFile, SMTP_PW: 'c' });
+    expect(c.mailboxes[0]!.imap!.password).toBe('  spaced #secret\n');
+  });
+
+  it('names the unset variables of values, not those of comments', () => {
+    const e = thrown(() => loadConfig(file(TEXT), { IMAP_PW: 'b' }));
+    expect(e.code).toBe('MC_CONFIG_INVALID');
+    expect(e.message).toBe('configuration refers to unset environment variable(s): DB_PW, SMTP_PW');
+  });
+
+  it('never expands keys, and leaves non-string values alone', () => {
+    expect(substituteEnvInDocument({ '${K}': '${V}', n: 5, b: true, nil: null, list: ['${V}', 1] }, { K: 'key', V: 'value' })).toEqual({
+      '${K}': 'value',
+      n: 5,
+      b: true,
+      nil: null,
+      list: ['value', 1],
+    });
   });
 });
 
