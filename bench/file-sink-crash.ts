@@ -1,4 +1,4 @@
-// The file sink's crash check as a benchmark (issue 16): `mailcase run` on the embedded defaults with no smtp,
+// The file sink's crash check as a benchmark: `mailcase run` on the embedded defaults with no smtp,
 // N reports (default 500), the worker SIGKILLed K times (default 5) while it writes acknowledgments, then let
 // finish; repeated R times (default 3). Prints, per run, the kills, acknowledgments sent, .eml files and
 // duplicate files (must be 0), and the duration. test/integration/crash-file-sink.test.ts runs it once in

@@ -12,6 +12,22 @@ import { configSchema } from '../src/config.ts';
 export const CONFIG_DOC = fileURLToPath(new URL('../docs/configuration.md', import.meta.url));
 
 const DESCRIPTIONS: Record<string, string> = {
+  database_password: 'The database password, kept out of the URL: percent-encoded into `database_url` at start, so `#`, `@` or `/` need no escaping; hidden from logs and masked by `mailcase check` (docs/configuration-secrets.md).',
+  project: 'What advisories name as affected (docs/disclosure.md): the project, its repository and its package(s).',
+  'project.name': 'The project\'s name, as advisories print it.',
+  'project.repository': 'The project\'s repository (http or https URL); a reference in every advisory.',
+  'project.ecosystem': 'The OSV ecosystem of the one package (npm, PyPI, Go, crates.io, Maven, ...); goes with `package`.',
+  'project.package': 'The one package\'s name in its ecosystem; goes with `ecosystem`. For several, use `packages`.',
+  'project.packages': 'Several packages, each `{ecosystem, name, purl}`; every advisory lists them all as affected.',
+  'project.packages[].ecosystem': 'The package\'s OSV ecosystem.',
+  'project.packages[].name': 'The package\'s name in its ecosystem.',
+  'project.packages[].purl': 'Its package URL (purl), for CSAF\'s product tree; optional.',
+  'project.advisory_url_base': 'Where published advisories live: `<advisory_url_base>/<id>` becomes each advisory\'s ADVISORY reference.',
+  'project.advisory_id_prefix': 'The id of an advisory without a CVE is this prefix and the case ref; OSV accepts `x_` for local ids.',
+  'project.publisher': 'CSAF `document.publisher`: who issues the advisory.',
+  'project.publisher.name': 'The publisher\'s name.',
+  'project.publisher.namespace': 'The publisher\'s namespace URL (http or https).',
+  'project.publisher.category': 'The publisher\'s CSAF category.',
   database_url: 'PostgreSQL connection string. Absent: an embedded PostgreSQL under `data_dir/postgres`. `DATABASE_URL` in the environment wins.',
   data_dir: 'Where the embedded PostgreSQL, the default Maildirs and the `.eml` outbox live; relative to the config file.',
   embedded_postgres: 'The embedded PostgreSQL (used when there is no `database_url`).',

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fileSinkCrash } from '../helpers/file-sink-crash.ts';
 
-// The file sink under SIGKILL (issue 16): `mailcase run` on the embedded defaults, no smtp, 500 reports, the
+// The file sink under SIGKILL: `mailcase run` on the embedded defaults, no smtp, 500 reports, the
 // worker killed 5 times while it writes acknowledgments. A kill between a file's rename and the row's update
 // makes the restarted worker send that row again; the file it writes replaces the first (one file per
 // Message-ID), so the folder ends with exactly one file per acknowledgment. bench/file-sink-crash.ts runs the

@@ -13,7 +13,7 @@ import { startPrivatePostgres, type PrivatePostgres } from '../helpers/faults.ts
 import { startSmtp, type SmtpTestServer } from '../helpers/smtp.ts';
 import { CLI } from '../helpers/worker-process.ts';
 
-// Secrets pass through the configuration file untouched (issue 16): `${VAR}` is substituted after the YAML is
+// Secrets pass through the configuration file untouched: `${VAR}` is substituted after the YAML is
 // parsed, inside string values only. A password with '#', quotes, ': ', a leading '*' or '&', a line break that
 // tries to add a key, or only digits, logs in to Dovecot, the SMTP server and PostgreSQL (`mailcase check`, the
 // product's own logins) byte for byte. The control: the same password cut at its '#', as the old text
