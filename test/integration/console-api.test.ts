@@ -137,12 +137,20 @@ describe('web console and API', () => {
     }
     expect(page.r.headers.get('content-security-policy')).not.toContain('unsafe-inline');
 
+    // The agreed publication date shows on the dashboard, to those who may see the case only.
+    await db.pool.query(`update cases set disclose_on = '2030-01-15' where ref = $1`, [secRef]);
     const dash = await alice.text('/dashboard');
     expect(dash.status).toBe(200);
     expect(dash.text).toContain('<svg');
     expect(dash.text.slice(dash.text.indexOf('<table id="open">'))).toContain(`/cases/${secRef}`);
+    const disclosing = dash.text.slice(dash.text.indexOf('<table id="disclosing">'));
+    expect(disclosing).toContain(`/cases/${secRef}`);
+    expect(disclosing).toContain('2030-01-15');
 
     const bob = await signIn(BOB);
+    const bobDash = await bob.text('/dashboard');
+    expect(bobDash.text.slice(bobDash.text.indexOf('<table id="disclosing">'))).not.toContain(secRef);
+    await db.pool.query(`update cases set disclose_on = null where ref = $1`, [secRef]);
     expect((await bob.text(`/cases/${secRef}`)).status).toBe(404);
     expect((await bob.text(`/cases/${secRef}/attachments/1`)).status).toBe(404);
     expect((await bob.text(`/cases/${supRef}`)).status).toBe(200);

@@ -204,6 +204,8 @@ ${c.disclosed_at ? html`<dt>Disclosed</dt><dd>${fmt(c.disclosed_at)}</dd>` : ''}
 export interface DashboardView {
   open: { ref: string; subject: string | null; status: string; mailbox: string; next: NextDeadline }[];
   openTotal: number;
+  /** Cases with an agreed publication date not yet disclosed, soonest first. */
+  disclosing: { ref: string; subject: string | null; status: string; discloseOn: string }[];
   stats: MilestoneStat[];
   limits: ReturnType<typeof policyLimitsMs>;
   cases: number;
@@ -244,5 +246,8 @@ ${v.stats.map((s) => html`<tr><td>${s.what}</td><td>${s.count}</td><td>${dur(s.m
 </div><div>
 <section class="card"><h2>Open cases by next deadline (${v.openTotal})</h2><table id="open"><tbody>
 ${v.open.map((o) => html`<tr><td class="ref"><a href="/cases/${o.ref}">${o.ref}</a></td><td>${o.status}</td><td class="due">${deadlineCell(o.next)}</td></tr>`)}
+</tbody></table></section>
+<section class="card"><h2>Agreed publication dates (${v.disclosing.length})</h2><table id="disclosing"><tbody>
+${v.disclosing.map((d) => html`<tr><td class="ref"><a href="/cases/${d.ref}">${d.ref}</a></td><td>${d.status}</td><td>${d.discloseOn}</td><td>${d.subject ?? ''}</td></tr>`)}
 </tbody></table></section></div></div>`);
 }

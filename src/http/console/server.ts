@@ -7,6 +7,7 @@ import { minDeadlineMs, milestoneStats, nextDeadline, policyLimitsMs } from '../
 import { caseDeadlines } from '../../core/case-view.ts';
 import { TERMINAL_STATES, isCaseState, isSeverity } from '../../core/lifecycle.ts';
 import { getCaseByRef, listCaseEvents, type CaseRow } from '../../db/queries/cases.ts';
+import { disclosingCases } from '../../db/queries/disclosure.ts';
 import * as q from '../../db/queries/console.ts';
 import { insertEvent } from '../../db/queries/events.ts';
 import { enqueue } from '../../db/queries/outbox.ts';
@@ -293,7 +294,13 @@ export async function buildConsole(deps: ConsoleDeps): Promise<FastifyInstance> 
     const openNext = open.map((c) => ({ ref: c.ref, subject: c.subject, status: c.status, mailbox: c.mailbox, next: nextDeadline(c, config.policy, t) }))
       .filter((o): o is typeof o & { next: NonNullable<typeof o.next> } => o.next !== null)
       .sort((a, b) => a.next.due.getTime() - b.next.due.getTime());
-    const view = { open: openNext.slice(0, 50), openTotal: openNext.length, stats: milestoneStats(rows, config.policy, t), limits: policyLimitsMs(config.policy), cases: rows.length, asOf: t };
+    // Agreed publication dates (the embargo clock), soonest first, of the mailboxes this maintainer may see.
+    const allowedIds = new Set(who.allowed.map((name) => app.mailboxes.get(name)?.id).filter((id): id is number => id !== undefined));
+    const disclosing = (await disclosingCases(app.db.pool, TERMINAL_STATES, 500))
+      .filter((c) => allowedIds.has(c.mailbox_id))
+      .slice(0, 50)
+      .map((c) => ({ ref: c.ref, subject: c.subject, status: c.status, discloseOn: c.disclose_on! }));
+    const view = { open: openNext.slice(0, 50), openTotal: openNext.length, disclosing, stats: milestoneStats(rows, config.policy, t), limits: policyLimitsMs(config.policy), cases: rows.length, asOf: t };
     const page = (viewer: Viewer): string => dashboardPage(viewer, view);
     dashboards.set(key, { at: t.getTime(), page });
     return html(reply, page(req.viewer!));
