@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   MC_CHECK_FAILED: 'The `mailcase check` command found at least one failing check.',
   MC_PGP_KEY: 'A PGP key file cannot be read, holds no usable key, or its passphrase is wrong.',
   MC_PGP_ENCRYPT: 'Outgoing mail could not be encrypted or signed (e.g. a recipient key is expired or cannot encrypt).',
+  MC_PGP_KEY_UNKNOWN: 'The fingerprint given to `mailcase keys trust` or `keys revoke` is not that of any stored key.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

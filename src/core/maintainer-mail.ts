@@ -10,6 +10,7 @@ import { plainText, safeSubject } from './subject.ts';
 
 export type MaintainerMailPurpose =
   | 'reporter_reply'
+  | 'reporter_unverified'
   | 'outsider'
   | 'maintainer_copy'
   | 'note'
@@ -88,4 +89,16 @@ export function sampleMaintainerMailContexts(): MaintainerMailContext[] {
     maintainerMailContext({ purpose: 'bounce_back', ref: null, mailbox, headline: 'your message matched no case' }, tz, now),
     maintainerMailContext({ purpose: 'note', ref: 'SUP-2026-0001', mailbox: { kind: 'support', address: 'support@example.org' }, headline: 'note', author: 'bob@example.org', text: 'internal' }, tz, now),
   ];
+}
+
+/**
+ * The mail a maintainer without a PGP key gets instead of content that arrived encrypted (issue 22, "Encrypted
+ * stays encrypted"): the case and where to read it, not a word of the content, not even its subject.
+ */
+export function sealedNotice(ref: string | null, mailboxAddress: string): { subject: string; text: string } {
+  const name = ref ?? 'a case';
+  return {
+    subject: ref ? `[${ref}] encrypted message` : 'encrypted message',
+    text: `${REPLY_MARKER}\n\nEncrypted report ${name}: it arrived encrypted, and no PGP key is configured for you (maintainers[].pgp_public_key_file), so its content is not sent to you in clear.\nRead it with \`mailcase cases show ${ref ?? 'REF'}\` or the console.\n\n-- \nmailcase, ${mailboxAddress}\n`,
+  };
 }

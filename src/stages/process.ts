@@ -13,7 +13,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
-import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts'; // PGP (issue 6)
+import { establishTrust, recordTrust, trustForCase } from './trust.ts'; // mail trust (issue 22)
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -122,12 +122,12 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP (issue 6): which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
-      const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
-      const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
+      // PGP (issue 6): which mailbox's keys decrypt. The sender's keys are looked up later, for the From address
+      // the parser read (stages/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
       for (const raw of claimed) {
         if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
-          analyses.set(raw.id, deps.analyser.analyse(raw.raw, pgpCtx.get(raw.id)).catch((e: unknown) => coerceError(e)));
+          const ctx = { mailbox: deps.mailboxes.get(raw.mailbox_id)?.name ?? '', from: null, senderKeys: [] };
+          analyses.set(raw.id, deps.analyser.analyse(raw.raw, ctx).catch((e: unknown) => coerceError(e)));
         }
       }
 
@@ -321,6 +321,10 @@ async function processOne(
   }
   const copyIn = (caseId: number): StoredCopy | undefined =>
     parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
+  // Who sent it, as far as anything proves it (issue 22): one parsed From for keys, signature, proof and threading.
+  const trustDeps = { config, analyser: deps.analyser, mailboxName: mailbox.name };
+  const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, maintainers);
+  const crypto = trust.crypto;
 
   let caseId: number;
   let caseRef: string;
@@ -333,7 +337,7 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true }); // PGP (issue 6)
+    await recordTrust(tx, trust, await trustForCase(tx, trustDeps, trust, { id: caseId, ref: caseRef }, raw.id), existing.id, caseId, raw.id, { reprocess: true }); // issue 22
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
@@ -343,13 +347,7 @@ async function processOne(
   const from = parsed.from?.address ?? null;
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
   // trusted Authentication-Results header), never by From alone (DESIGN.md, "Who is a maintainer").
-  const proof = proveMaintainer({
-    from: from ? [from] : [],
-    maintainers,
-    authResults: parsed.headers['authentication-results'] ?? [],
-    trustedAuthservId: config.trusted_authserv_id,
-    signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
-  });
+  let proof = trust.proof;
   const known = await msgq.casesForMessageIds(tx, parsed.referenced);
   const tag = findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
   const taggedCase = tag && known.length === 0 ? await caseByRef(tx, tag) : undefined;
@@ -369,13 +367,18 @@ async function processOne(
     caseId = decision.caseId;
     const c = (await lockCase(tx, caseId))!;
     caseRef = c.ref;
+    // A maintainer's signature acts only on the case it was written for, and once (issue 22).
+    const ct = await trustForCase(tx, trustDeps, trust, { id: caseId, ref: c.ref }, raw.id);
+    proof = ct.proof;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
+    // The reporter's address alone proves nothing: unauthenticated, it "claims to be the reporter" (issue 22).
+    const reporterVerified = role === 'reporter' && ct.authentication !== 'none';
     const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    await recordTrust(tx, trust, ct, messageId, caseId, raw.id); // issue 22
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role } });
-    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: decision.by, role, authentication: ct.authentication, ...(role === 'reporter' ? { reporter_verified: reporterVerified } : {}) } });
+    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role, authentication: ct.authentication, encrypted: crypto.encrypted }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
@@ -398,7 +401,8 @@ async function processOne(
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto); // PGP (issue 6)
+    const ct = await trustForCase(tx, trustDeps, trust, { id: caseId, ref: null }, raw.id);
+    await recordTrust(tx, trust, ct, messageId, caseId, raw.id); // issue 22
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }
@@ -417,8 +421,8 @@ async function processOne(
       messageId: parsed.messageId,
       references: parsed.references,
       missing: missing as ReportField[],
-      encrypted: analysed.crypto.encrypted,
-      decryptionFailed: analysed.crypto.decryption === 'failed',
+      encrypted: crypto.encrypted,
+      decryptionFailed: crypto.decryption === 'failed',
     };
     const notice: OpenedForNotice = {
       caseId,
@@ -429,8 +433,10 @@ async function processOne(
       reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
       report: { ...report },
       missing: missing as ReportField[],
-      decryption: { status: analysed.crypto.decryption, reason: analysed.crypto.decryptionError },
-      signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
+      decryption: { status: crypto.decryption, reason: crypto.decryptionError },
+      signature: { status: crypto.signature, fingerprint: crypto.signerFingerprint },
+      authentication: ct.authentication,
+      encrypted: crypto.encrypted,
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
       classification: verdict,
     };

@@ -156,7 +156,7 @@ export async function listCaseMessages(db: Db, caseId: number): Promise<MessageR
   const r = await db.query<MessageRow>(
     `select m.id, m.direction, m.role, m.class, m.visibility, m.message_id, m.from_email, m.from_name, m.to_addrs, m.cc_addrs,
             m.subject, m.date, m.body_text, m.encrypted, m.decryption, m.decryption_error, m.signature, m.signer_fingerprint,
-            m.created_at, m.raw_message_id,
+            m.authentication, m.created_at, m.raw_message_id,
             coalesce((select json_agg(json_build_object('filename', a.filename, 'content_type', a.content_type, 'size', a.size,
                       'sha256', encode(a.sha256, 'hex')) order by a.id) from attachments a where a.message_id = m.id), '[]'::json) as attachments,
             (select json_build_object('state', o.state, 'last_error', o.last_error) from outbox o where o.message_id = m.id) as delivery
