@@ -22,7 +22,7 @@ import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
-import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
+import type { MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
