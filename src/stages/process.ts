@@ -373,7 +373,7 @@ async function processOne(
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
     // The reporter's address alone proves nothing: unauthenticated, it "claims to be the reporter" (issue 22).
     const reporterVerified = role === 'reporter' && ct.authentication !== 'none';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason });
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, authentication: ct.authentication });
     await files.attach(messageId, parsed.attachments);
     await recordTrust(tx, trust, ct, messageId, caseId, raw.id); // issue 22
     await caseq.touchCase(tx, caseId);
@@ -384,6 +384,7 @@ async function processOne(
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
+    const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
       caseq.caseInsert({
         ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
@@ -396,12 +397,11 @@ async function processOne(
         openedAt: now,
         linkedCaseId,
       }),
-      { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason },
+      { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason, authentication: ct.authentication },
     );
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    const ct = await trustForCase(tx, trustDeps, trust, { id: caseId, ref: null }, raw.id);
     await recordTrust(tx, trust, ct, messageId, caseId, raw.id); // issue 22
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });

@@ -122,14 +122,14 @@ export interface CaseTrust {
  * names (its ref or one of our Message-IDs of it inside the signed content) and only once; any valid signature
  * is recorded as used, and a second use is recorded as a replay and counts for nothing.
  */
-export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: number; ref: string | null }, rawId: number): Promise<CaseTrust> {
+export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: number | null; ref: string | null }, rawId: number): Promise<CaseTrust> {
   const parsed = t.analysed.parsed;
   let proof = t.proof;
   let signatureValid = t.crypto.signature === 'valid';
   let refused: string | null = null;
   const digests = reduceSignatures(t.crypto.signers, new Set(t.trustedFingerprints)).digests;
   const actor = t.from ?? 'unknown';
-  if (proof.role === 'maintainer' && proof.via === 'pgp' && c.ref !== null) {
+  if (proof.role === 'maintainer' && proof.via === 'pgp' && c.ref !== null && c.id !== null) {
     const ours = await outgoingIdsOfCase(tx, c.id);
     if (!boundToCase({ text: parsed.text, headers: t.crypto.signedHeaders }, c.ref, ours)) {
       refused = `the signed text names neither ${c.ref} nor one of our messages of it: a signature is bound to the case it was written for`;
@@ -155,12 +155,15 @@ export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: n
       authResults: parsed.headers['authentication-results'] ?? [],
       trustedAuthservId: deps.config.trusted_authserv_id,
       signatureValid,
-      answersOurs: t.answered.some((a) => a.case_id === c.id),
+      answersOurs: c.id !== null && t.answered.some((a) => a.case_id === c.id),
     }).via;
   return { proof, authentication, refused };
 }
 
-/** Store what trust found for a filed message: its crypto columns, its authentication, the keys it offered. */
+/**
+ * Store what trust found for a filed message: its crypto columns (its authentication was written with the row;
+ * on reprocessing it is written here), the keys it offered, and the reporter's key on the case.
+ */
 export async function recordTrust(tx: Db, t: Trust, ct: CaseTrust, messageRowId: number, caseId: number, rawId: number, opts: { reprocess?: boolean } = {}): Promise<void> {
   await keysq.recordMessageCrypto(tx, messageRowId, t.crypto, ct.authentication, opts);
   const from = t.from;

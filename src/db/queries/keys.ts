@@ -85,14 +85,13 @@ export async function keysOfAddress(db: Db, address: string): Promise<Pick<KeyRo
 
 /** The crypto columns of an incoming message's row, and how its sender was authenticated. */
 export async function recordMessageCrypto(db: Db, messageId: number, crypto: CryptoResult, authentication: string, opts: { reprocess?: boolean } = {}): Promise<void> {
-  if (crypto.encrypted || crypto.signature !== 'none' || opts.reprocess || authentication !== 'none') {
+  // Plain mail costs no query here: its authentication went in with the row (NewMessage.authentication).
+  if (crypto.encrypted || crypto.signature !== 'none' || opts.reprocess) {
     await db.query(
       named('mc_message_crypto2', `update messages set encrypted = $2, decryption = $3, decryption_error = $4, signature = $5, signer_fingerprint = $6, signature_error = $7,
          authentication = $8 where id = $1`,
         [messageId, crypto.encrypted, crypto.decryption, crypto.decryptionError, crypto.signature, crypto.signerFingerprint, crypto.signatureError, authentication]),
     );
-  } else {
-    await db.query(named('mc_message_auth', `update messages set authentication = $2 where id = $1`, [messageId, authentication]));
   }
 }
 

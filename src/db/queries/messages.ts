@@ -23,22 +23,24 @@ export interface NewMessage {
   bodyHtml: string | null;
   /** Why the sender was or was not taken for a maintainer (incoming mail). */
   proof?: string | null;
+  /** How the sender was authenticated (incoming mail; issue 22): pgp, dmarc, dkim, spf, reply-to-ours, none. */
+  authentication?: string | null;
 }
 
 export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; pieces: Buffer[] }
 
 const MESSAGE_COLUMNS = `case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
-       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof`;
+       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof, authentication`;
 
-/** The values of MESSAGE_COLUMNS after case_id, in order (parameters 2 to 19 of insertMessage). */
+/** The values of MESSAGE_COLUMNS after case_id, in order (parameters 2 to 20 of insertMessage). */
 function messageValues(m: Omit<NewMessage, 'caseId'>): unknown[] {
   return [m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
-    m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null];
+    m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null, m.authentication ?? null];
 }
 
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
   const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (${MESSAGE_COLUMNS})
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) returning id`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) returning id`,
     [m.caseId, ...messageValues(m)]));
   return r.rows[0]!.id;
 }
