@@ -78,7 +78,7 @@ export interface ImportedKey { fingerprint: string; addresses: string[]; expires
 
 /**
  * Import public keys (armored or binary, one or several) for every address of their user IDs. An import is
- * trusted and pins its addresses. A file with secret key material is refused: we keep public keys only.
+ * trusted (learned_from import). A file with secret key material is refused: we keep public keys only.
  */
 export async function importKeys(db: Db, bytes: Buffer, what = 'the file'): Promise<ImportedKey[]> {
   if (bytes.indexOf('PRIVATE KEY BLOCK', 0, 'latin1') >= 0) {

@@ -13,14 +13,14 @@ import { reduceSignatures, type SignatureState, type SignerOutcome } from '../..
 // it gets the keys it may use, and returns what it found as data. Failure is data: a message we cannot
 // decrypt or verify still parses (its outer layer) and says why. Decrypted content is never logged.
 //
-// Identity binding (library-pitfalls §3): a good signature is `valid` only when the signing key is bound to the
-// From address, which is the case for
-//   - a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
-//   - a key we hold for the From address (`keys` table: imported, or learned and trusted, see sql/003_pgp.sql);
-//   - a key attached to this very message (application/pgp-keys or Autocrypt) carrying the From address as a
-//     user ID, but only on first contact: when we know no key for that address yet (trust on first use). A
-//     maintainer's address, or one with an imported key, is pinned: attached keys never count for it.
-// Any other good signature is `unknown_key`: it proves that some key signed, not who sent it.
+// Identity binding (library-pitfalls §3, issue 22): the reader verifies each signature with every candidate key and
+// reports, per signature, what it covers and how its key relates to the From address the parser read:
+//   - `configured`: a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
+//   - `known`: a key we trust for that From (`keys` table, passed in by a second reading, see stages/trust.ts);
+//   - `offered`: a key this very message offers (application/pgp-keys or Autocrypt) carrying the From address.
+// Only the first two make a signature `valid` here. Whether an offered key is learned, with proof of the sender,
+// is decided in processing (core/key-trust.ts); until then its signature is `unknown_key`, as is any other good
+// signature: it proves that some key signed, not who sent it.
 
 export interface PgpContext {
   /** Which mailbox's secret keys decrypt. */
