@@ -76,8 +76,13 @@ export async function expandBlocks(
  * header fields inside the signed entity: protected headers). Case-insensitive for the ref, whole token only
  * (SEC-2026-0001 is not in SEC-2026-00012).
  */
+/** How much of a signed text is searched for the case's ref or Message-IDs (a quote of our mail is near). */
+export const BIND_SCAN_CHARS = 256 * 1024;
+
 export function boundToCase(signed: { text: string; headers: readonly string[] }, ref: string, ourMessageIds: readonly string[]): boolean {
-  const haystacks = [signed.text, ...signed.headers];
+  // Bounded work on attacker-sized text: the first BIND_SCAN_CHARS of the text, and at most 100 Message-IDs.
+  const haystacks = [signed.text.length > BIND_SCAN_CHARS ? signed.text.slice(0, BIND_SCAN_CHARS) : signed.text, ...signed.headers.map((h) => h.slice(0, 4000))];
+  ourMessageIds = ourMessageIds.slice(0, 100);
   const want = ref.toUpperCase();
   for (const h of haystacks) {
     const up = h.toUpperCase();
