@@ -5,7 +5,8 @@
 // - A reporter's key offered by a message (attached, or an Autocrypt header) is learned as trusted only when the
 //   message's sender is authenticated: a trusted Authentication-Results pass aligned with From (dmarc, dkim, spf),
 //   or a signature by that very key on a message that answers our own mail to that address (only the holder of
-//   the mailbox sees our Message-IDs). Never from machine-classified mail (auto-replies, bounces, lists).
+//   the mailbox sees our Message-IDs; a key stored unverified for the address counts as offered in such an
+//   answer). Never from machine-classified mail (auto-replies, bounces, lists).
 // - Any other offered key is kept `unverified`: shown (`mailcase keys list`, the case), never used to encrypt,
 //   never counted when verifying, until a maintainer runs `mailcase keys trust FPR`.
 // - A proven key for an address that already has another trusted key is a conflict: kept unverified, shown, and

@@ -52,12 +52,15 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
   const pgp = analysed.crypto.signers.length > 0 || analysed.crypto.learnedKeys.length > 0;
   const rows = from && pgp && !isProtected ? await keysq.keysOfAddress(tx, from) : [];
   const trusted = rows.filter((r) => r.trusted && r.revoked_at === null);
+  const answered = from ? await answeredOutgoing(tx, parsed().referenced, from) : [];
+  // Keys stored unverified for this From count as offered again only in an answer to our own mail to it.
+  const unverified = answered.length > 0 ? rows.filter((r) => !r.trusted && r.revoked_at === null) : [];
   // A signature by a key we hold for this From (and did not find in the message): read the message again in a
   // parser thread with those keys, bound to this same parsed From.
-  if (from && trusted.length > 0 && analysed.crypto.signers.some((s) => s.check === 'no_key')) {
+  if (from && trusted.length + unverified.length > 0 && analysed.crypto.signers.some((s) => s.check === 'no_key')) {
     try {
       const raw = (await lockRaw(tx, [rawId]))[0];
-      const again = raw ? await deps.analyser.analyse(raw.raw, { mailbox: deps.mailboxName, from, senderKeys: trusted.map((t) => t.armored) }) : undefined;
+      const again = raw ? await deps.analyser.analyse(raw.raw, { mailbox: deps.mailboxName, from, senderKeys: trusted.map((t) => t.armored), offeredKeys: unverified.map((t) => t.armored) }) : undefined;
       if (again && again.parsed.from?.address === from) analysed = again;
     } catch (raw_) {
       // Keep the first reading: its signature stays unknown_key. (A parse that worked once fails again only
@@ -68,7 +71,6 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
   const { originator } = parsed();
   const problem = originatorProblem(originator);
   const domain = from && problem === null ? domainAuthentication(from, parsed().headers['authentication-results'] ?? [], config.trusted_authserv_id) : null;
-  const answered = from ? await answeredOutgoing(tx, parsed().referenced, from) : [];
   const crypto = analysed.crypto;
   const signedBy = new Set(crypto.signers.filter((s) => s.check === 'good' && s.binding === 'offered' && s.fingerprint).map((s) => s.fingerprint!));
   const learn = from

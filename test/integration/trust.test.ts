@@ -222,6 +222,27 @@ describe('mail trust: attacks and their controls', () => {
       expect(await encryptsTo('una@reporter.example')).toBe(true);
     });
 
+    it('control: the signed answer to our acknowledgment need not carry the key again: the one offered before is verified by it', async () => {
+      const vic = await gpg.genKey('Vic Reporter', 'vic@reporter.example');
+      const signed = entity(`Type of issue: XXE\nImpact: ${CANARY}\n`, { attachments: [{ filename: 'vic.asc', contentType: 'application/pgp-keys', content: await gpg.exportPublic(vic.fingerprint) }] });
+      const id = newMessageId('vic-first');
+      await ingest(app, 'security', [pgpMimeSigned({ from: 'Vic <vic@reporter.example>', subject: 'XXE', messageId: id }, signed, await gpg.detachSign(signed, vic))]);
+      const c = await caseOf(id);
+      expect(await keyRows('vic@reporter.example')).toEqual([{ fingerprint: vic.fingerprint, trusted: false, learned_from: 'unauthenticated_mail' }]);
+      const ack = (await outbox(c.ref, 'ack', 'vic@reporter.example'))[0]!;
+      // A signed answer without the key, not to our mail: still unknown_key, the key still unverified.
+      const stray = entity('Also this.\n');
+      const sid = newMessageId('vic-stray');
+      await ingest(app, 'security', [pgpMimeSigned({ from: 'Vic <vic@reporter.example>', subject: `Re: [${c.ref}] Your report`, messageId: sid }, stray, await gpg.detachSign(stray, vic))]);
+      expect(await message(sid)).toMatchObject({ signature: 'unknown_key', authentication: 'none' });
+      const answer = entity('The parser is in src/xml.ts.\n');
+      const aid = newMessageId('vic-answer');
+      await ingest(app, 'security', [pgpMimeSigned({ from: 'Vic <vic@reporter.example>', subject: `Re: [${c.ref}] Your report`, messageId: aid, extra: [`In-Reply-To: ${ack.rfc_message_id}`] }, answer, await gpg.detachSign(answer, vic))]);
+      expect(await message(aid)).toMatchObject({ role: 'reporter', signature: 'valid', authentication: 'pgp' });
+      expect(await keyRows('vic@reporter.example')).toEqual([{ fingerprint: vic.fingerprint, trusted: true, learned_from: 'authenticated_mail' }]);
+      expect((await caseOf(id)).reporter_pgp_fingerprint).toBe(vic.fingerprint);
+    });
+
     it("attack 2: a forged reporter's Autocrypt key (dressed as an auto-reply, or plain) is never trusted nor used", async () => {
       const fresh = 'fresh@reporter.example';
       const victim = await gpg.genKey('Fresh', fresh);

@@ -32,6 +32,11 @@ export interface PgpContext {
   from: string | null;
   /** Armored public keys we trust for `from` (keys table, trusted and not revoked). */
   senderKeys: string[];
+  /**
+   * Armored keys stored unverified for `from`, passed only when the message answers our own mail to that address:
+   * they count as keys the message offers (a signature by one of them is that proof; core/key-trust.ts).
+   */
+  offeredKeys?: string[];
 }
 
 export interface LearnedKey { fingerprint: string; armored: string; addresses: string[]; expires: Date | null; source: 'attached' | 'autocrypt' }
@@ -342,7 +347,8 @@ export class PgpReader {
     const from = parsed.from?.address ?? null;
     const configured = from ? (this.keyring?.maintainerKeys(from) ?? []) : [];
     const known = ctx && from !== null && ctx.from === from ? ctxKeys : [];
-    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from)];
+    const stored = ctx?.offeredKeys && from !== null && ctx.from === from ? (await Promise.all(ctx.offeredKeys.map((a) => this.publicKeys(a)))).flat() : [];
+    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from), ...stored.map((key) => ({ key, source: 'attached' as const }))];
     const offeredBound: openpgp.PublicKey[] = [];
     for (const o of offered) {
       const info = await keyInfo(o.key);
