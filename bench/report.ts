@@ -13,7 +13,8 @@ export const TARGETS = {
   /** Failover: a standby must lead within leader.retry_seconds plus this (lock connection, IMAP connect, sync). */
   failoverSlackMs: 2000,
   ingestMsgPerSec: 300,
-  ceilingRatioPct: 40,
+  /** Both scenarios, synthetic and real mail: end to end (start-up included) against the pooled raw ceiling. */
+  ceilingRatioPct: 60,
   latencyP95Ms: 1000,
   ackP95Ms: 2000,
   /** The issue's target is 300 MB (10^6 bytes), i.e. 286.1 MiB; VmHWM is read in KiB and shown in MiB. */
@@ -29,13 +30,22 @@ export interface Results {
   fill: FillResult & { users: number };
   ingest: IngestResult;
   ceiling: CeilingResult;
-  latency: LatencyResult;
-  rss: RssResult;
+  /** Absent with --real-only. */
+  latency?: LatencyResult;
+  rss?: RssResult;
+  /** Scenario 8, the twin of 1 and 2 on real mail; absent in results written before it existed. */
+  real?: RealResults;
   /** Absent in results written before the failover scenario existed. */
   failover?: FailoverResult;
   /** Absent in results written before these scenarios were part of the table. */
   pgp?: PgpResults;
   replicas?: ReplicasResult;
+}
+
+export interface RealResults {
+  fill: FillResult & { users: number; files: number; rounds: number };
+  ingest: IngestResult;
+  ceiling: CeilingResult;
 }
 
 export interface Verdict { name: string; value: number; target: string; pass: boolean }
@@ -45,7 +55,7 @@ function passesOf(c: CeilingResult): string {
   return c.passes && c.passes.length > 1 ? ` (passes ${c.passes.map(f1).join(' / ')})` : '';
 }
 
-export function ceilingRatioPct(r: Results): number {
+export function ceilingRatioPct(r: { ingest: IngestResult; ceiling: CeilingResult }): number {
   return (r.ingest.msgPerSec / r.ceiling.msgPerSec) * 100;
 }
 
@@ -54,9 +64,18 @@ export function verdicts(r: Results): Verdict[] {
   return [
     { name: 'ingest msg/s end to end', value: r.ingest.msgPerSec, target: `>= ${TARGETS.ingestMsgPerSec}`, pass: r.ingest.msgPerSec >= TARGETS.ingestMsgPerSec && r.ingest.failed === 0 },
     { name: 'end to end / raw ceiling %', value: ratio, target: `>= ${TARGETS.ceilingRatioPct}`, pass: ratio >= TARGETS.ceilingRatioPct },
-    { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
-    { name: 'p95 APPEND → acknowledgment accepted by SMTP ms', value: r.latency.ack.p95, target: `< ${TARGETS.ackP95Ms}`, pass: r.latency.ack.p95 < TARGETS.ackP95Ms && r.latency.failed === 0 },
-    { name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${f1(TARGETS.peakRssMiB)}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' },
+    ...(r.real
+      ? [{ name: 'real mail: end to end / raw ceiling %', value: ceilingRatioPct(r.real), target: `>= ${TARGETS.ceilingRatioPct}`, pass: ceilingRatioPct(r.real) >= TARGETS.ceilingRatioPct }]
+      : []),
+    ...(r.latency
+      ? [
+          { name: 'p95 APPEND → processed_at ms', value: r.latency.processedAt.p95, target: `< ${TARGETS.latencyP95Ms}`, pass: r.latency.processedAt.p95 < TARGETS.latencyP95Ms && r.latency.failed === 0 },
+          { name: 'p95 APPEND → acknowledgment accepted by SMTP ms', value: r.latency.ack.p95, target: `< ${TARGETS.ackP95Ms}`, pass: r.latency.ack.p95 < TARGETS.ackP95Ms && r.latency.failed === 0 },
+        ]
+      : []),
+    ...(r.rss
+      ? [{ name: 'peak RSS with 25 MiB attachment MiB', value: r.rss.peakMiB, target: `< ${f1(TARGETS.peakRssMiB)}`, pass: r.rss.peakMiB < TARGETS.peakRssMiB && r.rss.state === 'processed' }]
+      : []),
     ...(r.failover ? [failoverVerdict(r.failover)] : []),
   ];
 }
@@ -100,6 +119,7 @@ export function formatFill(fill: FillResult & { users: number }): string {
 /** The one table: every figure the benchmark measures, beside its target and verdict where it has one. */
 export function resultRows(r: Results): string[][] {
   const v = verdicts(r);
+  const verdict = (prefix: string): string => pf(v.find((x) => x.name.startsWith(prefix))?.pass ?? false);
   const i = r.ingest;
   const rate = (keys: string): { cryptoMsgPerSec: number; analyseMsgPerSec: number } | undefined => r.pgp?.rates.find((x) => x.keys === keys);
   const rsa = rate('RSA-3072');
@@ -107,16 +127,32 @@ export function resultRows(r: Results): string[][] {
   const pgpIngest = r.pgp?.ingest;
   return [
     ['measure', 'figure', 'target', 'result'],
-    ['1. ingest end to end', `${f1(i.msgPerSec)} msg/s, ${f1(i.mibPerSec)} MiB/s`, `>= ${TARGETS.ingestMsgPerSec} msg/s`, pf(v[0]!.pass)],
+    ['1. ingest end to end (synthetic reports)', `${f1(i.msgPerSec)} msg/s, ${f1(i.mibPerSec)} MiB/s`, `>= ${TARGETS.ingestMsgPerSec} msg/s`, pf(v[0]!.pass)],
     ['   startup (spawn → first processed)', s1(i.startupMs), '', ''],
     ['   excluding startup', `${f1(i.steadyMsgPerSec)} msg/s`, '', ''],
     ['2. raw ceiling (imapflow + simpleParser)', `${f1(r.ceiling.msgPerSec)} msg/s, ${f1(r.ceiling.mibPerSec)} MiB/s${passesOf(r.ceiling)}`, '', ''],
     ['   end to end / ceiling', `${f1(ceilingRatioPct(r))} %`, `>= ${TARGETS.ceilingRatioPct} %`, pf(v[1]!.pass)],
-    ['3. APPEND → processed_at p50/p95/max', pct(r.latency.processedAt), `p95 < ${TARGETS.latencyP95Ms} ms`, pf(v[2]!.pass)],
-    ['   APPEND → commit seen p50/p95/max', pct(r.latency.committedSeen), '', ''],
-    ['   APPEND → ack accepted by SMTP p50/p95/max', pct(r.latency.ack), `p95 < ${TARGETS.ackP95Ms} ms`, pf(v[3]!.pass)],
-    ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${f1(TARGETS.peakRssMiB)} MiB (300 MB)`, pf(v[4]!.pass)],
-    ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
+    ...(r.real
+      ? [
+          ['8. ingest end to end (real mail)', `${f1(r.real.ingest.msgPerSec)} msg/s, ${f1(r.real.ingest.mibPerSec)} MiB/s`, '', ''],
+          ['   startup (spawn → first processed)', s1(r.real.ingest.startupMs), '', ''],
+          ['   raw ceiling on the same mail', `${f1(r.real.ceiling.msgPerSec)} msg/s, ${f1(r.real.ceiling.mibPerSec)} MiB/s${passesOf(r.real.ceiling)}`, '', ''],
+          ['   end to end / ceiling', `${f1(ceilingRatioPct(r.real))} %`, `>= ${TARGETS.ceilingRatioPct} %`, verdict('real mail')],
+        ]
+      : []),
+    ...(r.latency
+      ? [
+          ['3. APPEND → processed_at p50/p95/max', pct(r.latency.processedAt), `p95 < ${TARGETS.latencyP95Ms} ms`, verdict('p95 APPEND → processed_at')],
+          ['   APPEND → commit seen p50/p95/max', pct(r.latency.committedSeen), '', ''],
+          ['   APPEND → ack accepted by SMTP p50/p95/max', pct(r.latency.ack), `p95 < ${TARGETS.ackP95Ms} ms`, verdict('p95 APPEND → acknowledgment')],
+        ]
+      : []),
+    ...(r.rss
+      ? [
+          ['4. peak RSS (VmHWM), 25 MiB attachment', `${f1(r.rss.peakMiB)} MiB`, `< ${f1(TARGETS.peakRssMiB)} MiB (300 MB)`, verdict('peak RSS')],
+          ['   peak RSS (VmHWM), idle worker', `${f1(r.rss.idlePeakMiB)} MiB`, '', ''],
+        ]
+      : []),
     ...(r.failover
       ? [
           ['5. leader failover: SIGKILL → standby leads p50/max', `${f0(r.failover.takeover.p50)} / ${f0(r.failover.takeover.max)} ms`, `max < ${f0(failoverBoundMs(r.failover))} ms`, pf(failoverVerdict(r.failover).pass)],
@@ -157,12 +193,28 @@ export function formatResults(r: Results): string {
       `PostgreSQL ${i.cpu.postgresPct === null ? '? (external server)' : `${f0(i.cpu.postgresPct)} % of one core`}`,
     `ceiling:  ${r.ceiling.messages} msgs in ${s1(r.ceiling.totalMs)}: FETCH ${s1(r.ceiling.fetchMs)}, simpleParser ${s1(r.ceiling.parseMs)}` +
       (r.ceiling.passes ? `; ${r.ceiling.passes.length} passes (before and after the ingest run), pooled: ${r.ceiling.passes.map(f1).join(' and ')} msg/s` : ''),
-    `latency:  ${r.latency.samples} samples, ${r.latency.failed} failed; p50/p95/max of APPEND itself ${pct(r.latency.append)}, ` +
-      `APPEND → raw row stored (received_at) ${pct(r.latency.stored)}`,
-    `  processed_at is the processing transaction's start (now()), so it leaves out parse and commit; "commit seen" is polled every 20 ms`,
-    `rss:      ${mib(r.rss.messageBytes)} message ${r.rss.state}${r.rss.error ? ` (${r.rss.error})` : ''} in ${s1(r.rss.ingestMs)}; ` +
-      `VmHWM once stored (fetch stage) ${r.rss.peakAtStoredMiB === null ? '—' : `${f1(r.rss.peakAtStoredMiB)} MiB`}, after processing ${f1(r.rss.peakMiB)} MiB; ` +
-      `RSS idle ${f1(r.rss.idleRssMiB)} MiB, after ${f1(r.rss.rssAfterMiB)} MiB`,
+    ...(r.real
+      ? [
+          `real:     ${r.real.fill.files} corpus files × ${r.real.fill.rounds} rounds = ${r.real.ingest.messages} msgs, ${mib(r.real.ingest.bytes)} in ${s1(r.real.ingest.totalMs)}; ` +
+            `${r.real.ingest.cases} cases, ${r.real.ingest.failed} failed; fetch stage ${f1(r.real.ingest.breakdown.fetchMsgPerSec)} msg/s, ` +
+            `process stage ${f1(r.real.ingest.breakdown.processMsgPerSec)} msg/s; worker ${f0(r.real.ingest.cpu.workerPct)} % of one core; ` +
+            `ceiling FETCH ${s1(r.real.ceiling.fetchMs)}, simpleParser ${s1(r.real.ceiling.parseMs)}; worker warnings/errors: ${fmtProblems(r.real.ingest.workerProblems)}`,
+        ]
+      : []),
+    ...(r.latency
+      ? [
+          `latency:  ${r.latency.samples} samples, ${r.latency.failed} failed; p50/p95/max of APPEND itself ${pct(r.latency.append)}, ` +
+            `APPEND → raw row stored (received_at) ${pct(r.latency.stored)}`,
+          `  processed_at is the processing transaction's start (now()), so it leaves out parse and commit; "commit seen" is polled every 20 ms`,
+        ]
+      : []),
+    ...(r.rss
+      ? [
+          `rss:      ${mib(r.rss.messageBytes)} message ${r.rss.state}${r.rss.error ? ` (${r.rss.error})` : ''} in ${s1(r.rss.ingestMs)}; ` +
+            `VmHWM once stored (fetch stage) ${r.rss.peakAtStoredMiB === null ? '—' : `${f1(r.rss.peakAtStoredMiB)} MiB`}, after processing ${f1(r.rss.peakMiB)} MiB; ` +
+            `RSS idle ${f1(r.rss.idleRssMiB)} MiB, after ${f1(r.rss.rssAfterMiB)} MiB`,
+        ]
+      : []),
     ...(r.failover
       ? [`failover: ${r.failover.rounds} rounds, two replicas on one IMAP mailbox, leader.retry_seconds ${r.failover.retrySeconds}, killed at a random point of the standby's retry cycle; per round ${r.failover.perRound.map((x) => `${x.takeoverMs}`).join(', ')} ms`]
       : []),

@@ -8,6 +8,8 @@ import { execFileSync } from 'node:child_process';
 //   5. leader failover: two replicas, the leader SIGKILLed, time until the standby leads (bench/failover.ts),
 //   6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext (bench/pgp.ts),
 //   7. throughput with 1, 2 and 3 replicas on two mailboxes (bench/replicas.ts),
+//   8. the twin of 1 and 2 on real mail: the repository's corpus (test/fixtures/corpus) repeated to at least 3,000
+//      messages with unique Message-IDs (bench/real-mail.ts), ingested end to end, with its own pooled ceiling,
 // prints every figure in one table beside its target, writes bench/results/latest.json and latest.md (the
 // table in Markdown for the README), and exits 0 (also when a target is missed; 1 only when the benchmark itself
 // failed). Everything started is stopped, also on error or Ctrl-C.
@@ -25,24 +27,29 @@ import { formatFill, formatHeader, formatMarkdown, formatResults, verdicts, type
 import { runReplicas } from './replicas.ts';
 import { runRss } from './rss.ts';
 import { runPgpBench } from './pgp.ts';
+import { fillRealMail } from './real-mail.ts';
 import { pooledCeiling, runCeiling, runIngest } from './throughput.ts';
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [-- --cpu-prof]
+const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [-- --real N] [-- --real-only] [-- --cpu-prof]
   --quick      N=500 messages and 50 latency samples (default: 5000 and 200); the replica runs
                ingest N messages over two mailboxes (N/2 each) with 1, 2 and 3 workers
   --n N        messages in the pre-filled mailbox
   --samples S  messages for the latency measurement
+  --real N     at least N messages of real mail in scenario 8 (default: 3000, --quick 600)
+  --real-only  run scenario 8 alone (with the synthetic 1 and 2 beside it: the table compares them)
   --cpu-prof   profile the ingest worker (node --cpu-prof) and print where its CPU time went`;
 
 const RESULTS_DIR = path.join(import.meta.dirname, 'results');
 
-function options(): { quick: boolean; n: number; samples: number; cpuProf: boolean } {
+function options(): { quick: boolean; n: number; samples: number; cpuProf: boolean; real: number; realOnly: boolean } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
       n: { type: 'string' },
       samples: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      real: { type: 'string' },
+      'real-only': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -57,7 +64,14 @@ function options(): { quick: boolean; n: number; samples: number; cpuProf: boole
     return v;
   };
   const quick = values.quick;
-  return { quick, n: int(values.n, quick ? 500 : 5000, '--n'), samples: int(values.samples, quick ? 50 : 200, '--samples'), cpuProf: values['cpu-prof'] };
+  return {
+    quick,
+    n: int(values.n, quick ? 500 : 5000, '--n'),
+    samples: int(values.samples, quick ? 50 : 200, '--samples'),
+    cpuProf: values['cpu-prof'],
+    real: int(values.real, quick ? 600 : 3000, '--real'),
+    realOnly: values['real-only'],
+  };
 }
 
 const step = (s: string): void => {
@@ -97,6 +111,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const ceilingBefore = await runCeiling(d, ceilingUser);
   step('1. end-to-end ingest with one worker');
   const profDir = path.join(RESULTS_DIR, 'cpu-prof');
+  const profRealDir = path.join(RESULTS_DIR, 'cpu-prof-real');
   const ingest = await runIngest(cleanup, {
     d,
     user: ingestUser,
@@ -108,33 +123,65 @@ async function main(cleanup: Cleanup): Promise<void> {
   });
   step('2. raw ceiling, second pass');
   const ceiling = pooledCeiling([ceilingBefore, await runCeiling(d, ceilingUser)]);
-  step(`3. APPEND → case latency, ${opts.samples} samples`);
-  const latency = await runLatency(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), samples: opts.samples });
-  step('4. peak RSS with a 25 MiB attachment');
-  const rss = await runRss(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase() });
-  const rounds = opts.quick ? 3 : 5;
-  step(`5. leader failover: two replicas, SIGKILL the leader, ${rounds} rounds`);
-  const failover = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds });
+  step(`8. real mail: the corpus repeated to at least ${opts.real} messages, in 2 mailboxes`);
+  const realIngestUser = d.newUser();
+  const realCeilingUser = d.newUser();
+  const realFill = await fillRealMail(d, [realIngestUser, realCeilingUser], opts.real, {
+    onChunk: (done, total) => {
+      if (done % 1000 === 0 || done === total) step(`  ${done}/${total}`);
+    },
+  });
+  step('8. real mail: raw ceiling, first pass');
+  const realCeilingBefore = await runCeiling(d, realCeilingUser);
+  step('8. real mail: end-to-end ingest with one worker');
+  const realIngest = await runIngest(cleanup, {
+    d,
+    user: realIngestUser,
+    db: await pgServer.createDatabase(),
+    n: realFill.messages,
+    postmasterPid: pgServer.postmasterPid,
+    keepLogAs: path.join(RESULTS_DIR, 'ingest-real-worker.log'),
+    env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profRealDir}` } : undefined,
+  });
+  step('8. real mail: raw ceiling, second pass');
+  const realCeiling = pooledCeiling([realCeilingBefore, await runCeiling(d, realCeilingUser)]);
+  const real = { fill: { ...realFill, users: 2 }, ingest: realIngest, ceiling: realCeiling };
 
-  step('6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext');
-  const pgp = await runPgpBench(cleanup, { quick: opts.quick, ingest: { d, server: pgServer, n: opts.quick ? 300 : 1000 } });
-  const perMailbox = Math.max(1, Math.round(opts.n / 2));
-  step(`7. throughput with 1, 2 and 3 replicas: 2 mailboxes × ${perMailbox} messages (filling them is not measured)`);
-  const replicas = await runReplicas(cleanup, { d, server: pgServer, perMailbox, onStep: step });
+  let rest: Pick<Results, 'latency' | 'rss' | 'failover' | 'pgp' | 'replicas'> = {};
+  if (!opts.realOnly) {
+    step(`3. APPEND → case latency, ${opts.samples} samples`);
+    const latency = await runLatency(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), samples: opts.samples });
+    step('4. peak RSS with a 25 MiB attachment');
+    const rss = await runRss(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase() });
+    const rounds = opts.quick ? 3 : 5;
+    step(`5. leader failover: two replicas, SIGKILL the leader, ${rounds} rounds`);
+    const failover = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds });
+
+    step('6. PGP: decrypt + verify rates, and all-encrypted ingest against plaintext');
+    const pgp = await runPgpBench(cleanup, { quick: opts.quick, ingest: { d, server: pgServer, n: opts.quick ? 300 : 1000 } });
+    const perMailbox = Math.max(1, Math.round(opts.n / 2));
+    step(`7. throughput with 1, 2 and 3 replicas: 2 mailboxes × ${perMailbox} messages (filling them is not measured)`);
+    const replicas = await runReplicas(cleanup, { d, server: pgServer, perMailbox, onStep: step });
+    rest = { latency, rss, failover, pgp, replicas };
+  }
 
   // Other processes on the machine (a test suite, say) skew every figure; the load average shows it.
   const loadAvgEnd1m = Math.round(os.loadavg()[0]! * 100) / 100;
-  const results: Results = { startedAt, mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, latency, rss, failover, pgp, replicas };
+  const results: Results = { startedAt, mode, machine, loadAvgEnd1m, postgres, fill: fillWithUsers, ingest, ceiling, real, ...rest };
   let profile: ProfileSummary | undefined;
+  let profileReal: ProfileSummary | undefined;
   if (opts.cpuProf) {
     const file = latestProfile(profDir);
     profile = file ? summariseProfile(file) : undefined;
+    const fileReal = latestProfile(profRealDir);
+    profileReal = fileReal ? summariseProfile(fileReal) : undefined;
   }
   process.stdout.write(`\n${formatResults(results)}\n`);
-  if (profile) process.stdout.write(`\n${formatProfile(profile)}\n`);
+  if (profile) process.stdout.write(`\nsynthetic reports, worker main thread:\n${formatProfile(profile)}\n`);
+  if (profileReal) process.stdout.write(`\nreal mail, worker main thread:\n${formatProfile(profileReal)}\n`);
   else if (opts.cpuProf) process.stdout.write('\n(--cpu-prof: the worker wrote no .cpuprofile)\n');
   const out = path.join(RESULTS_DIR, 'latest.json');
-  writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ ...results, verdicts: verdicts(results), profile, profileReal }, null, 2)}\n`);
   const md = path.join(RESULTS_DIR, 'latest.md');
   writeFileSync(md, `${formatMarkdown(results)}\n`);
   const rel = (f: string): string => path.relative(process.cwd(), f);
