@@ -129,6 +129,7 @@ export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: n
   let proof = t.proof;
   let signatureValid = t.crypto.signature === 'valid';
   let refused: string | null = null;
+  let replayed = false;
   const digests = reduceSignatures(t.crypto.signers, new Set(t.trustedFingerprints)).digests;
   const actor = t.from ?? 'unknown';
   if (proof.role === 'maintainer' && proof.via === 'pgp' && c.ref !== null && c.id !== null) {
@@ -143,12 +144,20 @@ export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: n
     if (replays.length > 0) {
       const r = replays[0]!;
       refused = `replayed signature: the same signature already came with raw message ${r.raw_message_id}; a signature acts once`;
+      replayed = true;
       await insertEvent(tx, { caseId: c.id, rawMessageId: rawId, kind: 'signature_replayed', actor, data: { reason: refused, first_raw_message_id: r.raw_message_id, first_case_id: r.case_id } });
     }
   }
   if (refused !== null) {
     signatureValid = false;
-    if (proof.role === 'maintainer' && proof.via === 'pgp') proof = { role: 'outsider', proven: false, claimed: proof.maintainer, reason: `From ${proof.maintainer} but ${refused}` };
+    if (proof.role === 'maintainer' && proof.via === 'pgp') {
+      // A signature written for no case here proves nothing for this case; the trusted header may still prove
+      // the maintainer's domain (a replay never: it changes nothing at all).
+      const d = t.domain;
+      proof = !replayed && d && d.via && !d.veto
+        ? { role: 'maintainer', proven: true, maintainer: proof.maintainer, via: d.via, reason: `${d.reason} (the PGP signature does not count: ${refused})` }
+        : { role: 'outsider', proven: false, claimed: proof.maintainer, reason: `From ${proof.maintainer} but ${refused}` };
+    }
   }
   const authentication: Authentication = proof.role === 'maintainer'
     ? proof.via
