@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       const r = await ingest(config, file);
       // The message's content work alone, as the worker does it: one parser thread, the same keys.
       const t = performance.now();
-      const analysed = await parser.analyse(Buffer.from(c.raw), { mailbox: 'security', from: null, senderKeys: [], pinned: false }).then(() => 'ok', (e: Error) => e.message);
+      const analysed = await parser.analyse(Buffer.from(c.raw), { mailbox: 'security', from: null, senderKeys: [] }).then(() => 'ok', (e: Error) => e.message);
       const analyseMs = Math.round(performance.now() - t);
       const state = await db.pool.query<{ state: string; error_code: string | null; body: number | null; decryption: string | null; err: string | null; stored: string | null }>(
         `select r.state, r.error_code, length(m.body_text) as body, m.decryption, m.decryption_error as err,

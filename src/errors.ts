@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   MC_MAINTAINER_UNKNOWN: 'The address given is not a configured maintainer (maintainers[].email).',
   MC_TOKEN_NOT_FOUND: 'No API token has that id, or it was revoked already.',
   MC_HEALTH_FAILED: 'The health check (mailcase healthcheck) found no 200 from /healthz on the configured http.port, or http is off.',
+  MC_PGP_KEY_UNKNOWN: 'The fingerprint given to `mailcase keys trust` or `keys revoke` is not that of any stored key.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -40,6 +40,8 @@ export function reminderDeps(app: App): ReminderDeps {
 /** What the sender stage needs: the transport from config (SMTP, or .eml files without `smtp`). */
 export function sendDeps(app: App): SendDeps {
   const pgpMailboxes = pgpKeySpec(app.config).mailboxes.length > 0;
+  // Maintainer and mailbox addresses take keys from configuration only.
+  const configOnly = new Set([...app.config.maintainers.map((m) => m.email.toLowerCase()), ...app.config.mailboxes.map((m) => m.address.toLowerCase())]);
   return {
     pool: app.db.pool,
     url: app.db.url,
@@ -47,7 +49,7 @@ export function sendDeps(app: App): SendDeps {
     log: app.log,
     transport: createTransport(app.config),
     prepare: pgpMailboxes
-      ? async (row, raw) => preparePgp(app.db.pool, await app.keyring(), app.mailboxesById.get(row.mailbox_id)!.name, row.to_addrs, raw)
+      ? async (row, raw) => preparePgp(app.db.pool, await app.keyring(), app.mailboxesById.get(row.mailbox_id)!.name, row.to_addrs, raw, configOnly)
       : undefined,
   };
 }

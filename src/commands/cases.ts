@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import os from 'node:os';
-import { caseDeadlines, caseJson } from '../core/case-view.ts';
+import { caseDeadlines, caseJson, type ReporterKey } from '../core/case-view.ts';
+import { keyState } from '../core/key-trust.ts';
+import { keysForCase } from '../db/queries/keys.ts';
 import { CASE_STATES, isCaseState, isOpen, isSeverity, NOISE_STATE, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
 import type { Deadlines } from '../core/sla.ts';
@@ -28,7 +30,13 @@ async function loadCase(app: App, ref: string): Promise<CaseRow> {
 export async function loadCaseJson(app: App, ref: string, now = new Date()): Promise<ReturnType<typeof caseJson>> {
   const c = await loadCase(app, ref);
   const messages = await listCaseMessages(app.db.pool, c.id);
-  return caseJson(c, messages, app.config.policy, now);
+  return caseJson(c, messages, app.config.policy, now, await reporterKeys(app, c.reporter_email));
+}
+
+/** The keys stored for a reporter's address and their states (a conflicting key shows here). */
+async function reporterKeys(app: App, email: string | null): Promise<ReporterKey[]> {
+  if (!email) return [];
+  return (await keysForCase(app.db.pool, email)).map((k) => ({ fingerprint: k.fingerprint, state: keyState(k), learned_from: k.learned_from, learned_detail: k.learned_detail }));
 }
 
 /** Who runs this command, as the audit trail records it: `cli:<login name>`. */
@@ -215,6 +223,9 @@ export function registerCases(program: Command): void {
         out.push(`Subject:  ${String(c.subject ?? '')}`);
         out.push(`Reporter: ${rep.name ? `${rep.name} <${rep.email}>` : (rep.email ?? '-')}`);
         out.push(`Opened:   ${String(c.opened_at)}`);
+        const rkeys = (rep as { keys?: ReporterKey[] }).keys ?? [];
+        for (const k of rkeys) out.push(`Key:      ${k.fingerprint} ${k.state} (${k.learned_from.replace(/_/g, ' ')})`);
+        if ((rep as { key_conflict?: boolean }).key_conflict) out.push('          KEY CONFLICT: several keys for this address; resolve with mailcase keys trust FPR / keys revoke FPR');
         const cves = c.cves as string[];
         const credits = c.credits as string[];
         if (cves.length) out.push(`CVEs:     ${cves.join(', ')}`);
@@ -237,10 +248,10 @@ export function registerCases(program: Command): void {
           const text = v === null ? '(missing)' : Array.isArray(v) ? v.join(', ') : String(v);
           out.push(`  ${k.padEnd(14)}${text.replace(/\n/g, '\n                ').slice(0, 600)}`);
         }
-        const messages = c.messages as { direction: string; role: string; from: string | null; date: string; subject: string | null; attachments: { filename: string | null; size: number }[]; body_text: string | null }[];
+        const messages = c.messages as { direction: string; role: string; from: string | null; date: string; subject: string | null; authentication: string | null; attachments: { filename: string | null; size: number }[]; body_text: string | null }[];
         out.push(`Messages (${messages.length}):`);
         messages.forEach((m, i) => {
-          out.push(`  ${i + 1}. ${m.date}  ${m.direction === 'in' ? '<-' : '->'} ${m.role}  ${m.from ?? '-'}`);
+          out.push(`  ${i + 1}. ${m.date}  ${m.direction === 'in' ? '<-' : '->'} ${m.role}  ${m.from ?? '-'}${m.authentication ? `  [${m.authentication === 'none' ? 'not authenticated' : `authenticated: ${m.authentication}`}]` : ''}`);
           out.push(`     ${m.subject ?? ''}`);
           for (const a of m.attachments) out.push(`     [attachment] ${a.filename ?? '(unnamed)'} (${a.size} bytes)`);
         });

@@ -220,6 +220,17 @@ async function checkPgp(ctx: CheckContext): Promise<CheckResult[]> {
       ? { name: 'pgp[maintainers]', status: 'FAIL', detail: problems.join('; ') }
       : { name: 'pgp[maintainers]', status: 'ok', detail: `${keys.length} public key file(s) readable` });
   }
+  // Encrypted stays encrypted: a maintainer without a key gets encrypted reports as a notice without
+  // their content. Say so, so that it is a choice and not a surprise.
+  const withSecret = ctx.config.mailboxes.filter((m) => (m.pgp?.secret_key_file === undefined ? [] : [m.pgp.secret_key_file].flat()).length > 0);
+  const keyless = ctx.config.maintainers.filter((x) => !x.pgp_public_key_file).map((x) => x.email);
+  if (withSecret.length > 0 && keyless.length > 0) {
+    out.push({
+      name: 'pgp[maintainers-without-key]',
+      status: 'warn',
+      detail: `${keyless.join(', ')} ha${keyless.length === 1 ? 's' : 've'} no pgp_public_key_file while mailbox${withSecret.length === 1 ? '' : 'es'} ${withSecret.map((m) => m.name).join(', ')} receive${withSecret.length === 1 ? 's' : ''} encrypted mail: encrypted reports reach ${keyless.length === 1 ? 'this maintainer' : 'them'} as a notice without their content (read them with mailcase cases show or the console)`,
+    });
+  }
   return out.length ? out : [{ name: 'pgp', status: 'skip', detail: 'no PGP keys configured' }];
 }
 

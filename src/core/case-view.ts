@@ -61,6 +61,8 @@ export interface MessageData {
   decryption_error: string | null;
   signature: string;
   signer_fingerprint: string | null;
+  /** How the sender was authenticated (incoming mail). */
+  authentication?: string | null;
   attachments: { filename: string | null; content_type: string; size: number; sha256: string }[];
   delivery?: { state: string; last_error: string | null } | null;
 }
@@ -81,7 +83,10 @@ export function caseDeadlines(c: CaseData, policy: Policy, now: Date): Deadlines
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 
-export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date): Record<string, unknown> & { deadlines: Deadlines } {
+/** A key stored for the reporter's address, with its state (a conflicting key is shown on the case). */
+export interface ReporterKey { fingerprint: string; state: string; learned_from: string; learned_detail: string | null }
+
+export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, now: Date, reporterKeys?: ReporterKey[]): Record<string, unknown> & { deadlines: Deadlines } {
   const report: Record<string, unknown> = {};
   for (const f of REPORT_FIELDS) report[f] = c.report[f] ?? null;
   // The canonical type, its CWE and a CVSS vector the reporter gave (null when none, and on cases
@@ -104,7 +109,12 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
     assessed_at: iso(c.assessed_at),
     resolved_at: iso(c.resolved_at),
     disclosed_at: iso(c.disclosed_at),
-    reporter: { email: c.reporter_email, name: c.reporter_name, pgp_fingerprint: c.reporter_pgp_fingerprint },
+    reporter: {
+      email: c.reporter_email,
+      name: c.reporter_name,
+      pgp_fingerprint: c.reporter_pgp_fingerprint,
+      ...(reporterKeys ? { keys: reporterKeys, key_conflict: reporterKeys.filter((k) => k.state !== 'revoked').length > 1 && reporterKeys.some((k) => k.state === 'unverified') } : {}),
+    },
     report,
     missing_fields: c.missing_fields,
     deadlines: caseDeadlines(c, policy, now),
@@ -128,6 +138,7 @@ export function caseJson(c: CaseData, messages: MessageData[], policy: Policy, n
       decryption_reason: m.decryption_error,
       signature: m.signature,
       signer_fingerprint: m.signer_fingerprint,
+      authentication: m.direction === 'in' ? (m.authentication ?? 'none') : null,
       body_text: m.body_text,
       attachments: m.attachments,
       delivery: m.direction === 'out' ? (m.delivery?.state ?? null) : null,

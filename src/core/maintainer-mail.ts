@@ -10,6 +10,7 @@ import { plainText, safeSubject } from './subject.ts';
 
 export type MaintainerMailPurpose =
   | 'reporter_reply'
+  | 'reporter_unverified'
   | 'outsider'
   | 'maintainer_copy'
   | 'note'
@@ -85,8 +86,21 @@ export function sampleMaintainerMailContexts(): MaintainerMailContext[] {
       purpose: 'reporter_reply', ref: 'SEC-2026-0042', mailbox, headline: 'SEC-2026-0042: the reporter replied', author: 'reporter@example.net', text: 'More details.',
       attachments: [{ filename: 'poc.txt', contentType: 'text/plain', size: 20, sha256: 'ab', forwarded: true }, { filename: 'dump.bin', contentType: 'application/octet-stream', size: 9e6, sha256: 'cd', forwarded: false }],
     }, tz, now),
+    maintainerMailContext({ purpose: 'reporter_unverified', ref: 'SEC-2026-0042', mailbox, headline: 'SEC-2026-0042: someone CLAIMING to be the reporter wrote (NOT authenticated)', author: 'reporter@example.net', text: 'Send it to my new address.', lines: ['Unverified.'] }, tz, now),
     maintainerMailContext({ purpose: 'command_result', ref: 'SEC-2026-0042', mailbox, headline: 'commands applied', author: 'alice@example.org', lines: ['status: triaged → accepted'] }, tz, now),
     maintainerMailContext({ purpose: 'bounce_back', ref: null, mailbox, headline: 'your message matched no case' }, tz, now),
     maintainerMailContext({ purpose: 'note', ref: 'SUP-2026-0001', mailbox: { kind: 'support', address: 'support@example.org' }, headline: 'note', author: 'bob@example.org', text: 'internal' }, tz, now),
   ];
+}
+
+/**
+ * The mail a maintainer without a PGP key gets instead of content that arrived encrypted (docs/security.md, "Encrypted
+ * stays encrypted"): the case and where to read it, not a word of the content, not even its subject.
+ */
+export function sealedNotice(ref: string | null, mailboxAddress: string): { subject: string; text: string } {
+  const name = ref ?? 'a case';
+  return {
+    subject: ref ? `[${ref}] encrypted message` : 'encrypted message',
+    text: `${REPLY_MARKER}\n\nEncrypted report ${name}: it arrived encrypted, and no PGP key is configured for you (maintainers[].pgp_public_key_file), so its content is not sent to you in clear.\nRead it with \`mailcase cases show ${ref ?? 'REF'}\` or the console.\n\n-- \nmailcase, ${mailboxAddress}\n`,
+  };
 }

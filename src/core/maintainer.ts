@@ -40,6 +40,11 @@ export interface AuthResultsHeader {
 export interface ProofInput {
   /** Every address of the From header (normally one). */
   from: string[];
+  /** How many From header fields the message has (default 1). */
+  fromHeaders?: number;
+  /** How many Sender header fields, and the addresses of the first (default none). */
+  senderHeaders?: number;
+  sender?: string[];
   maintainers: readonly MaintainerEntry[];
   /** Authentication-Results header values, topmost first (with or without the "Authentication-Results:" name). */
   authResults: readonly string[];
@@ -171,6 +176,74 @@ function describe(r: AuthResult): string {
   return `${r.method}=${r.result}${props.length ? ` (${props.join(' ')})` : ''}`;
 }
 
+// --- the sender: exactly one From ------------------------------------------------------------------------------
+
+/** Who the message says wrote it: the From and Sender header fields (ParsedMessage.originator). */
+export interface Originator { fromHeaders: number; from: readonly string[]; senderHeaders: number; sender: readonly string[] }
+
+/**
+ * Exactly one From header with exactly one address, and no Sender or one Sender equal to it: otherwise the
+ * address a reader sees and the one an authentication result speaks for may differ (the prepended-From and
+ * DKIM-replay attacks of "Composition Kills", USENIX Security 2020). Returns the reason it fails, or null.
+ */
+export function originatorProblem(o: Originator): string | null {
+  const from = o.from.map((a) => a.trim().toLowerCase());
+  if (o.fromHeaders > 1) return `the message has ${o.fromHeaders} From header fields; an authenticated message has exactly one`;
+  if (from.length !== 1) return `From has ${from.length} addresses${from.length ? ` (${from.join(', ')})` : ''}; an authenticated message has exactly one`;
+  if (o.senderHeaders > 1) return `the message has ${o.senderHeaders} Sender header fields`;
+  if (o.senderHeaders === 1) {
+    const sender = o.sender.map((a) => a.trim().toLowerCase());
+    if (sender.length !== 1 || sender[0] !== from[0]) return `Sender ${sender.join(', ') || '(no address)'} differs from From ${from[0]}`;
+  }
+  return null;
+}
+
+// --- the domain: the trusted Authentication-Results --------------------------------------------------------------
+
+export interface DomainAuth {
+  /** The aligned pass that authenticates the From domain (dmarc preferred, then dkim, then spf), or null. */
+  via: 'dmarc' | 'dkim' | 'spf' | null;
+  /** A dmarc=fail, or dkim=fail for the From domain: the trusted server says From is forged. Vetoes any proof. */
+  veto: string | null;
+  /** One line: what was found. */
+  reason: string;
+}
+
+/** What the topmost trusted Authentication-Results header says about the From address's domain. */
+export function domainAuthentication(address: string, authResults: readonly string[], trustedAuthservId: string | null | undefined): DomainAuth {
+  const trusted = trustedAuthservId?.trim().toLowerCase() ?? '';
+  if (trusted === '') return { via: null, veto: null, reason: 'no trusted_authserv_id is configured, so only a PGP signature can prove a maintainer' };
+  // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing.
+  const parsed = authResults.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
+  const top = parsed.find((h) => h.authservId.toLowerCase() === trusted);
+  const ignored = [...new Set(parsed.filter((h) => h.authservId.toLowerCase() !== trusted).map((h) => h.authservId))];
+  const ignoredNote = ignored.length ? `; Authentication-Results from untrusted authserv-id ${ignored.join(', ')} ignored` : '';
+  if (!top) return { via: null, veto: null, reason: `no Authentication-Results from trusted id ${trusted}${ignoredNote}` };
+  const fromDomain = domainOf(address);
+  const dmarcFromDomain = (r: AuthResult): boolean => r.props['header.from'] === undefined || domainOf(r.props['header.from']) === fromDomain;
+  const dkimDomain = (r: AuthResult): string | undefined => r.props['header.d'] ?? r.props['header.i'];
+  // Vetoes first: a failure for the From domain is never outweighed by a pass elsewhere in the same header.
+  const dmarcFail = top.results.find((r) => r.method === 'dmarc' && r.result === 'fail' && dmarcFromDomain(r));
+  if (dmarcFail) return { via: null, veto: `${describe(dmarcFail)} from ${trusted}`, reason: `Authentication-Results from ${trusted}: ${describe(dmarcFail)}: the From domain ${fromDomain} failed DMARC${ignoredNote}` };
+  const dkimFail = top.results.find((r) => r.method === 'dkim' && r.result === 'fail' && dkimDomain(r) !== undefined && domainsAlign(dkimDomain(r)!, fromDomain));
+  if (dkimFail) return { via: null, veto: `${describe(dkimFail)} from ${trusted}`, reason: `Authentication-Results from ${trusted}: ${describe(dkimFail)}: a DKIM signature of the From domain ${fromDomain} failed${ignoredNote}` };
+  const pass = (method: string): AuthResult[] => top.results.filter((r) => r.method === method && r.result === 'pass');
+  const dmarc = pass('dmarc').find((r) => r.props['header.from'] !== undefined && domainOf(r.props['header.from']) === fromDomain);
+  if (dmarc) return { via: 'dmarc', veto: null, reason: `dmarc=pass for ${fromDomain} from ${trusted}` };
+  const dkim = pass('dkim').find((r) => dkimDomain(r) !== undefined && domainsAlign(dkimDomain(r)!, fromDomain));
+  if (dkim) return { via: 'dkim', veto: null, reason: `dkim=pass header.d=${domainOf(dkimDomain(dkim)!)} from ${trusted}` };
+  const spf = pass('spf').find((r) => r.props['smtp.mailfrom'] !== undefined && domainsAlign(r.props['smtp.mailfrom'], fromDomain));
+  if (spf) return { via: 'spf', veto: null, reason: `spf=pass smtp.mailfrom=${domainOf(spf.props['smtp.mailfrom']!)} from ${trusted}` };
+  const relevant = top.results.filter((r) => ['dkim', 'spf', 'dmarc'].includes(r.method));
+  return {
+    via: null,
+    veto: null,
+    reason: relevant.length === 0
+      ? `Authentication-Results from ${trusted} has no dkim, spf or dmarc result${ignoredNote}`
+      : `Authentication-Results from ${trusted}: ${relevant.map(describe).join('; ')}, none a pass aligned with ${fromDomain}${ignoredNote}`,
+  };
+}
+
 // --- the proof --------------------------------------------------------------------------------------------------
 
 /** Decide whether a message's From is a proven maintainer. */
@@ -180,11 +253,16 @@ export function proveMaintainer(input: ProofInput): Proof {
   const claimed = from.filter((a) => byEmail.has(a));
   if (claimed.length === 0) return { role: 'reporter', proven: false, reason: from.length ? `${from.join(', ')} is not a maintainer address` : 'no From address' };
   const address = claimed[0]!;
-  if (from.length !== 1) return { role: 'outsider', proven: false, claimed: address, reason: `From has ${from.length} addresses (${from.join(', ')}); a maintainer message has exactly one` };
+  // Exactly one From header with exactly one address, and no other Sender.
+  const problem = originatorProblem({ fromHeaders: input.fromHeaders ?? 1, from, senderHeaders: input.senderHeaders ?? 0, sender: input.sender ?? [] });
+  if (problem !== null) return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${problem.replace(/; an authenticated message has exactly one$/, '; a maintainer message has exactly one')}` };
   const entry = byEmail.get(address)!;
+  const domain = domainAuthentication(address, input.authResults, input.trustedAuthservId);
+  // The trusted server says the From domain failed: nothing else proves this message.
+  if (domain.veto !== null) return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${domain.reason}` };
   const failures: string[] = [];
 
-  // 1. PGP: a valid signature by this maintainer's key.
+  // 1. PGP: a valid signature by this maintainer's key. (PGP proves the person; the headers below only the domain.)
   const sig = input.signature;
   if (sig.status === 'valid') {
     const keys = entry.pgpFingerprints.map(normFingerprint).filter((f) => f !== '');
@@ -201,40 +279,52 @@ export function proveMaintainer(input: ProofInput): Proof {
     failures.push(`PGP signature ${sig.status === 'invalid' ? 'is invalid' : `by an unknown key ${normFingerprint(sig.fingerprint) || ''}`.trimEnd()}`);
   }
 
-  // 2. Authentication-Results from the trusted server: the topmost header with its id.
-  const trusted = input.trustedAuthservId?.trim().toLowerCase() ?? '';
-  if (trusted === '') {
-    failures.push('no trusted_authserv_id is configured, so only a PGP signature can prove a maintainer');
-    return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}` };
+  // 2. Authentication-Results from the trusted server: the topmost header with its id; dmarc=pass preferred.
+  if (domain.via !== null) return { role: 'maintainer', proven: true, maintainer: address, via: domain.via, reason: domain.reason };
+  failures.push(domain.reason);
+  return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}` };
+}
+
+// --- any sender: how it was authenticated -----------------------------------------------------------------------
+
+/** How the sender of a message was authenticated (messages.authentication; relay headlines say it). */
+export type Authentication = 'pgp' | 'dmarc' | 'dkim' | 'spf' | 'reply-to-ours' | 'none';
+
+export interface SenderAuthInput {
+  originator: Originator;
+  authResults: readonly string[];
+  trustedAuthservId: string | null | undefined;
+  /** The message's signature is valid: by a key trusted for its From address, covering all of its text. */
+  signatureValid: boolean;
+  /** It answers one of our Message-IDs sent to its From address for this case. */
+  answersOurs: boolean;
+}
+
+/**
+ * How a (non-maintainer) sender was authenticated, strongest first: a valid signature by their trusted key, an
+ * aligned pass in the trusted Authentication-Results (dmarc, dkim, spf), an answer to our own mail; else none.
+ * Needs exactly one From; a dmarc or dkim failure of the From domain vetoes everything.
+ */
+export function senderAuthentication(i: SenderAuthInput): { via: Authentication; reason: string } {
+  const problem = originatorProblem(i.originator);
+  if (problem !== null) return { via: 'none', reason: problem };
+  const address = i.originator.from[0]!.trim().toLowerCase();
+  const domain = domainAuthentication(address, i.authResults, i.trustedAuthservId);
+  if (domain.veto !== null) return { via: 'none', reason: domain.reason };
+  if (i.signatureValid) return { via: 'pgp', reason: `valid PGP signature by a key trusted for ${address}` };
+  if (domain.via !== null) return { via: domain.via, reason: domain.reason };
+  if (i.answersOurs) return { via: 'reply-to-ours', reason: `answers our own mail to ${address}` };
+  return { via: 'none', reason: `nothing authenticates ${address}: ${domain.reason.startsWith('no trusted_authserv_id') ? 'no trusted_authserv_id is configured' : domain.reason}` };
+}
+
+/** How a relay or notification names the sender's authentication, in its first line. */
+export function authenticationPhrase(a: Authentication): string {
+  switch (a) {
+    case 'pgp': return 'authenticated by a PGP signature';
+    case 'dmarc': return 'authenticated by DMARC';
+    case 'dkim': return 'authenticated by DKIM';
+    case 'spf': return 'authenticated by SPF';
+    case 'reply-to-ours': return 'authenticated as a reply to our own mail';
+    default: return 'NOT authenticated';
   }
-  // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing.
-  const parsed = input.authResults.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
-  const top = parsed.find((h) => h.authservId.toLowerCase() === trusted);
-  const ignored = [...new Set(parsed.filter((h) => h.authservId.toLowerCase() !== trusted).map((h) => h.authservId))];
-  const ignoredNote = ignored.length ? `; Authentication-Results from untrusted authserv-id ${ignored.join(', ')} ignored` : '';
-  if (!top) {
-    failures.push(`no Authentication-Results from trusted id ${trusted}${ignoredNote}`);
-    return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}` };
-  }
-  const fromDomain = domainOf(address);
-  for (const r of top.results) {
-    if (r.result !== 'pass') continue;
-    if (r.method === 'dmarc') {
-      const hf = r.props['header.from'];
-      if (hf !== undefined && domainOf(hf) === fromDomain) return { role: 'maintainer', proven: true, maintainer: address, via: 'dmarc', reason: `dmarc=pass for ${fromDomain} from ${trusted}` };
-    } else if (r.method === 'dkim') {
-      const d = r.props['header.d'] ?? r.props['header.i'];
-      if (d !== undefined && domainsAlign(d, fromDomain)) return { role: 'maintainer', proven: true, maintainer: address, via: 'dkim', reason: `dkim=pass header.d=${domainOf(d)} from ${trusted}` };
-    } else if (r.method === 'spf') {
-      const mf = r.props['smtp.mailfrom'];
-      if (mf !== undefined && domainsAlign(mf, fromDomain)) return { role: 'maintainer', proven: true, maintainer: address, via: 'spf', reason: `spf=pass smtp.mailfrom=${domainOf(mf)} from ${trusted}` };
-    }
-  }
-  const relevant = top.results.filter((r) => ['dkim', 'spf', 'dmarc'].includes(r.method));
-  failures.push(
-    relevant.length === 0
-      ? `Authentication-Results from ${trusted} has no dkim, spf or dmarc result`
-      : `Authentication-Results from ${trusted}: ${relevant.map(describe).join('; ')}, none a pass aligned with ${fromDomain}`,
-  );
-  return { role: 'outsider', proven: false, claimed: address, reason: `From ${address} but ${failures.join('; ')}${ignoredNote}` };
 }

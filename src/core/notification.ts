@@ -8,6 +8,7 @@ import { REPORT_FIELDS, type ReportField, type ReportRecord } from './report.ts'
 import { computeDeadlines, type Policy } from './sla.ts';
 import { plainText, safeSubject } from './subject.ts';
 import { REPLY_MARKER } from './quote.ts';
+import { authenticationPhrase, type Authentication } from './maintainer.ts';
 
 export type DecryptionStatus = 'none' | 'ok' | 'failed';
 export type SignatureStatus = 'none' | 'valid' | 'invalid' | 'unknown_key';
@@ -30,6 +31,9 @@ export interface NotificationContext {
   missing: Array<{ field: ReportField; label: string }>;
   decryption: { status: DecryptionStatus; reason: string | null };
   signature: { status: SignatureStatus; fingerprint: string | null };
+  /** How the sender was authenticated: pgp, dmarc, dkim, spf, reply-to-ours or none, and in words. */
+  sender_authentication: string;
+  sender_authentication_text: string;
   attachments: Array<{ filename: string; content_type: string; size: number; size_text: string; sha256: string }>;
   deadlines: { ack: When; assessment: When; resolution: When; resolution_critical: When };
 }
@@ -45,6 +49,8 @@ export interface NotificationInput {
   missing: readonly ReportField[];
   decryption: { status: DecryptionStatus; reason: string | null };
   signature: { status: SignatureStatus; fingerprint: string | null };
+  /** How the sender was authenticated (default none). */
+  authentication?: Authentication;
   attachments: Array<{ filename: string | null; contentType: string; size: number; sha256: string }>;
 }
 
@@ -99,6 +105,8 @@ export function notificationContext(input: NotificationInput, policy: Policy, no
     missing: report ? REPORT_FIELDS.filter((f) => missing.has(f)).map((field) => ({ field, label: MISSING_FIELD_QUESTIONS[field].label })) : [],
     decryption: { status: input.decryption.status, reason: input.decryption.reason === null ? null : safeSubject(input.decryption.reason, 300) },
     signature: { status: input.signature.status, fingerprint: formatFingerprint(input.signature.fingerprint) },
+    sender_authentication: input.authentication ?? 'none',
+    sender_authentication_text: authenticationPhrase(input.authentication ?? 'none'),
     attachments: input.attachments.map((a) => ({
       filename: safeSubject(a.filename ?? '', 255) || '(no name)',
       content_type: safeSubject(a.contentType, 255),

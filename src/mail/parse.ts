@@ -66,6 +66,11 @@ export interface ParsedMessage {
   subject: string;
   date: Date | null;
   from: Address | null;
+  /**
+   * Who the message says wrote it, for authentication: how many From and Sender header fields it has,
+   * and every address of the first of each (the one `from` is taken from). Proof needs exactly one of each.
+   */
+  originator: { fromHeaders: number; from: string[]; senderHeaders: number; sender: string[] };
   to: Address[];
   cc: Address[];
   replyTo: Address[];
@@ -203,7 +208,7 @@ function mailparse(raw: Buffer): Promise<ParsedMail> {
       const h = mail.headers;
       if (h) {
         const m = mail as unknown as Record<string, unknown>;
-        for (const key of ['subject', 'references', 'date', 'to', 'from', 'cc', 'bcc', 'message-id', 'in-reply-to', 'reply-to']) {
+        for (const key of ['subject', 'references', 'date', 'to', 'from', 'sender', 'cc', 'bcc', 'message-id', 'in-reply-to', 'reply-to']) {
           if (h.has(key)) m[key.replace(/-([a-z])/g, (_x, c: string) => c.toUpperCase())] = h.get(key);
         }
       }
@@ -227,7 +232,15 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
   const inReplyTo = normalizeMessageId(typeof parsed.inReplyTo === 'string' ? parsed.inReplyTo : null);
   const refs = parsed.references;
   const referenced = referencedIds(inReplyTo, refs ?? null);
-  const from = addresses(parsed.from)[0] ?? null;
+  const fromAll = addresses(parsed.from);
+  const from = fromAll[0] ?? null;
+  const lines = parsed.headerLines ?? [];
+  const originator = {
+    fromHeaders: lines.filter((h) => h.key.toLowerCase() === 'from').length,
+    from: fromAll.map((a) => a.address),
+    senderHeaders: lines.filter((h) => h.key.toLowerCase() === 'sender').length,
+    sender: addresses((parsed as ParsedMail & { sender?: AddressObject }).sender).map((a) => a.address),
+  };
   const date = parsed.date && !Number.isNaN(parsed.date.getTime()) ? parsed.date : null;
   const html = keptHtml(parsed.html);
   const text = stripNul(parsed.text ?? '').slice(0, MAX_TEXT);
@@ -239,6 +252,7 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
     subject: stripNul(parsed.subject ?? '').replace(/[\r\n]+/g, ' ').slice(0, 998),
     date,
     from,
+    originator,
     to: addresses(parsed.to),
     cc: addresses(parsed.cc),
     replyTo: addresses(parsed.replyTo),

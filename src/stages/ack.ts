@@ -10,6 +10,7 @@ import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { autoMailCounts, enqueueMany, lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
 import type { SenderAuthentication } from '../core/sender-auth.ts';
 import type { Templates } from '../mail/templates.ts';
+import { trustedKeys } from '../db/queries/keys.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 
 // The acknowledgments of one processing batch, queued in the batch's transaction (the transactional outbox):
@@ -91,11 +92,14 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
     }
     const ref = refs.get(c.caseId)!;
     const kind = mailbox.kind as MailboxKind;
+    // Encrypted stays encrypted: the subject of an encrypted report (a protected header) is not echoed
+    // in an acknowledgment that would go in clear, i.e. to a reporter without a key we trust.
+    const clear = c.encrypted && c.recipient !== null && !(await trustedKeys(tx, [c.recipient.toLowerCase()])).has(c.recipient.toLowerCase());
     const ctx = ackContext(
       {
         ref,
         openedAt: now,
-        subject: c.subject,
+        subject: clear ? '' : c.subject,
         missing: c.missing,
         mailbox: { kind, address: mailbox.address },
         securityAddress: security?.address ?? null,

@@ -3,12 +3,13 @@ import type { MailboxKind } from '../core/ack.ts';
 import type { Classification } from '../core/classify.ts';
 import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/commands.ts';
 import type { Actor } from '../core/lifecycle.ts';
-import type { MaintainerEntry, Proof } from '../core/maintainer.ts';
+import { authenticationPhrase, type Authentication, type MaintainerEntry, type Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
+import { trustedKeys } from '../db/queries/keys.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
@@ -59,6 +60,10 @@ export interface Joined {
   proof: Proof;
   /** The role the message was stored with. */
   role: 'reporter' | 'maintainer' | 'outsider';
+  /** How the sender was authenticated; a reporter is "the reporter" only when it is not 'none'. */
+  authentication?: Authentication;
+  /** The message arrived encrypted: its content never goes to a maintainer in clear. */
+  encrypted?: boolean;
 }
 
 /** Act on a message that joined a case. Returns the visibility the message should have. */
@@ -82,22 +87,46 @@ export async function actOnJoined(tx: Db, deps: FlowDeps, j: Joined, now: Date):
   if (j.role === 'maintainer') return actOnMaintainerReply(tx, deps, mail, c, mailbox, thread, j, now);
 
   const att = await attachmentsOf(tx, j.messageRowId, j.parsed.attachments.length, deps.config.notifications.attachment_limit_bytes);
-  if (j.role === 'reporter') {
+  const auth = j.authentication ?? 'none';
+  const sealed = j.encrypted === true;
+  if (j.role === 'reporter' && auth !== 'none') {
     const reopened = await life.reopenOnReporterReply(tx, c, deps.config.lifecycle, from, j.rawId);
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'relay',
       attachmentIds: att.ids,
-      input: { purpose: 'reporter_reply', headline: `${c.ref}: the reporter replied`, author: from, text: j.parsed.text, lines: reopened ? [reopened] : [], attachments: att.listed },
+      sealed,
+      input: { purpose: 'reporter_reply', headline: `${c.ref}: the reporter replied (${authenticationPhrase(auth)})`, author: from, text: j.parsed.text, lines: reopened ? [reopened] : [], attachments: att.listed },
     }, now);
     return { visibility: 'case' };
+  }
+  if (j.role === 'reporter') {
+    // The reporter's address with nothing to prove it: filed, shown to the maintainers as a claim,
+    // never reopens the case and never counts as the reporter's word.
+    await insertEvent(tx, { caseId: c.id, rawMessageId: j.rawId, kind: 'reporter_unverified', actor: from, data: { reason: 'From is the reporter, but nothing authenticates the sender' } });
+    await queueMaintainerMail(tx, mail, {
+      ...base,
+      kind: 'relay',
+      attachmentIds: att.ids,
+      sealed,
+      input: {
+        purpose: 'reporter_unverified',
+        headline: `${c.ref}: someone CLAIMING to be the reporter wrote (NOT authenticated)`,
+        author: from,
+        text: j.parsed.text,
+        lines: ['Unverified: the From address is the reporter\'s, but neither a signature, nor the trusted Authentication-Results, nor an answer to our own mail proves it. The case was not reopened. Check with the reporter before acting on it.'],
+        attachments: att.listed,
+      },
+    }, now);
+    return { visibility: 'internal' };
   }
   // Someone else on the case's thread: the maintainers see it, marked as such; the reporter never does.
   await queueMaintainerMail(tx, mail, {
     ...base,
     kind: 'relay',
     attachmentIds: att.ids,
-    input: { purpose: 'outsider', headline: `${c.ref}: a message from someone who is neither the reporter nor a maintainer`, author: from, text: j.parsed.text, attachments: att.listed },
+    sealed,
+    input: { purpose: 'outsider', headline: `${c.ref}: a message from someone who is neither the reporter nor a maintainer (${authenticationPhrase(auth)})`, author: from, text: j.parsed.text, attachments: att.listed },
   }, now);
   return { visibility: 'internal' };
 }
@@ -147,6 +176,8 @@ async function actOnMaintainerReply(
     reply: parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text),
     rawId: j.rawId,
     inReplyTo: j.parsed.messageId,
+    via: authenticationPhrase(j.authentication ?? (j.proof.role === 'maintainer' ? j.proof.via : 'none')),
+    sealed: j.encrypted === true,
   }, now);
   // The maintainer's own message (with the quote and commands) stays internal; what the reporter got is the relay.
   return { visibility: 'internal' };
@@ -164,7 +195,7 @@ export async function applyMaintainerAction(
   c: life.CaseState,
   mailbox: MailboxRow,
   thread: CaseThread,
-  a: { actor: Actor; author: string; reply: MaintainerReply; rawId: number | null; inReplyTo: string | null },
+  a: { actor: Actor; author: string; reply: MaintainerReply; rawId: number | null; inReplyTo: string | null; via?: string; sealed?: boolean },
   now: Date,
 ): Promise<{ lines: string[]; errors: string[] }> {
   const mail: CaseMailDeps = { config: deps.config, templates: deps.templates };
@@ -190,19 +221,34 @@ export async function applyMaintainerAction(
     }, now);
     return { lines: [], errors };
   }
+  // How the author was authenticated, for the maintainers' headlines; whether what they wrote arrived encrypted.
+  const via = a.via ?? authenticationPhrase('none');
+  const sealed = a.sealed === true;
   if (reply.internal) {
     await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'note_added', actor: actor.actor });
-    await queueMaintainerMail(tx, mail, { ...base, kind: 'relay', except: [from], internal: true, input: { purpose: 'note', headline: `${c.ref}: internal note`, author: from, text: reply.text, lines } }, now);
+    await queueMaintainerMail(tx, mail, { ...base, kind: 'relay', except: [from], internal: true, sealed, input: { purpose: 'note', headline: `${c.ref}: internal note (${via})`, author: from, text: reply.text, lines } }, now);
     return { lines, errors: [] };
   }
-  if (reply.text.trim() !== '') {
+  // Encrypted stays encrypted: an answer that arrived encrypted goes to the reporter only encrypted.
+  const withheld = reply.text.trim() !== '' && sealed && !!c.reporter_email && !(await trustedKeys(tx, [c.reporter_email.toLowerCase()])).has(c.reporter_email.toLowerCase());
+  if (withheld) {
+    await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'relay_withheld', actor: actor.actor, data: { reason: 'encrypted answer; no trusted key for the reporter' } });
+    await queueMaintainerMail(tx, mail, {
+      ...base,
+      kind: 'command_result',
+      only: [from],
+      input: { purpose: 'command_result', headline: `${c.ref}: your encrypted answer was not sent to the reporter, who has no key we trust; it would have gone in clear`, author: from, lines },
+    }, now);
+  }
+  if (reply.text.trim() !== '' && !withheld) {
     await queueRelayToReporter(tx, { id: c.id, ref: c.ref, subject: c.subject, reporter_email: c.reporter_email, mailbox }, thread, reply.text, now);
     await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'reply_relayed', actor: actor.actor, data: { to: c.reporter_email } });
     await queueMaintainerMail(tx, mail, {
       ...base,
       kind: 'relay',
       except: [from],
-      input: { purpose: 'maintainer_copy', headline: `${c.ref}: ${from} answered the reporter`, author: from, text: reply.text, lines: reply.signature ? [...lines, `signature (not sent): ${reply.signature}`] : lines },
+      sealed,
+      input: { purpose: 'maintainer_copy', headline: `${c.ref}: ${from} answered the reporter (${via})`, author: from, text: reply.text, lines: reply.signature ? [...lines, `signature (not sent): ${reply.signature}`] : lines },
     }, now);
   }
   if (lines.length > 0) {
@@ -248,6 +294,10 @@ export interface OpenedForNotice {
   missing: ReportField[];
   decryption: { status: 'none' | 'ok' | 'failed'; reason: string | null };
   signature: { status: 'none' | 'valid' | 'invalid' | 'unknown_key'; fingerprint: string | null };
+  /** How the sender was authenticated (the notification's first lines say it). */
+  authentication?: Authentication;
+  /** The report arrived encrypted: maintainers without a key get a notice without its content. */
+  encrypted?: boolean;
   linkedRef: string | null;
   /** A support@ message filed as a security case: where it arrived and why it was moved. */
   routedFrom?: { address: string; reason: string } | null;
@@ -292,6 +342,7 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
       missing: o.missing,
       decryption: o.decryption,
       signature: o.signature,
+      authentication: o.authentication ?? 'none',
       attachments: att.listed.map((a) => ({ filename: a.filename, contentType: a.contentType, size: a.size, sha256: a.sha256 })),
     }, deps.config.policy, now);
     const body = deps.templates.render(kind, 'notification', ctx);
@@ -312,6 +363,7 @@ export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedF
       attachmentIds: att.ids,
       rateClass: o.authenticated ? 'authenticated' : 'unauthenticated',
       rateDomain: o.senderDomain || null,
+      sealed: o.encrypted === true,
     }, now);
   }
 }

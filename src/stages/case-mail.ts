@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { MailboxKind } from '../core/ack.ts';
 import { outgoingLoopHeaders } from '../core/classify.ts';
-import { maintainerMailContext, type MaintainerMailInput } from '../core/maintainer-mail.ts';
+import { maintainerMailContext, sealedNotice, type MaintainerMailInput } from '../core/maintainer-mail.ts';
 import { replySubject, safeSubject } from '../core/subject.ts';
 import type { Db } from '../db/pool.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
@@ -53,6 +53,11 @@ export interface MaintainerMail {
   /** A new-case notification: whether its sender was authenticated, and the sender's domain (sql/010). */
   rateClass?: 'authenticated' | 'unauthenticated';
   rateDomain?: string | null;
+  /**
+   * The content arrived encrypted: a maintainer without a configured key gets a notice without it
+   * (sealedNotice), never the content in clear. Maintainers with a key get it, encrypted to that key.
+   */
+  sealed?: boolean;
 }
 
 /**
@@ -63,7 +68,10 @@ export interface MaintainerMail {
 export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: MaintainerMail, now: Date): Promise<boolean> {
   const except = new Set((m.except ?? []).map((a) => a.toLowerCase()));
   const to = (m.only ?? deps.config.maintainers.map((x) => x.email.toLowerCase())).filter((a) => !except.has(a.toLowerCase()));
+  const withKey = new Set(deps.config.maintainers.filter((x) => x.pgp_public_key_file).map((x) => x.email.toLowerCase()));
   for (const recipient of to) {
+    const seal = m.sealed === true && !withKey.has(recipient.toLowerCase());
+    const notice = seal ? sealedNotice(m.ref, m.mailbox.address) : null;
     await enqueue(
       tx,
       {
@@ -74,9 +82,9 @@ export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: Maintain
         from: m.mailbox.address,
         fromName: null,
         to: [recipient],
-        subject: m.subject,
-        text: m.body.text,
-        html: m.body.html ?? null,
+        subject: notice ? notice.subject : m.subject,
+        text: notice ? notice.text : m.body.text,
+        html: notice ? null : (m.body.html ?? null),
         inReplyTo: m.inReplyTo ?? null,
         references: m.references ?? [],
         // Maintainers answer to the mailbox, so that their reply comes back into the case.
@@ -84,7 +92,7 @@ export async function queueToMaintainers(tx: Db, deps: CaseMailDeps, m: Maintain
         rateKey: null,
         rateClass: m.rateClass ?? null,
         rateDomain: m.rateDomain ?? null,
-        attachmentIds: m.attachmentIds ?? [],
+        attachmentIds: notice ? [] : (m.attachmentIds ?? []),
         visibility: 'internal',
       },
       now,

@@ -13,7 +13,7 @@ import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
 import { insertEvent, insertEvents } from '../db/queries/events.ts';
-import { pgpContexts, recordMessageCrypto } from '../db/queries/keys.ts';
+import { establishTrust, recordTrust, trustForCase } from './trust.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
@@ -22,7 +22,7 @@ import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keys.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
-import { proveMaintainer, type MaintainerEntry } from '../core/maintainer.ts';
+import type { MaintainerEntry } from '../core/maintainer.ts';
 import { findCaseTag } from '../core/thread.ts';
 import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
@@ -127,12 +127,12 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP: which mailbox's keys decrypt, and the keys we know for each sender, in one query per batch.
-      const toParse = claimed.filter((raw) => raw.size <= config.max_message_bytes && !setAside(raw.id));
-      const pgpCtx = await pgpContexts(tx, toParse, (id) => deps.mailboxes.get(id)?.name);
+      // PGP: which mailbox's keys decrypt. The sender's keys are looked up later, for the From address the parser
+      // read (stages/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
       for (const raw of claimed) {
         if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
-          analyses.set(raw.id, deps.analyser.analyse(raw.raw, pgpCtx.get(raw.id)).catch((e: unknown) => coerceError(e)));
+          const ctx = { mailbox: deps.mailboxes.get(raw.mailbox_id)?.name ?? '', from: null, senderKeys: [] };
+          analyses.set(raw.id, deps.analyser.analyse(raw.raw, ctx).catch((e: unknown) => coerceError(e)));
         }
       }
 
@@ -328,6 +328,10 @@ async function processOne(
   }
   const copyIn = (caseId: number): StoredCopy | undefined =>
     parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
+  // Who sent it, as far as anything proves it: one parsed From for keys, signature, proof and threading.
+  const trustDeps = { config, analyser: deps.analyser, mailboxName: mailbox.name };
+  const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, maintainers);
+  const crypto = trust.crypto;
 
   let caseId: number;
   let caseRef: string;
@@ -340,7 +344,7 @@ async function processOne(
     caseRef = c.rows[0]!.ref;
     await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
-    await recordMessageCrypto(tx, existing.id, caseId, parsed.from?.address ?? null, analysed.crypto, { reprocess: true });
+    await recordTrust(tx, trust, await trustForCase(tx, trustDeps, trust, { id: caseId, ref: caseRef }, raw.id), existing.id, caseId, raw.id, { reprocess: true });
     if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
@@ -350,13 +354,7 @@ async function processOne(
   const from = parsed.from?.address ?? null;
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
   // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
-  const proof = proveMaintainer({
-    from: from ? [from] : [],
-    maintainers,
-    authResults: parsed.headers['authentication-results'] ?? [],
-    trustedAuthservId: config.trusted_authserv_id,
-    signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
-  });
+  let proof = trust.proof;
   const known = await msgq.casesForMessageIds(tx, parsed.referenced);
   const tag = findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
   const taggedCase = tag && known.length === 0 ? await caseByRef(tx, tag) : undefined;
@@ -372,6 +370,7 @@ async function processOne(
   // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
   const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
   if (placed?.place === 'noise') {
+    const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
       caseq.caseInsert({
         // Noise takes no number of the mailbox's gap-free sequence; a rescued case gets one (src/cases/).
@@ -387,10 +386,10 @@ async function processOne(
         noiseClass: verdict.kind,
         noiseReason: verdict.reason,
       }),
-      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict) },
+      { ...toMessage(parsed, 0, raw.id, verdict.kind), proof: proof.reason, noReplyReason: machineReason(verdict), authentication: ct.authentication },
     );
     await files.attach(opened.messageId, parsed.attachments);
-    await recordMessageCrypto(tx, opened.messageId, opened.caseId, from, analysed.crypto); // PGP
+    await recordTrust(tx, trust, ct, opened.messageId, opened.caseId, raw.id);
     await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
@@ -406,16 +405,21 @@ async function processOne(
     caseId = join.caseId;
     const c = joined!;
     caseRef = c.ref;
+    // A maintainer's signature acts only on the case it was written for, and once.
+    const ct = await trustForCase(tx, trustDeps, trust, { id: caseId, ref: c.ref }, raw.id);
+    proof = ct.proof;
     const role = proof.role === 'maintainer' ? 'maintainer' : from && c.reporter_email === from ? 'reporter' : 'outsider';
-    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, noReplyReason: placed ? machineReason(verdict) : null });
+    // The reporter's address alone proves nothing: unauthenticated, it "claims to be the reporter".
+    const reporterVerified = role === 'reporter' && ct.authentication !== 'none';
+    const messageId = await msgq.insertMessage(tx, { ...toMessage(parsed, caseId, raw.id, messageClass(verdict, 'reply')), role, proof: proof.reason, authentication: ct.authentication, noReplyReason: placed ? machineReason(verdict) : null });
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
+    await recordTrust(tx, trust, ct, messageId, caseId, raw.id);
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role } });
+    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role, authentication: ct.authentication, ...(role === 'reporter' ? { reporter_verified: reporterVerified } : {}) } });
     if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
     // Machine mail is recorded on the case and nothing more.
     if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
-    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role }, now);
+    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role, authentication: ct.authentication, encrypted: crypto.encrypted }, now);
     if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
@@ -424,6 +428,7 @@ async function processOne(
     // A support@ message that reads as a vulnerability report gets the security clock.
     const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
     const filed = routed?.to ?? mailbox;
+    const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
       caseq.caseInsert({
         ref: `~raw-${raw.id}`, // placeholder until assignCaseRefs at the end of the batch
@@ -437,12 +442,12 @@ async function processOne(
         linkedCaseId,
         routedFrom: routed ? mailbox.kind : null,
       }),
-      { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason },
+      { ...toMessage(parsed, 0, raw.id, messageClass(verdict, 'report')), proof: proof.reason, authentication: ct.authentication },
     );
     caseId = opened.caseId;
     const messageId = opened.messageId;
     await files.attach(messageId, parsed.attachments);
-    await recordMessageCrypto(tx, messageId, caseId, from, analysed.crypto);
+    await recordTrust(tx, trust, ct, messageId, caseId, raw.id);
     if (proof.role === 'outsider') {
       await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }
@@ -467,8 +472,8 @@ async function processOne(
       messageId: parsed.messageId,
       references: parsed.references,
       missing: missing as ReportField[],
-      encrypted: analysed.crypto.encrypted,
-      decryptionFailed: analysed.crypto.decryption === 'failed',
+      encrypted: crypto.encrypted,
+      decryptionFailed: crypto.decryption === 'failed',
     };
     const notice: OpenedForNotice = {
       caseId,
@@ -479,8 +484,10 @@ async function processOne(
       reporter: { email: from ?? '(no sender)', name: parsed.from?.name || null },
       report: { ...report },
       missing: missing as ReportField[],
-      decryption: { status: analysed.crypto.decryption, reason: analysed.crypto.decryptionError },
-      signature: { status: analysed.crypto.signature, fingerprint: analysed.crypto.signerFingerprint },
+      decryption: { status: crypto.decryption, reason: crypto.decryptionError },
+      signature: { status: crypto.signature, fingerprint: crypto.signerFingerprint },
+      authentication: ct.authentication,
+      encrypted: crypto.encrypted,
       linkedRef: decision.action === 'new-linked' ? decision.matched : null,
       routedFrom: routed ? { address: mailbox.address, reason: routed.reason } : null,
       classification: verdict,

@@ -27,11 +27,12 @@ export interface ReminderDeps {
   now?: () => Date;
 }
 
-interface Row { id: number; ref: string; mailbox_id: number; subject: string | null; status: string; severity: string | null; opened_at: Date; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null; sent: string[] }
+interface Row { id: number; ref: string; mailbox_id: number; subject: string | null; status: string; severity: string | null; opened_at: Date; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null; sent: string[]; sealed: boolean }
 
 const OPEN_CASES = `
   select c.id, c.ref, c.mailbox_id, c.subject, c.status, c.severity, c.opened_at, c.acknowledged_at, c.assessed_at, c.resolved_at,
-         coalesce(array_agg(r.key) filter (where r.key is not null), '{}') as sent
+         coalesce(array_agg(r.key) filter (where r.key is not null), '{}') as sent,
+         exists (select 1 from messages m where m.case_id = c.id and m.direction = 'in' and m.encrypted) as sealed
   from cases c left join reminders_sent r on r.case_id = c.id
   where c.status <> all($1::text[])
   group by c.id order by c.id`;
@@ -63,7 +64,7 @@ export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; 
           caseId: row.id,
           ref: row.ref,
           kind: 'reminder',
-          input: { purpose: 'reminder', headline, lines: [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.subject ?? '(none)'}`] },
+          input: { purpose: 'reminder', headline, lines: [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.sealed ? '(the case arrived encrypted: see mailcase cases show)' : (row.subject ?? '(none)')}`] },
         }, now);
         await tx.query(`insert into events (case_id, kind, actor, data) values ($1, 'reminder_sent', 'system', $2)`, [row.id, JSON.stringify({ key: r.key, due_at: r.dueAt })]);
         return true;

@@ -198,7 +198,7 @@ describe('the draft for review is encrypted to the reporter when we hold their k
       project: PROJECT,
     });
     // Rita's key, imported by an operator (`mailcase keys import`): trusted.
-    await upsertKeys(db.pool, [{ address: 'rita@reporter.example', fingerprint: k.rita.fingerprint, armored: await gpg.exportPublic(k.rita.fingerprint), expires: null, source: 'import' }]);
+    await upsertKeys(db.pool, [{ address: 'rita@reporter.example', fingerprint: k.rita.fingerprint, armored: await gpg.exportPublic(k.rita.fingerprint), expires: null, source: 'import', trusted: true, learnedFrom: 'import', detail: null }]);
   });
   afterAll(async () => {
     await db?.drop();

@@ -79,7 +79,7 @@ describe('a real inbox: reports, machine mail, bounces, progress updates', () =>
     configFile = path.join(dir, 'mailcase.yml');
     writeFileSync(configFile, stringify({ ...doc, database_url: db.url, data_dir: path.join(dir, 'data') }));
     // We hold Rita's key (as after `mailcase keys import`).
-    await upsertKeys(db.pool, [{ address: 'rita@reporter.example', fingerprint: k.rita.fingerprint, armored: await gpg.exportPublic(k.rita.fingerprint), expires: null, source: 'import' }]);
+    await upsertKeys(db.pool, [{ address: 'rita@reporter.example', fingerprint: k.rita.fingerprint, armored: await gpg.exportPublic(k.rita.fingerprint), expires: null, source: 'import', trusted: true, learnedFrom: 'import', detail: null }]);
     worker = startWorker(app);
   });
   afterAll(async () => {

@@ -45,6 +45,7 @@ describe('acknowledgments with PGP', () => {
       smtp: smtp.config(),
       // One maintainer with a configured key, one without.
       maintainers: [{ email: 'max@project.example', pgp_public_key_file: path.join(dir, 'max.asc') }, { email: 'nokey@project.example' }],
+      trusted_authserv_id: 'mx.example.org',
     });
     worker = startWorker(app);
   });
@@ -62,7 +63,8 @@ describe('acknowledgments with PGP', () => {
       attachments: [{ filename: 'rita.asc', contentType: 'application/pgp-keys', content: ritaPub }],
     });
     const armored = (await gpg.encrypt(inner, [k.ours.fingerprint], { signer: k.rita, armor: true })).toString('latin1');
-    await appendMessages(dovecot, user, 'INBOX', [pgpMimeEncrypted({ from: 'Rita Reporter <rita@reporter.example>', subject: '...', messageId: newMessageId('rita') }, armored)]);
+    // The sender is authenticated (DMARC at our MX), so the key that came with the report is learned.
+    await appendMessages(dovecot, user, 'INBOX', [pgpMimeEncrypted({ from: 'Rita Reporter <rita@reporter.example>', subject: '...', messageId: newMessageId('rita'), extra: ['Authentication-Results: mx.example.org; dmarc=pass header.from=reporter.example'] }, armored)]);
     const ack = await ackTo('rita@reporter.example');
     const outer = readEntity(ack.raw);
     const ct = contentType(outer);

@@ -65,7 +65,7 @@ describe('mailcase keys', () => {
       expect.objectContaining({ fingerprint: expired.fingerprint, addresses: ['old@reporter.example'], expired: true, sources: ['import'], trusted: true }),
     ]);
     const table = await cli(['keys', 'list']);
-    expect(table.stdout).toMatch(/FINGERPRINT\s+EXPIRES\s+SOURCE\s+TRUSTED\s+ADDRESSES/);
+    expect(table.stdout).toMatch(/FINGERPRINT\s+EXPIRES\s+SOURCE\s+TRUSTED\s+STATE\s+LEARNED FROM\s+ADDRESSES/);
     expect(table.stdout).toContain('(expired)');
   });
 

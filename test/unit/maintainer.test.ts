@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { domainsAlign, parseAuthResults, proveMaintainer, type MaintainerEntry, type ProofInput } from '../../src/core/maintainer.ts';
+import { domainsAlign, parseAuthResults, proveMaintainer, senderAuthentication, type MaintainerEntry, type ProofInput } from '../../src/core/maintainer.ts';
 
 // Who is a maintainer: From alone proves nothing. A valid PGP signature by the maintainer's configured key, or
 // a DKIM/SPF/DMARC pass aligned with the From domain in the topmost Authentication-Results header of the
@@ -89,7 +89,8 @@ describe('proveMaintainer: Authentication-Results', () => {
     ['dkim=pass by header.i only', [`${TRUSTED}; dkim=pass header.i=@example.org`], 'dkim'],
     ['spf=pass, smtp.mailfrom aligned', [`${TRUSTED}; spf=pass smtp.mailfrom=bounces@mail.example.org`], 'spf'],
     ['dmarc=pass, header.from equal', [`${TRUSTED}; dmarc=pass header.from=example.org`], 'dmarc'],
-    ['one failing and one passing DKIM signature', [`${TRUSTED}; dkim=fail header.d=example.org; dkim=pass header.d=example.org`], 'dkim'],
+    ['a failing DKIM signature of another domain beside a passing one', [`${TRUSTED}; dkim=fail header.d=lists.example.net; dkim=pass header.d=example.org`], 'dkim'],
+    ['dmarc=pass preferred to a dkim=pass listed first', [`${TRUSTED}; dkim=pass header.d=example.org; dmarc=pass header.from=example.org`], 'dmarc'],
     ['the trusted id matched case-insensitively, below headers of other ids', ['internal.example.org; dkim=fail', `MX.Example.ORG; dkim=pass header.d=example.org`], 'dkim'],
   ])('%s', (_name, authResults, via) => {
     const p = proveMaintainer(input({ authResults }));
@@ -124,7 +125,7 @@ describe('proveMaintainer: Authentication-Results', () => {
     const p = proveMaintainer(input({ authResults: ['evil.example; dkim=pass header.d=example.org', `${TRUSTED}; dkim=fail header.d=example.org; spf=fail smtp.mailfrom=example.org`] }));
     expect(p.role).toBe('outsider');
     expect(p.reason).toBe(
-      'From alice@example.org but Authentication-Results from mx.example.org: dkim=fail (header.d=example.org); spf=fail (smtp.mailfrom=example.org), none a pass aligned with example.org; Authentication-Results from untrusted authserv-id evil.example ignored',
+      'From alice@example.org but Authentication-Results from mx.example.org: dkim=fail (header.d=example.org): a DKIM signature of the From domain example.org failed; Authentication-Results from untrusted authserv-id evil.example ignored',
     );
   });
 
@@ -206,5 +207,60 @@ describe('proveMaintainer: PGP', () => {
     expect(noHeaders.reason).toContain(reason);
     const withHeaders = proveMaintainer(input({ signature: { status, fingerprint: 'deadbeef' }, authResults: [`${TRUSTED}; dkim=pass header.d=example.org`] }));
     expect(withHeaders).toMatchObject({ role: 'maintainer', via: 'dkim' });
+  });
+});
+
+// Issue 22, attack 5 ("Composition Kills", USENIX Security 2020): several From, a Sender, a failure beside a pass.
+describe('proveMaintainer: exactly one From, and the trusted header vetoes', () => {
+  const pass = `${TRUSTED}; dkim=pass header.d=example.org`;
+  it('control: one From, one address, a dkim=pass proves', () => {
+    expect(proveMaintainer(input({ authResults: [pass], fromHeaders: 1 }))).toMatchObject({ role: 'maintainer', via: 'dkim' });
+  });
+  it('two From header fields never prove, whatever the header says', () => {
+    const p = proveMaintainer(input({ authResults: [pass], fromHeaders: 2 }));
+    expect(p).toMatchObject({ role: 'outsider', claimed: 'alice@example.org' });
+    expect(p.reason).toContain('2 From header fields');
+  });
+  it('a maintainer first and mallory second in one From never proves', () => {
+    const p = proveMaintainer(input({ from: ['alice@example.org', 'mallory@attacker.example'], authResults: [pass] }));
+    expect(p.role).toBe('outsider');
+    expect(p.reason).toContain('From has 2 addresses');
+  });
+  it('a Sender other than From never proves; a Sender equal to From does', () => {
+    expect(proveMaintainer(input({ authResults: [pass], senderHeaders: 1, sender: ['mallory@example.org'] })).role).toBe('outsider');
+    expect(proveMaintainer(input({ authResults: [pass], senderHeaders: 1, sender: ['Alice@Example.org'] })).role).toBe('maintainer');
+    expect(proveMaintainer(input({ authResults: [pass], senderHeaders: 2, sender: ['alice@example.org'] })).role).toBe('outsider');
+  });
+  it.each([
+    ['dmarc=fail beside dkim=pass', `${TRUSTED}; dkim=pass header.d=example.org; dmarc=fail header.from=example.org`],
+    ['dkim=fail for the From domain beside dkim=pass', `${TRUSTED}; dkim=fail header.d=example.org; dkim=pass header.d=example.org`],
+    ['dmarc=fail beside spf=pass', `${TRUSTED}; spf=pass smtp.mailfrom=example.org; dmarc=fail header.from=example.org`],
+  ])('%s vetoes', (_n, ar) => {
+    const p = proveMaintainer(input({ authResults: [ar] }));
+    expect(p.role).toBe('outsider');
+    expect(p.reason).toMatch(/failed/);
+  });
+  it('the veto holds against a valid PGP signature too', () => {
+    const p = proveMaintainer(input({ authResults: [`${TRUSTED}; dmarc=fail header.from=example.org`], signature: { status: 'valid', fingerprint: ALICE_FPR } }));
+    expect(p.role).toBe('outsider');
+    expect(proveMaintainer(input({ authResults: [], signature: { status: 'valid', fingerprint: ALICE_FPR } })).role).toBe('maintainer');
+  });
+});
+
+describe('senderAuthentication (reporters)', () => {
+  const one = { fromHeaders: 1, from: ['rita@reporter.example'], senderHeaders: 0, sender: [] };
+  const base = { originator: one, authResults: [] as string[], trustedAuthservId: TRUSTED, signatureValid: false, answersOurs: false };
+  it('strongest first: pgp, dmarc, dkim, spf, reply-to-ours, none', () => {
+    expect(senderAuthentication({ ...base, signatureValid: true, answersOurs: true }).via).toBe('pgp');
+    expect(senderAuthentication({ ...base, authResults: [`${TRUSTED}; spf=pass smtp.mailfrom=reporter.example; dmarc=pass header.from=reporter.example`] }).via).toBe('dmarc');
+    expect(senderAuthentication({ ...base, authResults: [`${TRUSTED}; dkim=pass header.d=reporter.example`] }).via).toBe('dkim');
+    expect(senderAuthentication({ ...base, authResults: [`${TRUSTED}; spf=pass smtp.mailfrom=reporter.example`] }).via).toBe('spf');
+    expect(senderAuthentication({ ...base, answersOurs: true }).via).toBe('reply-to-ours');
+    expect(senderAuthentication(base).via).toBe('none');
+  });
+  it('a forged header, several From or a dmarc failure authenticate nothing', () => {
+    expect(senderAuthentication({ ...base, authResults: ['evil.example; dmarc=pass header.from=reporter.example'] }).via).toBe('none');
+    expect(senderAuthentication({ ...base, originator: { ...one, fromHeaders: 2 }, signatureValid: true }).via).toBe('none');
+    expect(senderAuthentication({ ...base, answersOurs: true, authResults: [`${TRUSTED}; dmarc=fail header.from=reporter.example`] }).via).toBe('none');
   });
 });

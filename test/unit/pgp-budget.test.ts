@@ -42,7 +42,7 @@ describe.skipIf(!hasGpg())('the decryption budget of one message', () => {
 
   async function read(raw: Buffer, budget: number, maxDecryptions = 8) {
     const reader = new PgpReader(await loadKeyring({ mailboxes: [{ name: 'security', address: 'security@example.org', files: [keyFile], passphrases: [''] }], maintainers: [], maxDecompressedBytes: budget, maxDecryptions }));
-    return analyse(raw, 60_000, { reader, ctx: { mailbox: 'security', from: null, senderKeys: [], pinned: false } });
+    return analyse(raw, 60_000, { reader, ctx: { mailbox: 'security', from: null, senderKeys: [] } });
   }
   const message = (): Buffer => plainMessage({ from: 'reporter@example.net', subject: 'three encrypted files' }, 'files attached', attachments);
 

@@ -25,22 +25,24 @@ export interface NewMessage {
   proof?: string | null;
   /** Why no automatic reply went to it (machine mail); acks' suppressions set it later (ack.ts). */
   noReplyReason?: string | null;
+  /** How the sender was authenticated (incoming mail): pgp, dmarc, dkim, spf, reply-to-ours, none. */
+  authentication?: string | null;
 }
 
 export interface NewAttachment { filename: string | null; contentType: string; size: number; sha256: Buffer; pieces: Buffer[] }
 
 const MESSAGE_COLUMNS = `case_id, raw_message_id, direction, role, class, visibility, message_id, in_reply_to, "references",
-       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof, no_reply_reason`;
+       from_email, from_name, to_addrs, cc_addrs, subject, date, headers, body_text, body_html, proof, no_reply_reason, authentication`;
 
-/** The values of MESSAGE_COLUMNS after case_id, in order (parameters 2 to 20 of insertMessage). */
+/** The values of MESSAGE_COLUMNS after case_id, in order (parameters 2 to 21 of insertMessage). */
 function messageValues(m: Omit<NewMessage, 'caseId'>): unknown[] {
   return [m.rawMessageId, m.direction, m.role, m.class, m.visibility, m.messageId, m.inReplyTo, m.references,
-    m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null, m.noReplyReason ?? null];
+    m.fromEmail, m.fromName, JSON.stringify(m.to), JSON.stringify(m.cc), m.subject, m.date, JSON.stringify(m.headers), m.bodyText, m.bodyHtml, m.proof ?? null, m.noReplyReason ?? null, m.authentication ?? null];
 }
 
 export async function insertMessage(db: Db, m: NewMessage): Promise<number> {
   const r = await db.query<{ id: number }>(named('mc_insert_message', `insert into messages (${MESSAGE_COLUMNS})
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) returning id`,
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) returning id`,
     [m.caseId, ...messageValues(m)]));
   return r.rows[0]!.id;
 }
@@ -158,7 +160,7 @@ export async function listCaseMessages(db: Db, caseId: number): Promise<MessageR
   const r = await db.query<MessageRow>(
     `select m.id, m.direction, m.role, m.class, m.visibility, m.message_id, m.from_email, m.from_name, m.to_addrs, m.cc_addrs,
             m.subject, m.date, m.body_text, m.encrypted, m.decryption, m.decryption_error, m.signature, m.signer_fingerprint,
-            m.created_at, m.raw_message_id,
+            m.authentication, m.created_at, m.raw_message_id,
             coalesce((select json_agg(json_build_object('filename', a.filename, 'content_type', a.content_type, 'size', a.size,
                       'sha256', encode(a.sha256, 'hex')) order by a.id) from attachments a where a.message_id = m.id), '[]'::json) as attachments,
             (select json_build_object('state', o.state, 'last_error', o.last_error) from outbox o where o.message_id = m.id) as delivery

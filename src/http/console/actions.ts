@@ -72,6 +72,7 @@ export async function performAction(
       reply,
       rawId: null,
       inReplyTo: thread.inReplyTo,
+      via: 'signed in to the console',
     }, now);
     if (r.errors.length === 0 && reply.internal && reply.text.trim() !== '') {
       // A mailed note is the maintainer's stored message; from the console it is stored here, as `cases note` does.

@@ -4,53 +4,66 @@ import { openpgpLib } from './openpgp.ts';
 import { coerceError, oneLine } from '../../errors.ts';
 import { MAX_TEXT, stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
 import { DEFAULT_MAX_DECRYPTIONS, fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
-import { addressIn, canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
+import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
+import { coversAll, expandBlocks, isBlank, type Segment } from '../../core/signed-text.ts';
+import { reduceSignatures, type SignatureState, type SignerOutcome } from '../../core/key-trust.ts';
 
 // Incoming PGP: PGP/MIME (RFC 3156) encrypted and signed, inline PGP (armored blocks in text, encrypted
 // attachments), Autocrypt headers and attached keys. Runs where parsing runs (a parser thread), with no I/O:
 // it gets the keys it may use, and returns what it found as data. Failure is data: a message we cannot
 // decrypt or verify still parses (its outer layer) and says why. Decrypted content is never logged.
 //
-// Identity binding (docs/library-pitfalls.md §3): a good signature is `valid` only when the signing key is bound to the
-// From address, which is the case for
-//   - a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
-//   - a key we hold for the From address (`keys` table: imported, or learned and trusted, see sql/003_pgp.sql);
-//   - a key attached to this very message (application/pgp-keys or Autocrypt) carrying the From address as a
-//     user ID, but only on first contact: when we know no key for that address yet (trust on first use). A
-//     maintainer's address, or one with an imported key, is pinned: attached keys never count for it.
-// Any other good signature is `unknown_key`: it proves that some key signed, not who sent it.
+// Identity binding (docs/library-pitfalls.md §3): the reader verifies each signature with every candidate key and
+// reports, per signature, what it covers and how its key relates to the From address the parser read:
+//   - `configured`: a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
+//   - `known`: a key we trust for that From (`keys` table, passed in by a second reading, see stages/trust.ts);
+//   - `offered`: a key this very message offers (application/pgp-keys or Autocrypt) carrying the From address.
+// Only the first two make a signature `valid` here. Whether an offered key is learned, with proof of the sender,
+// is decided in processing (core/key-trust.ts); until then its signature is `unknown_key`, as is any other good
+// signature: it proves that some key signed, not who sent it.
 
 export interface PgpContext {
   /** Which mailbox's secret keys decrypt. */
   mailbox: string;
-  /** The From address this context was looked up for (cheap header scan); ignored if parsing finds another. */
+  /**
+   * The From address the sender keys belong to: the address a first reading of this very message parsed (the
+   * same parser, never a second cheaper one). The keys count only if this reading finds the same From.
+   */
   from: string | null;
-  /** Armored public keys we hold, trusted, for `from`. */
+  /** Armored public keys we trust for `from` (keys table, trusted and not revoked). */
   senderKeys: string[];
-  /** `from` has an imported key: only senderKeys count for it. */
-  pinned: boolean;
+  /**
+   * Armored keys stored unverified for `from`, passed only when the message answers our own mail to that address:
+   * they count as keys the message offers (a signature by one of them is that proof; core/key-trust.ts).
+   */
+  offeredKeys?: string[];
 }
 
 export interface LearnedKey { fingerprint: string; armored: string; addresses: string[]; expires: Date | null; source: 'attached' | 'autocrypt' }
 
 export type Decryption = 'none' | 'ok' | 'failed';
-export type SignatureState = 'none' | 'valid' | 'invalid' | 'unknown_key';
+export type { SignatureState, SignerOutcome };
 
 export interface CryptoResult {
   encrypted: boolean;
   decryption: Decryption;
   /** "<code>: <reason>", codes: no_secret_key, not_for_us, bad_armor, integrity, too_large, too_many, failed. */
   decryptionError: string | null;
+  /** The message's state with the keys at hand: an offered (unverified) key never makes it valid here. */
   signature: SignatureState;
   signatureError: string | null;
   /** The signing key's primary fingerprint when we have the key, else the issuer fingerprint or key ID. */
   signerFingerprint: string | null;
   /** signature is valid, i.e. by a key bound to the From address. */
   signerMatchesFrom: boolean;
-  /** Keys found in the message (attachments, Autocrypt) that carry the From address. */
+  /** Every signature found, with what it covers and how its key relates to From (core/key-trust.ts decides). */
+  signers: SignerOutcome[];
+  /** Header values (Subject, In-Reply-To, References) inside a signed entity: protected headers. */
+  signedHeaders: string[];
+  /** Keys found in the message (attachments, Autocrypt) that carry the From address: offered, not trusted. */
   learnedKeys: LearnedKey[];
   protectedSubject: string | null;
-  /** We hold a trusted key for the From address (so replies to it can be encrypted). */
+  /** We hold a trusted key for the From address (so replies to it can be encrypted); set by processing. */
   senderKeyKnown: boolean;
 }
 
@@ -62,6 +75,8 @@ export const NO_CRYPTO: CryptoResult = Object.freeze({
   signatureError: null,
   signerFingerprint: null,
   signerMatchesFrom: false,
+  signers: [],
+  signedHeaders: [],
   learnedKeys: [],
   protectedSubject: null,
   senderKeyKnown: false,
@@ -199,14 +214,10 @@ export class PgpReader {
    * a PGP reason (those are recorded in the result); parse errors propagate as from parseMessage.
    */
   async read(raw: Buffer, parse: (bytes: Buffer) => Promise<ParsedMessage>, ctx: PgpContext | undefined): Promise<{ parsed: ParsedMessage; crypto: CryptoResult }> {
-    if (!mayInvolvePgp(raw)) {
-      const parsed = await parse(raw);
-      const known = !!ctx && ctx.senderKeys.length > 0 && ctx.from === (parsed.from?.address ?? null);
-      return { parsed, crypto: known ? { ...NO_CRYPTO, senderKeyKnown: true } : NO_CRYPTO };
-    }
+    if (!mayInvolvePgp(raw)) return { parsed: await parse(raw), crypto: NO_CRYPTO };
     const mailbox = ctx?.mailbox ?? '';
     const budget = this.budget();
-    const result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [] };
+    const result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [], signers: [], signedHeaders: [] };
     const signed: Signed[] = [];
     const fail = (reason: string): void => {
       result.encrypted = true;
@@ -219,18 +230,25 @@ export class PgpReader {
       result.encrypted = true;
       if (result.decryption === 'none') result.decryption = 'ok';
     };
+    const signedEntityHeaders = (e: Entity): void => {
+      for (const h of e.headers) if (h.key === 'subject' || h.key === 'in-reply-to' || h.key === 'references') result.signedHeaders.push(h.value.slice(0, 4000));
+    };
 
-    // Keys known before parsing: the sender's (looked up for the From address) and an outer Autocrypt header;
-    // they are used when verifying signatures inside an encryption. Binding is decided later, on the parsed From.
+    // Keys that may verify a signature inside an encryption, known before parsing: the sender's (looked up for the
+    // From address of a first reading), every configured maintainer key, and the outer Autocrypt header. Which
+    // key is bound to the sender is decided later, on the parsed From (never on a cheaper scan of the raw header).
     const outer = readEntity(raw);
     const ctxKeys = ctx ? (await Promise.all(ctx.senderKeys.map((a) => this.publicKeys(a)))).flat() : [];
     // Autocrypt from the raw header: parsed header values are cut at 4,000 characters, and keydata is often longer.
     const autocrypt = await this.autocryptKeys(outer.headers.filter((h) => h.key === 'autocrypt').map((h) => h.value));
-    const earlyKeys = [...ctxKeys, ...this.maintainerKeysFor(header(outer, 'from')), ...autocrypt.map((k) => k.key)];
+    const maintainerKeys = this.keyring ? [...this.keyring.maintainers.values()].flat() : [];
+    const earlyKeys = [...ctxKeys, ...maintainerKeys, ...autocrypt.map((k) => k.key)];
 
-    // 1. PGP/MIME layers (RFC 3156): the top-level entity, and a multipart/signed inside an encrypted one.
+    // 1. PGP/MIME layers (RFC 3156): the top-level entity, and a multipart/signed inside an encrypted one. A
+    // signature at this level covers the whole entity: its index goes on the text as the text's first cover.
     let entity = outer;
     let bytes = raw;
+    const mimeSigs: number[] = [];
     const top = contentType(outer);
     if (top.type === 'multipart/encrypted' && top.params.boundary) {
       const parts = multipartParts(outer.body, top.params.boundary).map(readEntity);
@@ -240,8 +258,11 @@ export class PgpReader {
         try {
           const d = await this.decrypt(decodedBody(payload), mailbox, earlyKeys, budget);
           decrypted();
-          if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: true });
           entity = readEntity(Buffer.from(d.plain.buffer, d.plain.byteOffset, d.plain.byteLength));
+          if (d.signatures.length > 0) {
+            mimeSigs.push(signed.push({ verify: d.redo, coversAll: true }) - 1);
+            signedEntityHeaders(entity);
+          }
           const merged = mergeEntity(outer, entity);
           bytes = merged.bytes;
           result.protectedSubject = merged.protectedSubject;
@@ -259,8 +280,10 @@ export class PgpReader {
       if (content !== undefined && sigPart) {
         const data = new Uint8Array(Buffer.from(canonicalCrlf(content), 'latin1'));
         const sigBytes = decodedBody(sigPart);
-        signed.push({ coversAll: true, verify: (keys) => this.verifyDetached(data, sigBytes, keys) });
-        const merged = mergeEntity(outer, readEntity(content));
+        mimeSigs.push(signed.push({ coversAll: true, verify: (keys) => this.verifyDetached(data, sigBytes, keys) }) - 1);
+        const contentEntity = readEntity(content);
+        signedEntityHeaders(contentEntity);
+        const merged = mergeEntity(outer, contentEntity);
         bytes = merged.bytes;
         if (merged.protectedSubject !== null) result.protectedSubject = merged.protectedSubject;
       }
@@ -269,45 +292,44 @@ export class PgpReader {
     // 2. Parse what is inside: attachments of the case are the attachments inside the encryption.
     const parsed = await parse(bytes);
 
-    // 3. Inline PGP in the text, and encrypted attachments (.asc, .gpg, .pgp).
+    // 3. Inline PGP in the text, and encrypted attachments (.asc, .gpg, .pgp). The text becomes segments, each
+    // with the signatures that cover it, computed AFTER decryption: a decrypted block is covered only by its own
+    // signature (decrypted unsigned text is unsigned, whatever signature is around or inside it).
     const early = earlyKeys;
-    let text = parsed.text;
-    let outside = text;
+    let segments: Segment[] = [{ text: parsed.text, covers: mimeSigs }];
     let textChanged = false;
-    const inline: Signed[] = [];
-    for (const block of text.match(/-----BEGIN PGP MESSAGE-----[\s\S]*?(?:-----END PGP MESSAGE-----|$)/g) ?? []) {
-      outside = outside.replace(block, '');
+    const enc = await expandBlocks(segments, '-----BEGIN PGP MESSAGE-----', '-----END PGP MESSAGE-----', true, async (block) => {
       try {
         const d = await this.decrypt(Buffer.from(block, 'utf8'), mailbox, early, budget);
         decrypted();
         const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
-        text = text.replace(block, () => plain);
-        textChanged = true;
-        if (d.signatures.length > 0) inline.push({ verify: d.redo, coversAll: true });
+        return [{ text: plain, covers: d.signatures.length > 0 ? [signed.push({ verify: d.redo, coversAll: true }) - 1] : [] }];
       } catch (raw_) {
         if (!(raw_ instanceof Failure)) throw raw_;
         fail(raw_.reason);
+        return null;
       }
-    }
-    for (const block of text.match(/-----BEGIN PGP SIGNED MESSAGE-----[\s\S]*?-----END PGP SIGNATURE-----/g) ?? []) {
-      outside = outside.replace(block, '');
+    });
+    segments = enc.segments;
+    textChanged ||= enc.changed;
+    const clear = await expandBlocks(segments, '-----BEGIN PGP SIGNED MESSAGE-----', '-----END PGP SIGNATURE-----', false, async (block, covers) => {
       const pgp = await openpgpLib();
       let msg: openpgp.CleartextMessage;
       try {
         msg = await pgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
       } catch (raw_) {
-        inline.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(raw_), 100)})`)) });
-        continue;
+        const idx = signed.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(raw_), 100)})`)) }) - 1;
+        return [{ text: block, covers: [...covers, idx] }];
       }
-      const clear = msg.getText();
-      text = text.replace(block, () => clear);
-      textChanged = true;
-      inline.push({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) });
-    }
-    // Signature wrapping (Müller et al., USENIX Security 2019): only the signed block is authenticated. Text
-    // around it that is not whitespace makes the signature cover part of the message, never all of it.
-    if (/\S/.test(outside)) for (const s of inline) s.coversAll = false;
-    signed.push(...inline);
+      const idx = signed.push({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) }) - 1;
+      return [{ text: msg.getText(), covers: [...covers, idx] }];
+    });
+    segments = clear.segments;
+    textChanged ||= clear.changed;
+    const text = segments.map((s) => s.text).join('');
+    // Signature wrapping (Müller et al., USENIX Security 2019): a signature covers the message only when it covers
+    // every byte of its text that is not whitespace.
+    for (const [i, s] of signed.entries()) s.coversAll = coversAll(segments, i);
 
     const attachments: ParsedAttachment[] = [];
     const attachedKeys: openpgp.PublicKey[] = [];
@@ -332,7 +354,8 @@ export class PgpReader {
       try {
         const d = await this.decrypt(Buffer.concat(a.pieces), mailbox, early, budget);
         decrypted();
-        if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: !/\S/.test(text) });
+        // A signed attachment covers the attachment only: not the message, if it has any text.
+        if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: isBlank(segments) });
         attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
       } catch (raw_) {
         if (!(raw_ instanceof Failure)) throw raw_;
@@ -348,30 +371,37 @@ export class PgpReader {
     }
     parsed.attachments = attachments;
 
-    // 4. Keys in the message, bound to From as the comment at the top says; then verify.
+    // 4. Keys in the message, and how each possible signer relates to the parsed From: a configured maintainer key
+    // of that address, a key we trust for it (ctx, when a first reading found the same From), or a key the message
+    // offers for it (attached or Autocrypt, carrying the address as a user ID). Processing decides whether an
+    // offered key is learned (core/key-trust.ts); here it never makes a signature valid.
     const from = parsed.from?.address ?? null;
-    const maintainer = from ? (this.keyring?.maintainerKeys(from) ?? []) : [];
-    const pinned = maintainer.length > 0 || (ctx?.pinned === true && ctx.from === from);
-    const known = maintainer.length > 0 ? maintainer : ctx && ctx.from === from ? ctxKeys : [];
-    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from)];
-    const bound: openpgp.PublicKey[] = [...known];
+    const configured = from ? (this.keyring?.maintainerKeys(from) ?? []) : [];
+    const known = ctx && from !== null && ctx.from === from ? ctxKeys : [];
+    const stored = ctx?.offeredKeys && from !== null && ctx.from === from ? (await Promise.all(ctx.offeredKeys.map((a) => this.publicKeys(a)))).flat() : [];
+    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from), ...stored.map((key) => ({ key, source: 'attached' as const }))];
+    const offeredBound: openpgp.PublicKey[] = [];
     for (const o of offered) {
       const info = await keyInfo(o.key);
       if (!from || !info.addresses.includes(from) || info.invalid) continue;
       if (!result.learnedKeys.some((l) => l.fingerprint === info.fingerprint)) {
         result.learnedKeys.push({ fingerprint: info.fingerprint, armored: info.armored, addresses: [from], expires: info.expires, source: o.source });
       }
-      if (!pinned && known.length === 0) bound.push(o.key);
+      offeredBound.push(o.key);
     }
-    result.senderKeyKnown = known.length > 0 || bound.length > 0;
-    const all = [...bound, ...ctxKeys, ...earlyKeys, ...offered.map((o) => o.key)];
-    Object.assign(result, await this.classify(signed, bound, all));
+    const binding = (fpr: string): SignerOutcome['binding'] =>
+      configured.some((k) => fingerprintOf(k) === fpr) ? 'configured'
+        : known.some((k) => fingerprintOf(k) === fpr) ? 'known'
+          : offeredBound.some((k) => fingerprintOf(k) === fpr) ? 'offered' : null;
+    const all = [...configured, ...known, ...earlyKeys, ...offered.map((o) => o.key)];
+    result.signers = await this.verifyAll(signed, all, binding);
+    const reduced = reduceSignatures(result.signers);
+    result.signature = reduced.signature;
+    result.signatureError = reduced.signatureError;
+    result.signerFingerprint = reduced.signerFingerprint;
+    result.signerMatchesFrom = reduced.signature === 'valid';
+    result.senderKeyKnown = configured.length > 0 || known.length > 0;
     return { parsed, crypto: result };
-  }
-
-  private maintainerKeysFor(fromHeader: string | undefined): openpgp.PublicKey[] {
-    const addr = fromHeader ? (addressIn(fromHeader) ?? '') : '';
-    return addr ? (this.keyring?.maintainerKeys(addr) ?? []) : [];
   }
 
   private async verifyDetached(data: Uint8Array, sigBytes: Buffer, keys: openpgp.PublicKey[]): Promise<VerificationResult[]> {
@@ -408,48 +438,48 @@ export class PgpReader {
     return out;
   }
 
-  /** Verify every signed piece and reduce to one state: invalid wins, then unknown_key, then valid. */
-  private async classify(signed: Signed[], bound: openpgp.PublicKey[], all: openpgp.PublicKey[]): Promise<Pick<CryptoResult, 'signature' | 'signatureError' | 'signerFingerprint' | 'signerMatchesFrom'>> {
-    if (signed.length === 0) return { signature: 'none', signatureError: null, signerFingerprint: null, signerMatchesFrom: false };
+  /** Verify every signed piece: one outcome per signature, with its coverage, its key's binding and its digest. */
+  private async verifyAll(signed: Signed[], all: openpgp.PublicKey[], binding: (fpr: string) => SignerOutcome['binding']): Promise<SignerOutcome[]> {
     const keys = dedupe(all);
-    const outcomes: { state: SignatureState; fingerprint: string | null; error: string | null }[] = [];
+    const outcomes: SignerOutcome[] = [];
     for (const s of signed) {
       let results: VerificationResult[];
       try {
         results = await s.verify(keys);
       } catch (raw) {
-        outcomes.push({ state: 'invalid', fingerprint: null, error: oneLine(openpgpMessage(raw), 160) });
+        outcomes.push({ check: 'bad', fingerprint: null, binding: null, error: oneLine(openpgpMessage(raw), 160), digest: null });
         continue;
       }
-      if (results.length === 0) outcomes.push({ state: 'invalid', fingerprint: null, error: 'the signature part holds no signature' });
+      if (results.length === 0) outcomes.push({ check: 'bad', fingerprint: null, binding: null, error: 'the signature part holds no signature', digest: null });
       for (const r of results) {
         const key = keys.find((k) => k.getKeys(r.keyID).length > 0);
         let issuer = r.keyID.toHex().toUpperCase();
+        let digest: string | null = null;
         try {
-          const fp = (await r.signature).packets[0]?.issuerFingerprint;
+          const sig = await r.signature;
+          const fp = sig.packets[0]?.issuerFingerprint;
           if (fp) issuer = Buffer.from(fp).toString('hex').toUpperCase();
+          digest = createHash('sha256').update(sig.write()).digest('hex');
         } catch {
           // keep the key ID
         }
         if (!key) {
-          outcomes.push({ state: 'unknown_key', fingerprint: issuer, error: 'signed by a key we do not have' });
+          outcomes.push({ check: 'no_key', fingerprint: issuer, binding: null, error: 'signed by a key we do not have', digest });
           continue;
         }
         const fingerprint = fingerprintOf(key);
         try {
           await r.verified;
         } catch (raw) {
-          outcomes.push({ state: 'invalid', fingerprint, error: oneLine(openpgpMessage(raw), 160) });
+          outcomes.push({ check: 'bad', fingerprint, binding: binding(fingerprint), error: oneLine(openpgpMessage(raw), 160), digest });
           continue;
         }
-        const isBound = bound.some((b) => fingerprintOf(b) === fingerprint);
-        if (!isBound) outcomes.push({ state: 'unknown_key', fingerprint, error: 'good signature, by a key not bound to the From address' });
-        else if (!s.coversAll) outcomes.push({ state: 'invalid', fingerprint, error: 'the signature covers only part of the message: unsigned text was added around it' });
-        else outcomes.push({ state: 'valid', fingerprint, error: null });
+        outcomes.push(s.coversAll
+          ? { check: 'good', fingerprint, binding: binding(fingerprint), error: null, digest }
+          : { check: 'partial', fingerprint, binding: binding(fingerprint), error: 'the signature covers only part of the message: unsigned text was added around it', digest });
       }
     }
-    const pick = outcomes.find((o) => o.state === 'invalid') ?? outcomes.find((o) => o.state === 'unknown_key') ?? outcomes[0]!;
-    return { signature: pick.state, signatureError: pick.error, signerFingerprint: pick.fingerprint, signerMatchesFrom: pick.state === 'valid' };
+    return outcomes;
   }
 }
 

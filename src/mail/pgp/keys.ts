@@ -4,7 +4,6 @@ import type * as openpgp from 'openpgp';
 import { openpgpLib } from './openpgp.ts';
 import type { Config } from '../../config.ts';
 import { MailcaseError, coerceError, oneLine } from '../../errors.ts';
-import { addressIn } from './mime.ts';
 
 // Key material: each mailbox's secret keys (read and unlocked once, at start), the maintainers' configured
 // public keys, and what we need to know about any public key (fingerprint, addresses, expiry). The openpgp.js
@@ -202,7 +201,9 @@ export interface KeyInfo {
 
 export async function keyInfo(key: openpgp.Key): Promise<KeyInfo> {
   const pub = key.isPrivate() ? key.toPublic() : key;
-  const addresses = [...new Set(pub.getUserIDs().map(addressIn).filter((a): a is string => a !== null))];
+  // The e-mail of each user ID as openpgp.js parsed it (RFC 5322 name-addr): one parser for user IDs, and no
+  // mail From is ever read here.
+  const addresses = [...new Set(pub.users.map((u) => u.userID?.email?.trim().toLowerCase() ?? '').filter((a) => a.includes('@')))];
   let expires: Date | null = null;
   let invalid = false;
   try {

@@ -1,4 +1,3 @@
-import { rawHeader } from '../../core/message-id.ts';
 // Just enough raw MIME for PGP (RFC 3156): openpgp.js reads no MIME, and mailparser decodes parts, which loses
 // the exact bytes a multipart/signed signature covers. Everything here works on bytes (latin1 strings map one
 // character to one byte, so offsets and contents survive the round trip). Pure.
@@ -132,12 +131,6 @@ export function mergeEntity(outer: Entity, inner: Entity): { bytes: Buffer; prot
   const lines = [...keep.map((h) => h.raw), ...(fromInner.some((h) => h.key === 'mime-version') ? [] : ['MIME-Version: 1.0']), ...fromInner.map((h) => h.raw)];
   // An inner entity with no Content-Type is text/plain (RFC 2045 §5.2), which is also what the merged one says.
   return { bytes: Buffer.from(`${lines.join('\r\n')}\r\n\r\n${inner.body}`, 'latin1'), protectedSubject: innerSubject ? innerSubject.value : null };
-}
-
-/** The From address of a raw message, read from its header block without a MIME parse (lower-cased). */
-export function fromAddressFromRaw(raw: Buffer): string | null {
-  const from = rawHeader(raw, 'from');
-  return from === null ? null : addressIn(from);
 }
 
 /** How much of a header value or user ID addressIn reads: an address is at most 254 characters (RFC 5321). */

@@ -10,14 +10,18 @@ import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoin
 
 export interface Prepared { raw: Buffer; encrypted: boolean }
 
-export async function preparePgp(db: Db, keyring: Keyring, mailbox: string, to: string[], raw: Buffer): Promise<Prepared> {
+/**
+ * `configOnly`: maintainer and mailbox addresses: mail to them is encrypted to configured keys only,
+ * never to a key that arrived by mail (a planted key would read every notification).
+ */
+export async function preparePgp(db: Db, keyring: Keyring, mailbox: string, to: string[], raw: Buffer, configOnly: ReadonlySet<string> = new Set()): Promise<Prepared> {
   const ours = keyring.mailbox(mailbox);
   if (!ours) return { raw, encrypted: false };
-  const known = await trustedKeys(db, to.map((a) => a.toLowerCase()));
+  const known = await trustedKeys(db, to.map((a) => a.toLowerCase()).filter((a) => !configOnly.has(a)));
   const recipientKeys = [];
   for (const addr of to.map((a) => a.toLowerCase())) {
     const configured = keyring.maintainerKeys(addr);
-    const usable = configured.length > 0 ? configured : await usableEncryptionKeys(known.get(addr)?.armored ?? []);
+    const usable = configured.length > 0 ? configured : configOnly.has(addr) ? [] : await usableEncryptionKeys(known.get(addr)?.armored ?? []);
     if (usable.length === 0) {
       // One recipient without a key: the message goes as it is (encrypting to some and not others would leak).
       return { raw: Buffer.concat([Buffer.from(`Autocrypt: ${autocryptHeader(ours.address, ours.publicKey)}\r\n`), raw]), encrypted: false };
