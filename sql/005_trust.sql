@@ -1,4 +1,4 @@
--- Mail trust (issue 22): keys learned with proof only, how each key arrived, revocation; how each message's sender
+-- Mail trust: keys learned with proof only, how each key arrived, revocation; how each message's sender
 -- was authenticated; and the signatures already used (a signature acts once).
 
 -- learned_from: config (maintainers' configured keys, not stored here), import (`mailcase keys import`),

@@ -10,8 +10,8 @@ import { makeMessage } from './messages.ts';
 import { CLI } from './worker-process.ts';
 
 // The file sink's crash check (test/integration/crash-file-sink.test.ts, bench/file-sink-crash.ts): `mailcase
-// run` on the embedded defaults (no config file, no smtp: acknowledgments become .eml files under
-// data/outbox), `total` reports dropped into the security Maildir, the worker SIGKILLed `kills` times while it
+// run` on the embedded defaults (their two Maildir mailboxes written out in a config file, no smtp:
+// acknowledgments become .eml files under data/outbox), `total` reports dropped into the security Maildir, the worker SIGKILLed `kills` times while it
 // writes acknowledgments and started again, then let finish. Returns what the outbox table and folder hold.
 
 export interface FileSinkCrashResult {
@@ -47,6 +47,16 @@ export async function fileSinkCrash(opts: { total: number; kills: number; timeou
   pool.on('error', () => undefined);
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  // The embedded defaults' mailboxes, written out, with one change: the 500 reports come from one domain without
+  // authentication, and the unauthenticated budgets (docs/security-limits.md) would answer only 10 of them.
+  writeFileSync(path.join(top, 'mailcase.yml'), [
+    'data_dir: ./data',
+    'mailboxes:',
+    '  - { name: security, kind: security, case_prefix: SEC, address: security@localhost, maildir: ./data/mailboxes/security }',
+    '  - { name: support, kind: support, case_prefix: SUP, address: support@localhost, maildir: ./data/mailboxes/support }',
+    'auto_reply: { unauthenticated_per_hour: 499, unauthenticated_per_domain_per_hour: 100000 }',
+    '',
+  ].join('\n'));
   const start = (): void => {
     const fd = openSync(logFile, 'a');
     const env: NodeJS.ProcessEnv = { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', DATABASE_URL: '', MAILCASE_CONFIG: '' };

@@ -210,7 +210,7 @@ describe('proveMaintainer: PGP', () => {
   });
 });
 
-// Issue 22, attack 5 ("Composition Kills", USENIX Security 2020): several From, a Sender, a failure beside a pass.
+// The several-From attack ("Composition Kills", USENIX Security 2020): several From, a Sender, a failure beside a pass.
 describe('proveMaintainer: exactly one From, and the trusted header vetoes', () => {
   const pass = `${TRUSTED}; dkim=pass header.d=example.org`;
   it('control: one From, one address, a dkim=pass proves', () => {

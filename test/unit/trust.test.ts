@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decideLearn, keyState, reduceSignatures, type SignerOutcome } from '../../src/core/key-trust.ts';
 import { boundToCase, coversAll, expandBlocks, type Segment } from '../../src/core/signed-text.ts';
 
-// Issue 22, the pure rules: what a signature covers (after decryption), what it was written for, which keys are
+// Mail trust, the pure rules: what a signature covers (after decryption), what it was written for, which keys are
 // learned from mail, and how the signatures of a message reduce to one state.
 
 describe('coverage by segments', () => {
