@@ -152,7 +152,8 @@ describe('one-shot commands under hostile input', () => {
     writeFileSync(big, makeMessage({ i: 2, messageId: '<big-2@reporter.example>', attachment: { filename: 'big.bin', contentType: 'application/octet-stream', bytes: 40 * 1024 * 1024 } }));
     const normal = path.join(dir, 'normal.eml');
     writeFileSync(normal, makeMessage({ i: 3, messageId: '<normal-3@reporter.example>' }));
-    const r = await cli(['--config', config, 'ingest', '--mailbox', 'security', big, normal]);
+    // DATABASE_URL in the environment would win over the file's database_url (CI's second run sets it).
+    const r = await cli(['--config', config, 'ingest', '--mailbox', 'security', big, normal], { DATABASE_URL: db.url });
     expect(r.code).toBe(3); // some message failed (and says why)
     expect(r.stdout).toContain('parsing took longer than 250 ms');
     const rows = await db.pool.query<{ message_id: string; state: string; error_code: string | null }>(
