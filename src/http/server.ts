@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { pingDatabase, queuedOutboxOlderThan } from '../db/queries/health.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -39,7 +40,7 @@ interface Check { ok: boolean; detail: string; [k: string]: unknown }
 async function checkDatabase(pool: pg.Pool): Promise<Check> {
   const started = Date.now();
   try {
-    await pool.query('select 1');
+    await pingDatabase(pool);
     return { ok: true, detail: 'select 1 answered', ms: Date.now() - started };
   } catch (raw) {
     const e = coerceError(raw);
@@ -49,11 +50,7 @@ async function checkDatabase(pool: pg.Pool): Promise<Check> {
 
 async function checkOutbox(pool: pg.Pool, cfg: NonNullable<Config['http']>): Promise<Check> {
   try {
-    const r = await pool.query<{ n: number }>(
-      `select count(*)::int as n from outbox where state = 'queued' and created_at < now() - make_interval(secs => $1)`,
-      [cfg.outbox_backlog_age_seconds],
-    );
-    const n = r.rows[0]?.n ?? 0;
+    const n = await queuedOutboxOlderThan(pool, cfg.outbox_backlog_age_seconds);
     const ok = n <= cfg.outbox_backlog_max;
     return { ok, detail: `${n} queued for over ${cfg.outbox_backlog_age_seconds} s (at most ${cfg.outbox_backlog_max})`, backlog: n };
   } catch (raw) {

@@ -6,6 +6,7 @@ import { sleep, Waker } from '../core/signal.ts';
 import { coerceError, MailcaseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
+import { storedUnderOtherUidvalidity } from '../db/queries/raw-messages.ts';
 import { storeRaw, type StoredRaw } from './store.ts';
 import type { RawCacheSink } from './raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
@@ -211,8 +212,7 @@ export class ImapFetcher {
       this.log.warn({ old: cursor.uidvalidity, new: uidvalidity }, 'UIDVALIDITY changed: rescanning the folder, de-duplicating by Message-ID and content');
     }
     // Any rows stored under another UIDVALIDITY: de-duplicate by content from now on in this mailbox.
-    const other = await pool.query('select 1 from raw_messages where mailbox_id = $1 and source = $2 and uidvalidity <> $3 limit 1', [mailboxId, 'imap', uidvalidity]);
-    const dedup = (other.rowCount ?? 0) > 0;
+    const dedup = await storedUnderOtherUidvalidity(pool, mailboxId, uidvalidity);
 
     // What a crash left stored but not yet flagged or moved on the server.
     if (markedUid < lastUid) await this.markStored(client, uidvalidity, markedUid + 1, lastUid);

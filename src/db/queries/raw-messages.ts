@@ -219,3 +219,9 @@ export async function fileOutcomes(db: Db, mailboxId: number, keys: string[]): P
   );
   return r.rows;
 }
+
+/** Whether the mailbox holds IMAP rows stored under a UIDVALIDITY other than `uidvalidity`. */
+export async function storedUnderOtherUidvalidity(db: Db, mailboxId: number, uidvalidity: number): Promise<boolean> {
+  const r = await db.query('select 1 from raw_messages where mailbox_id = $1 and source = $2 and uidvalidity <> $3 limit 1', [mailboxId, 'imap', uidvalidity]);
+  return (r.rowCount ?? 0) > 0;
+}

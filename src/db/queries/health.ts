@@ -1,0 +1,16 @@
+import type { Db } from '../pool.ts';
+
+// What /readyz asks the database: that it answers, and how much of the outbox waits too long.
+
+export async function pingDatabase(db: Db): Promise<void> {
+  await db.query('select 1');
+}
+
+/** Outbox rows still queued after `ageSeconds`. */
+export async function queuedOutboxOlderThan(db: Db, ageSeconds: number): Promise<number> {
+  const r = await db.query<{ n: number }>(
+    `select count(*)::int as n from outbox where state = 'queued' and created_at < now() - make_interval(secs => $1)`,
+    [ageSeconds],
+  );
+  return r.rows[0]?.n ?? 0;
+}
