@@ -4,6 +4,7 @@ import { when } from '../core/ack.ts';
 import { TERMINAL_STATES } from '../core/lifecycle.ts';
 import { dueEmbargoReminder, dueReminders, nextEmbargoReminderAt, nextReminderAt, type Reminder, type ReminderCase } from '../core/reminders.ts';
 import { claimReminder, embargoCases } from '../db/queries/disclosure.ts';
+import { openCasesForReminders, type ReminderRow } from '../db/queries/reminders.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import { sleep } from '../core/signal.ts';
 import { withTransaction } from '../db/pool.ts';
@@ -27,19 +28,11 @@ export interface ReminderDeps {
   now?: () => Date;
 }
 
-interface Row { id: number; ref: string; mailbox_id: number; subject: string | null; status: string; severity: string | null; opened_at: Date; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null; sent: string[]; sealed: boolean }
 
-const OPEN_CASES = `
-  select c.id, c.ref, c.mailbox_id, c.subject, c.status, c.severity, c.opened_at, c.acknowledged_at, c.assessed_at, c.resolved_at,
-         coalesce(array_agg(r.key) filter (where r.key is not null), '{}') as sent,
-         exists (select 1 from messages m where m.case_id = c.id and m.direction = 'in' and m.encrypted) as sealed
-  from cases c left join reminders_sent r on r.case_id = c.id
-  where c.status <> all($1::text[])
-  group by c.id order by c.id`;
 
 const NAMES: Record<Reminder['deadline'], string> = { ack: 'the acknowledgment', assessment: 'the initial assessment', resolution: 'the resolution' };
 
-function asCase(r: Row): ReminderCase {
+function asCase(r: ReminderRow): ReminderCase {
   return { openedAt: r.opened_at, status: r.status, severity: r.severity, acknowledgedAt: r.acknowledged_at, assessedAt: r.assessed_at, resolvedAt: r.resolved_at };
 }
 
@@ -47,14 +40,13 @@ function asCase(r: Row): ReminderCase {
 export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; next: Date | null }> {
   const { config } = deps;
   const now = deps.now?.() ?? new Date();
-  const rows = (await deps.pool.query<Row>(OPEN_CASES, [TERMINAL_STATES])).rows;
+  const rows = await openCasesForReminders(deps.pool, TERMINAL_STATES);
   let queued = 0;
   let next: Date | null = null;
   for (const row of rows) {
     for (const r of dueReminders(asCase(row), config.policy, config.reminders.lead_hours, row.sent, now)) {
       const sent = await withTransaction(deps.pool, async (tx) => {
-        const claimed = await tx.query('insert into reminders_sent (case_id, key, due_at) values ($1, $2, $3) on conflict do nothing returning case_id', [row.id, r.key, r.dueAt]);
-        if (!claimed.rowCount) return false; // another replica, or an earlier run, sent it
+        if (!(await claimReminder(tx, row.id, r.key, r.dueAt))) return false; // another replica, or an earlier run, sent it
         const due = when(new Date(r.dueAt), config.policy.timezone);
         const headline = r.kind === 'breached'
           ? `${row.ref}: ${NAMES[r.deadline]} was due ${due.long} ${due.time} (${config.policy.timezone}) and is overdue`
@@ -66,7 +58,7 @@ export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; 
           kind: 'reminder',
           input: { purpose: 'reminder', headline, lines: [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.sealed ? '(the case arrived encrypted: see mailcase cases show)' : (row.subject ?? '(none)')}`] },
         }, now);
-        await tx.query(`insert into events (case_id, kind, actor, data) values ($1, 'reminder_sent', 'system', $2)`, [row.id, JSON.stringify({ key: r.key, due_at: r.dueAt })]);
+        await insertEvent(tx, { caseId: row.id, kind: 'reminder_sent', actor: 'system', data: { key: r.key, due_at: r.dueAt } });
         return true;
       });
       if (sent) {
