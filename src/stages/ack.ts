@@ -5,9 +5,9 @@ import { autoReplyDecision } from '../core/auto-reply.ts';
 import { outgoingLoopHeaders, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
-import { eventsInsertSql } from '../db/queries/events.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { autoMailCounts, enqueueMany, lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
+import { recordNoReplyReasons } from '../db/queries/messages.ts';
 import type { SenderAuthentication } from '../core/sender-auth.ts';
 import type { Templates } from '../mail/templates.ts';
 import { trustedKeys } from '../db/queries/keys.ts';
@@ -142,13 +142,7 @@ export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], re
   await enqueueMany(tx, outgoing, now);
   if (suppressedEvents.length > 0) {
     // The reason on each message and its audit event, in one statement.
-    const values: unknown[] = [suppressedEvents.map((e) => e.rawMessageId), suppressedEvents.map((e) => e.data.detail)];
-    const events = eventsInsertSql(suppressedEvents, values);
-    await tx.query(
-      `with u as (update messages m set no_reply_reason = x.reason from unnest($1::bigint[], $2::text[]) as x(raw_id, reason) where m.raw_message_id = x.raw_id)
-       ${events}`,
-      values,
-    );
+    await recordNoReplyReasons(tx, suppressedEvents);
   }
   return { queued, suppressed: suppressedEvents.length };
 }

@@ -1,6 +1,7 @@
 import type { StoredCopy } from '../../core/duplicate.ts';
 import type { MessageData } from '../../core/case-view.ts';
 import { appendPieces, named, valuesTuple, type Db } from '../pool.ts';
+import { eventsInsertSql, type NewEvent } from './events.ts';
 
 export interface NewMessage {
   caseId: number;
@@ -176,4 +177,19 @@ export async function rawIdsOfCase(db: Db, caseId: number): Promise<number[]> {
     [caseId],
   );
   return r.rows.map((x) => x.raw_message_id);
+}
+
+/**
+ * Why no automatic reply went to each message (`data.detail` of its event), set on the message and recorded as
+ * that event, in one statement.
+ */
+export async function recordNoReplyReasons(db: Db, events: (NewEvent & { rawMessageId: number })[]): Promise<void> {
+  if (events.length === 0) return;
+  const values: unknown[] = [events.map((e) => e.rawMessageId), events.map((e) => e.data?.detail)];
+  const insert = eventsInsertSql(events, values);
+  await db.query(
+    `with u as (update messages m set no_reply_reason = x.reason from unnest($1::bigint[], $2::text[]) as x(raw_id, reason) where m.raw_message_id = x.raw_id)
+     ${insert}`,
+    values,
+  );
 }
