@@ -139,3 +139,14 @@ export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments'
   await db.query(`update ${table} set ${column} = ${column} || lo_get($2::bigint::oid) where id = $1`, [id, oid]);
   await db.query('select lo_unlink($1::bigint::oid)', [oid]);
 }
+
+/** Savepoints by name, inside a transaction the caller holds (a failing part undone without the rest). */
+export async function savepoint(db: Db, name: string): Promise<void> {
+  await db.query(`savepoint ${name}`);
+}
+export async function releaseSavepoint(db: Db, name: string): Promise<void> {
+  await db.query(`release savepoint ${name}`);
+}
+export async function rollbackToSavepoint(db: Db, name: string): Promise<void> {
+  await db.query(`rollback to savepoint ${name}`);
+}

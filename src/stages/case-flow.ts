@@ -6,8 +6,9 @@ import type { Actor } from '../core/lifecycle.ts';
 import { authenticationPhrase, type Authentication, type MaintainerEntry, type Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
-import type { Db } from '../db/pool.ts';
+import { releaseSavepoint, rollbackToSavepoint, savepoint, type Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
+import { attachmentRows } from '../db/queries/messages.ts';
 import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
 import { trustedKeys } from '../db/queries/keys.ts';
 import * as life from '../db/queries/lifecycle.ts';
@@ -42,12 +43,9 @@ export async function maintainerEntries(deps: FlowDeps): Promise<MaintainerEntry
 /** Attachments of a stored message: forwarded when small enough, listed otherwise. */
 async function attachmentsOf(db: Db, messageRowId: number, count: number, limit: number): Promise<{ ids: number[]; listed: { filename: string | null; contentType: string; size: number; sha256: string; forwarded: boolean }[] }> {
   if (count === 0) return { ids: [], listed: [] }; // most mail: no query
-  const r = await db.query<{ id: number; filename: string | null; content_type: string; size: number; sha256: string }>(
-    `select id, filename, content_type, size, encode(sha256, 'hex') as sha256 from attachments where message_id = $1 order by id`,
-    [messageRowId],
-  );
-  const listed = r.rows.map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, forwarded: a.size <= limit }));
-  return { ids: r.rows.filter((a) => a.size <= limit).map((a) => Number(a.id)), listed };
+  const rows = await attachmentRows(db, messageRowId);
+  const listed = rows.map((a) => ({ filename: a.filename, contentType: a.content_type, size: a.size, sha256: a.sha256, forwarded: a.size <= limit }));
+  return { ids: rows.filter((a) => a.size <= limit).map((a) => Number(a.id)), listed };
 }
 
 export interface Joined {
@@ -206,10 +204,10 @@ export async function applyMaintainerAction(
   let lines: string[] = [];
   if (errors.length === 0 && reply.commands.length > 0) {
     // All or nothing: a message with a command that cannot be applied changes nothing and reaches no reporter.
-    await tx.query('savepoint commands');
+    await savepoint(tx, 'commands');
     ({ lines, errors } = await applyCommands(tx, deps, c, reply.commands, actor, a.rawId, now));
-    if (errors.length > 0) await tx.query('rollback to savepoint commands');
-    else await tx.query('release savepoint commands');
+    if (errors.length > 0) await rollbackToSavepoint(tx, 'commands');
+    else await releaseSavepoint(tx, 'commands');
   }
   if (errors.length > 0) {
     await insertEvent(tx, { caseId: c.id, rawMessageId: a.rawId, kind: 'commands_refused', actor: actor.actor, data: { errors } });

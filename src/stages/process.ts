@@ -7,7 +7,7 @@ import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import type { Analyser, Analysis } from '../mail/analyse.ts';
-import { withTransaction, type Db } from '../db/pool.ts';
+import { releaseSavepoint, rollbackToSavepoint, savepoint, withTransaction, type Db } from '../db/pool.ts';
 import { WriteBehind } from '../db/write-behind.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
@@ -109,19 +109,10 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // them back. After a crash (some message already has an attempt), go one message at a time so that
       // only the message that kills the process is set aside.
       const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
-      const prior = await pool.query<{ raw_message_id: number }>(
-        'select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0',
-        [fresh],
-      );
-      if (prior.rowCount && !opts.reprocess) claimed = claimed.slice(0, 1);
+      if ((await rawq.anyAttempted(pool, fresh)) && !opts.reprocess) claimed = claimed.slice(0, 1);
       result.claimed = claimed.length;
-      const counts = await pool.query<{ raw_message_id: number; attempts: number }>(
-        `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
-         on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
-         returning raw_message_id, attempts`,
-        [claimed.filter((c) => !counted.has(c.id)).map((c) => c.id)],
-      );
-      for (const r of counts.rows) counted.set(r.raw_message_id, r.attempts);
+      const counts = await rawq.countAttempts(pool, claimed.filter((c) => !counted.has(c.id)).map((c) => c.id));
+      for (const r of counts) counted.set(r.raw_message_id, r.attempts);
       const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
 
       // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
@@ -160,16 +151,16 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
           if (analysed instanceof Error) {
             outcome = failedOutcome(analysed);
           } else {
-            if (guarded) await tx.query('savepoint msg');
+            if (guarded) await savepoint(tx, 'msg');
             try {
               outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
-              if (guarded) await tx.query('release savepoint msg');
+              if (guarded) await releaseSavepoint(tx, 'msg');
             } catch (rawErr) {
               const e = coerceError(rawErr);
               // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
               if (isBatchError(e)) throw e;
               if (!guarded) throw new GuardNeeded(e);
-              await tx.query('rollback to savepoint msg');
+              await rollbackToSavepoint(tx, 'msg');
               outcome = failedOutcome(e);
             }
           }
@@ -337,15 +328,12 @@ async function processOne(
   let caseRef: string;
   if (existing) {
     caseId = existing.case_id;
-    const c = await tx.query<{ ref: string; first: number }>(
-      'select c.ref, (select min(id) from messages where case_id = c.id)::bigint as first from cases c where c.id = $1',
-      [caseId],
-    );
-    caseRef = c.rows[0]!.ref;
-    await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.rows[0]!.first) ? 'report' : 'reply')));
+    const c = await caseq.refAndFirstMessage(tx, caseId);
+    caseRef = c.ref;
+    await msgq.updateParsedMessage(tx, existing.id, toMessage(parsed, caseId, raw.id, messageClass(verdict, existing.id === Number(c.first) ? 'report' : 'reply')));
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
     await recordTrust(tx, trust, await trustForCase(tx, trustDeps, trust, { id: caseId, ref: caseRef }, raw.id), existing.id, caseId, raw.id, { reprocess: true });
-    if (existing.id === Number(c.rows[0]!.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
+    if (existing.id === Number(c.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
     await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
   }
@@ -420,7 +408,7 @@ async function processOne(
     // Machine mail is recorded on the case and nothing more.
     if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
     const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role, authentication: ct.authentication, encrypted: crypto.encrypted }, now);
-    if (acted.visibility === 'internal') await tx.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
+    if (acted.visibility === 'internal') await msgq.markInternal(tx, messageId);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
     const { report, missing } = extracted;

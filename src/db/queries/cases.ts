@@ -110,3 +110,12 @@ export async function listCaseEvents(db: Db, caseId: number): Promise<CaseEventR
   const r = await db.query<CaseEventRow>('select kind, actor, at, data, raw_message_id from events where case_id = $1 order by at, id', [caseId]);
   return r.rows;
 }
+
+/** A case's ref and the id of its first message. */
+export async function refAndFirstMessage(db: Db, caseId: number): Promise<{ ref: string; first: number }> {
+  const r = await db.query<{ ref: string; first: number }>(
+    'select c.ref, (select min(id) from messages where case_id = c.id)::bigint as first from cases c where c.id = $1',
+    [caseId],
+  );
+  return r.rows[0]!;
+}

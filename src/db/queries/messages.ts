@@ -193,3 +193,17 @@ export async function recordNoReplyReasons(db: Db, events: (NewEvent & { rawMess
     values,
   );
 }
+
+/** The message is internal: the case thread shows it to maintainers only. */
+export async function markInternal(db: Db, messageId: number): Promise<void> {
+  await db.query(`update messages set visibility = 'internal' where id = $1`, [messageId]);
+}
+
+/** A stored message's attachments, without their content, in order. */
+export async function attachmentRows(db: Db, messageRowId: number): Promise<{ id: number; filename: string | null; content_type: string; size: number; sha256: string }[]> {
+  const r = await db.query<{ id: number; filename: string | null; content_type: string; size: number; sha256: string }>(
+    `select id, filename, content_type, size, encode(sha256, 'hex') as sha256 from attachments where message_id = $1 order by id`,
+    [messageRowId],
+  );
+  return r.rows;
+}

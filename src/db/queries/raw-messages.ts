@@ -225,3 +225,20 @@ export async function storedUnderOtherUidvalidity(db: Db, mailboxId: number, uid
   const r = await db.query('select 1 from raw_messages where mailbox_id = $1 and source = $2 and uidvalidity <> $3 limit 1', [mailboxId, 'imap', uidvalidity]);
   return (r.rowCount ?? 0) > 0;
 }
+
+/** Whether any of `ids` has been attempted before (a crash may have struck during it). */
+export async function anyAttempted(db: Db, ids: number[]): Promise<boolean> {
+  const r = await db.query('select raw_message_id from raw_message_attempts where raw_message_id = any($1::bigint[]) and attempts > 0', [ids]);
+  return (r.rowCount ?? 0) > 0;
+}
+
+/** Count one more attempt at each of `ids`; returns each one's attempts so far. */
+export async function countAttempts(db: Db, ids: number[]): Promise<{ raw_message_id: number; attempts: number }[]> {
+  const r = await db.query<{ raw_message_id: number; attempts: number }>(
+    `insert into raw_message_attempts (raw_message_id, attempts) select unnest($1::bigint[]), 1
+     on conflict (raw_message_id) do update set attempts = raw_message_attempts.attempts + 1, last_attempt_at = now()
+     returning raw_message_id, attempts`,
+    [ids],
+  );
+  return r.rows;
+}
