@@ -144,7 +144,7 @@ describe('on a database', () => {
     const lines = loud.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{')); // JSON lines are logs
     // Each phase: a line when it starts and one when it ends (more every 5 s on a slow machine).
     expect(lines[0]).toMatch(/^ingest: storing progress\.mbox 0 KiB\/\d+ KiB \(0%\)/);
-    expect(lines).toContainEqual(expect.stringMatching(/^ingest: storing progress\.mbox (\d+) KiB\/\1 KiB \(100%\), \d+ KiB\/s, took \d+s$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^ingest: storing progress\.mbox (\d+) KiB\/\1 KiB \(100%\), \d+(?:\.\d)? [KM]iB\/s, took \d+s$/));
     expect(lines).toContainEqual(expect.stringMatching(/^ingest: processing 0\/6 messages \(0%\)/));
     expect(lines.at(-1)).toMatch(/^ingest: processing 6\/6 messages \(100%\), [\d.]+ messages\/s, took \d+s$/);
     expect(lines.every((l) => /^ingest: (storing|processing) /.test(l))).toBe(true);
