@@ -122,9 +122,9 @@ const cleanup = new Cleanup();
 let failed = false;
 try {
   await main(cleanup);
-} catch (raw) {
+} catch (err) {
   failed = true;
-  process.stderr.write(`bench/console: ${raw instanceof Error ? raw.stack : String(raw)}\n`);
+  process.stderr.write(`bench/console: ${err instanceof Error ? err.stack : String(err)}\n`);
 } finally {
   await cleanup.run();
 }

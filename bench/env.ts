@@ -39,8 +39,8 @@ export class Cleanup {
       const { what, fn } = this.stack.pop()!;
       try {
         await fn();
-      } catch (raw) {
-        process.stderr.write(`bench: cleanup of ${what} failed: ${String(raw)}\n`);
+      } catch (err) {
+        process.stderr.write(`bench: cleanup of ${what} failed: ${String(err)}\n`);
       }
     }
   }

@@ -124,8 +124,8 @@ async function main(): Promise<void> {
         const { parsed, report } = await analyse(m.raw, TIMEOUT_MS, { reader });
         // The parsed text's digest guards the adapter's clean-up (stripNul) as well.
         out[m.name] = { ...report, textSha256: createHash('sha256').update(parsed.text).digest('hex') };
-      } catch (raw) {
-        out[m.name] = { failed: coerceError(raw).message };
+      } catch (err) {
+        out[m.name] = { failed: coerceError(err).message };
       }
     }
     writeFileSync(values.dump, `${JSON.stringify(out, null, 1)}\n`);

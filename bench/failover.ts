@@ -106,9 +106,9 @@ export async function runFailover(
         }
         return takeoverMs !== undefined && storedMs !== undefined ? true : undefined;
       });
-    } catch (raw) {
+    } catch (err) {
       const ids = (await db.pool.query<{ message_id: string }>('select message_id from raw_messages')).rows.map((r) => r.message_id);
-      throw new Error(`round ${round + 1}: takeover ${takeoverMs ?? 'never'} ms, stored ${storedMs ?? 'never'} (${id}; stored: ${ids.join(', ') || 'none'}); standby log ${standby.worker.logFile}`, { cause: raw });
+      throw new Error(`round ${round + 1}: takeover ${takeoverMs ?? 'never'} ms, stored ${storedMs ?? 'never'} (${id}; stored: ${ids.join(', ') || 'none'}); standby log ${standby.worker.logFile}`, { cause: err });
     }
     await appended;
     perRound.push({ takeoverMs: takeoverMs!, storedMs: storedMs! });
@@ -146,9 +146,9 @@ if (import.meta.main) {
     cleanup.add('Dovecot', () => d.close());
     const f = await runFailover(cleanup, { d, user: d.newUser(), db: await pgServer.createDatabase(), rounds: Number(values.rounds), retrySeconds: Number(values['retry-seconds']) });
     process.stdout.write(`${formatFailover(f)}\n`);
-  } catch (raw) {
+  } catch (err) {
     code = 1;
-    process.stderr.write(`failover bench failed: ${raw instanceof Error ? (raw.stack ?? raw.message) : String(raw)}\n`);
+    process.stderr.write(`failover bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } finally {
     await cleanup.run();
   }

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import * as openpgp from 'openpgp';
 import { analyse } from '../src/mail/analyse.ts';
 import { PgpReader } from '../src/mail/pgp/incoming.ts';
-import { loadKeyring, type Keyring } from '../src/mail/pgp/keys.ts';
+import { loadKeyring, type Keyring } from '../src/mail/pgp/keyring.ts';
 import { encryptMessage } from '../src/mail/pgp/outgoing.ts';
 import { appendMessages, type Dovecot } from '../test/helpers/dovecot.ts';
 import { makeMessage } from '../test/helpers/messages.ts';
@@ -161,9 +161,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       ingest = { d, server, n: Number(values.n ?? (values.quick ? 300 : 1000)) };
     }
     process.stdout.write(`${formatPgp(await runPgpBench(cleanup, { quick: values.quick, ingest }))}\n`);
-  } catch (raw) {
+  } catch (err) {
     code = 1;
-    process.stderr.write(`pgp bench failed: ${raw instanceof Error ? (raw.stack ?? raw.message) : String(raw)}\n`);
+    process.stderr.write(`pgp bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } finally {
     await cleanup.run();
   }

@@ -140,9 +140,9 @@ if (import.meta.main) {
     const counts = Array.from({ length: Number(values.max) }, (_, i) => i + 1);
     const r = await runReplicas(cleanup, { d, server, perMailbox: Number(values['per-mailbox']), counts, onStep: (s) => process.stderr.write(`${s}\n`) });
     process.stdout.write(`${formatReplicas(r)}\n`);
-  } catch (raw) {
+  } catch (err) {
     code = 1;
-    process.stderr.write(`replicas bench failed: ${raw instanceof Error ? (raw.stack ?? raw.message) : String(raw)}\n`);
+    process.stderr.write(`replicas bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   } finally {
     await cleanup.run();
   }

@@ -202,9 +202,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 let code = 0;
 try {
   await main(cleanup);
-} catch (raw) {
+} catch (err) {
   code = 1;
-  process.stderr.write(`bench failed: ${raw instanceof Error ? (raw.stack ?? raw.message) : String(raw)}\n`);
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
 } finally {
   step('stopping workers, Dovecot and PostgreSQL');
   await cleanup.run();

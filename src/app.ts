@@ -4,8 +4,8 @@ import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Analyser } from './mail/analyse.ts';
-import { loadKeyring, pgpKeySpec, type Keyring, type PgpKeySpec } from './mail/pgp/keys.ts';
-import type { ProcessDeps } from './stages/process.ts';
+import { loadKeyring, pgpKeySpec, type Keyring, type PgpKeySpec } from './mail/pgp/keyring.ts';
+import type { ProcessDeps } from './cases/file-batch.ts';
 import { checkTemplates, type Templates } from './mail/templates.ts';
 
 // What every command needs: the validated config, a logger, the database (migrated) and the mailbox rows.
@@ -35,9 +35,9 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
   const db = await openDatabase(config, log, { poolMax: opts.poolMax });
   try {
     return await assembleApp(config, log, db, templates);
-  } catch (raw) {
+  } catch (err) {
     await db.close();
-    throw raw;
+    throw err;
   }
 }
 

@@ -70,10 +70,10 @@ process.on('uncaughtException', (raw) => handleFatal('uncaught exception', raw))
 
 try {
   await program.parseAsync(process.argv);
-} catch (raw) {
+} catch (err) {
   // --help and --version exit 0; `mailcase` alone prints the help and is a usage error like the others.
-  if (raw instanceof CommanderError) process.exit(raw.exitCode === 0 ? 0 : EXIT_USAGE);
-  const e = coerceError(raw);
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
+  const e = coerceError(err);
   const code = e instanceof MailcaseError ? ` [${e.code}]` : '';
   process.stderr.write(`mailcase: error${code}: ${scrubText(e.message.split('\n')[0] ?? '')}\n`);
   if (isUsageError(e)) {

@@ -494,10 +494,10 @@ export function loadConfig(explicitPath?: string, env: NodeJS.ProcessEnv = proce
   let doc: unknown;
   try {
     doc = parseYaml(readFileSync(file, 'utf8'));
-  } catch (raw) {
-    if (raw instanceof MailcaseError) throw raw;
-    const e = raw as Error;
-    throw new MailcaseError('MC_CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${e.message.split('\n')[0]}`, { cause: raw });
+  } catch (err) {
+    if (err instanceof MailcaseError) throw err;
+    const e = err as Error;
+    throw new MailcaseError('MC_CONFIG_INVALID', `configuration file ${file} is not valid YAML: ${e.message.split('\n')[0]}`, { cause: err });
   }
   // After parsing, in string values only (substituteEnvInDocument): a secret is never YAML.
   return buildConfig(substituteEnvInDocument(doc, env), file, env);

@@ -14,12 +14,12 @@ import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { enqueue } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
-import { newMessageId } from '../stages/ack.ts';
-import { caseThread } from '../stages/case-mail.ts';
+import { newMessageId } from './ack.ts';
+import { caseThread } from './case-mail.ts';
 import { changeCaseStatus, markDuplicate, type CaseDeps, type StatusChange } from './status.ts';
 
 // Changes to a case, whichever way they arrive (the application layer): a
-// maintainer's #commands in mail (src/stages/case-flow.ts) and `mailcase cases set` (src/commands/cases.ts) both
+// maintainer's #commands in mail (src/cases/case-flow.ts) and `mailcase cases set` (src/commands/cases.ts) both
 // call applyCaseChanges, so a field is validated, written, recorded as an event and confirmed the same way.
 // The caller owns the transaction (all or nothing) and the confirmation mail to the maintainers; this returns one
 // result per change, in the order given, each a line for that confirmation or an error.

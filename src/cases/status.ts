@@ -12,11 +12,11 @@ import { insertEvent } from '../db/queries/events.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { enqueue } from '../db/queries/outbox.ts';
-import type { Keyring } from '../mail/pgp/keys.ts';
+import type { Keyring } from '../mail/pgp/keyring.ts';
 import type { Templates } from '../mail/templates.ts';
-import { newMessageId, queueAcks } from '../stages/ack.ts';
-import { caseThread } from '../stages/case-mail.ts';
-import { queueNotifications } from '../stages/case-flow.ts';
+import { newMessageId, queueAcks } from './ack.ts';
+import { caseThread } from './case-mail.ts';
+import { queueNotifications } from './case-flow.ts';
 
 // The application layer for changes to a case (every interface goes through it: mail, CLI, console):
 // what a status change does besides the lifecycle columns, whoever asks for it (a maintainer's #status by mail,

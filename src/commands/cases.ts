@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import os from 'node:os';
 import { caseDeadlines, caseJson, type ReporterKey } from '../core/case-view.ts';
 import { keyState } from '../core/key-trust.ts';
-import { keysForCase } from '../db/queries/keys.ts';
+import { keysForCase } from '../db/queries/pgp-keys.ts';
 import { CASE_STATES, isCaseState, isOpen, isSeverity, NOISE_STATE, SEVERITIES, TERMINAL_STATES, type Actor } from '../core/lifecycle.ts';
 import { osvAdvisory } from '../core/osv.ts';
 import type { Deadlines } from '../core/sla.ts';
@@ -16,7 +16,7 @@ import { advisoryCase, disclosingCases, type AdvisoryRow } from '../db/queries/d
 import { advisoryProject } from '../core/advisory.ts';
 import { dateIn } from '../core/reminders.ts';
 import { withTransaction, type Db } from '../db/pool.ts';
-import { caseThread, queueMaintainerMail } from '../stages/case-mail.ts';
+import { caseThread, queueMaintainerMail } from '../cases/case-mail.ts';
 import type { App } from '../app.ts';
 import { printJson, printTable, usageError, withApp, type GlobalOpts } from './common.ts';
 import type { Config } from '../config.ts';

@@ -55,8 +55,8 @@ async function checkDatabase(ctx: CheckContext): Promise<CheckResult[]> {
   let db: Database;
   try {
     db = await openDatabase(ctx.config, ctx.log, { migrate: false, poolMax: 2 });
-  } catch (raw) {
-    return [{ name, status: 'FAIL', detail: errText(raw) }];
+  } catch (err) {
+    return [{ name, status: 'FAIL', detail: errText(err) }];
   }
   ctx.db = db;
   const where = ctx.config.database_url ? redactUrl(db.url) : `embedded PostgreSQL under ${path.join(ctx.config.data_dir, 'postgres')}`;
@@ -65,8 +65,8 @@ async function checkDatabase(ctx: CheckContext): Promise<CheckResult[]> {
   let applied: number[] = [];
   try {
     applied = (await db.pool.query<{ id: number }>('select id from schema_migrations')).rows.map((r) => r.id);
-  } catch (raw) {
-    if (coerceError(raw).code !== '42P01') throw raw; // undefined_table: a fresh database, everything pending
+  } catch (err) {
+    if (coerceError(err).code !== '42P01') throw err; // undefined_table: a fresh database, everything pending
   }
   const pending = known.filter((id) => !applied.includes(id));
   const unknown = applied.filter((id) => !known.includes(id));
@@ -84,8 +84,8 @@ async function checkImap(m: MailboxConfig): Promise<CheckResult> {
   if (imap.auth) {
     try {
       token = (await tokenSourceFor(imap.auth).token()).value;
-    } catch (raw) {
-      return { name, status: 'FAIL', detail: `no OAuth2 access token for ${where}: ${errText(raw)}` };
+    } catch (err) {
+      return { name, status: 'FAIL', detail: `no OAuth2 access token for ${where}: ${errText(err)}` };
     }
   }
   const client = new ImapFlow({
@@ -98,19 +98,19 @@ async function checkImap(m: MailboxConfig): Promise<CheckResult> {
   try {
     try {
       await client.connect();
-    } catch (raw) {
-      const e = coerceError(raw) as Error & { authenticationFailed?: boolean };
-      if (e.authenticationFailed) return { name, status: 'FAIL', detail: `login refused for ${where}: ${errText(raw)}` };
-      return { name, status: 'FAIL', detail: `cannot connect to ${imap.host}:${imap.port}: ${errText(raw)}` };
+    } catch (err) {
+      const e = coerceError(err) as Error & { authenticationFailed?: boolean };
+      if (e.authenticationFailed) return { name, status: 'FAIL', detail: `login refused for ${where}: ${errText(err)}` };
+      return { name, status: 'FAIL', detail: `cannot connect to ${imap.host}:${imap.port}: ${errText(err)}` };
     }
     let messages = '';
     try {
       const st = await client.status(imap.folder, { messages: true, unseen: true });
       if (st === false) return { name, status: 'FAIL', detail: `${where}: the server refused STATUS for folder "${imap.folder}"` };
       messages = ` (${st.messages ?? '?'} messages, ${st.unseen ?? '?'} unseen)`;
-    } catch (raw) {
-      if (coerceError(raw).code === 'NotFound') return { name, status: 'FAIL', detail: `${where}: folder "${imap.folder}" does not exist` };
-      return { name, status: 'FAIL', detail: `${where}: cannot open folder "${imap.folder}": ${errText(raw)}` };
+    } catch (err) {
+      if (coerceError(err).code === 'NotFound') return { name, status: 'FAIL', detail: `${where}: folder "${imap.folder}" does not exist` };
+      return { name, status: 'FAIL', detail: `${where}: cannot open folder "${imap.folder}": ${errText(err)}` };
     }
     const base = `${where}, folder ${imap.folder}${messages}`;
     if (!imap.idle) return { name, status: 'ok', detail: `${base}; IDLE off in the configuration: polling every ${imap.poll_interval_seconds} s` };
@@ -131,8 +131,8 @@ async function checkMaildir(m: MailboxConfig): Promise<CheckResult> {
     for (const sub of ['new', 'cur', 'tmp']) await access(path.join(dir, sub), constants.R_OK | constants.W_OK);
     const waiting = (await readdir(path.join(dir, 'new'))).filter((f) => !f.startsWith('.')).length;
     return { name, status: 'ok', detail: `${dir}: new/ cur/ tmp/ readable and writable, ${waiting} message(s) waiting in new/` };
-  } catch (raw) {
-    return { name, status: 'FAIL', detail: `${dir}: ${errText(raw)}` };
+  } catch (err) {
+    return { name, status: 'FAIL', detail: `${dir}: ${errText(err)}` };
   }
 }
 
@@ -162,8 +162,8 @@ async function checkSmtp(ctx: CheckContext): Promise<CheckResult[]> {
   try {
     await transport.verify();
     return [{ name: 'smtp', status: 'ok', detail: `${s.host}:${s.port} (${how}): the server accepted the connection${s.user ? ' and the login' : ''}; no mail sent` }];
-  } catch (raw) {
-    const e = coerceError(raw) as Error & { code?: string; response?: string };
+  } catch (err) {
+    const e = coerceError(err) as Error & { code?: string; response?: string };
     const what = e.code === 'EAUTH' ? 'login refused' : 'cannot connect';
     return [{ name: 'smtp', status: 'FAIL', detail: `${what}: ${s.host}:${s.port} (${how}): ${oneLine(e.response ?? e.message, 200)}${e.code ? ` (${e.code})` : ''}` }];
   } finally {
@@ -177,8 +177,8 @@ async function readable(file: string): Promise<string | undefined> {
     if (!st.isFile()) return `${file} is not a file`;
     await access(file, constants.R_OK);
     return undefined;
-  } catch (raw) {
-    return `${file}: ${coerceError(raw).code ?? coerceError(raw).message}`;
+  } catch (err) {
+    return `${file}: ${coerceError(err).code ?? coerceError(err).message}`;
   }
 }
 
@@ -192,8 +192,8 @@ async function checkTemplates(ctx: CheckContext): Promise<CheckResult[]> {
     const t = proveTemplates(dir);
     const overridden = t.files.filter((f) => f.overridden).length;
     return [{ name: 'templates', status: 'ok', detail: `${t.files.length} templates render${dir ? ` (${overridden} from ${dir})` : ' (built-in)'}` }];
-  } catch (raw) {
-    return [{ name: 'templates', status: 'FAIL', detail: coerceError(raw).message }];
+  } catch (err) {
+    return [{ name: 'templates', status: 'FAIL', detail: coerceError(err).message }];
   }
 }
 
@@ -297,10 +297,10 @@ export function registerCheck(program: Command): void {
       let config: Config;
       try {
         config = loadConfig(program.opts<GlobalOpts>().config);
-      } catch (raw) {
-        write({ name: 'config', status: 'FAIL', detail: errText(raw) });
+      } catch (err) {
+        write({ name: 'config', status: 'FAIL', detail: errText(err) });
         done();
-        throw new MailcaseError('MC_CHECK_FAILED', 'the configuration is invalid; nothing else was checked', { cause: raw });
+        throw new MailcaseError('MC_CHECK_FAILED', 'the configuration is invalid; nothing else was checked', { cause: err });
       }
       secrets = secretsOf(config);
       write({ name: 'config', status: 'ok', detail: describeConfig(config) });
@@ -312,8 +312,8 @@ export function registerCheck(program: Command): void {
           let results: CheckResult[];
           try {
             results = await check.run(ctx);
-          } catch (raw) {
-            results = [{ name: check.name, status: 'FAIL', detail: errText(raw) }];
+          } catch (err) {
+            results = [{ name: check.name, status: 'FAIL', detail: errText(err) }];
           }
           for (const r of results) {
             total++;

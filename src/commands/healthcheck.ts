@@ -29,9 +29,9 @@ export function registerHealthcheck(program: Command): void {
       let status: number;
       try {
         status = (await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) })).status;
-      } catch (raw) {
-        const e = coerceError(raw) as Error & { cause?: { code?: string } };
-        throw new MailcaseError('MC_HEALTH_FAILED', `${url}: no answer (${e.cause?.code ?? e.name})`, { cause: raw });
+      } catch (err) {
+        const e = coerceError(err) as Error & { cause?: { code?: string } };
+        throw new MailcaseError('MC_HEALTH_FAILED', `${url}: no answer (${e.cause?.code ?? e.name})`, { cause: err });
       }
       if (status !== 200) throw new MailcaseError('MC_HEALTH_FAILED', `${url} answered ${status}`);
       process.stdout.write(`ok ${url}\n`);

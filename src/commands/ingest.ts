@@ -6,8 +6,8 @@ import { MboxSplitter } from '../core/mbox.ts';
 import { countPending, fileOutcomes } from '../db/queries/raw-messages.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
-import { ProcessStage } from '../stages/process-stage.ts';
-import { sha256, storeRaw, type IncomingRaw } from '../stages/store.ts';
+import { ProcessStage } from '../stages/processor.ts';
+import { sha256, storeRaw, type IncomingRaw } from '../cases/store.ts';
 import { usageError, withApp, type GlobalOpts } from './common.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { processDeps } from '../app.ts';
@@ -35,9 +35,9 @@ async function readable(kind: 'file' | 'dir', p: string): Promise<void> {
     const s = await stat(p);
     ok = kind === 'file' ? s.isFile() : s.isDirectory();
     if (!ok) why = kind === 'file' ? 'not a file' : 'not a folder';
-  } catch (raw) {
+  } catch (err) {
     ok = false;
-    why = coerceError(raw).code === 'ENOENT' ? 'no such file or folder' : (coerceError(raw).code ?? 'cannot be read');
+    why = coerceError(err).code === 'ENOENT' ? 'no such file or folder' : (coerceError(err).code ?? 'cannot be read');
   }
   if (!ok) throw usageError(`cannot read ${p}: ${why}`);
 }

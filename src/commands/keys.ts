@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { MailcaseError, coerceError } from '../errors.ts';
 import type { Db } from '../db/pool.ts';
-import { listKeys, setKeyState, upsertKeys } from '../db/queries/keys.ts';
-import { fingerprintOf, keyInfo, loadKeyring, pgpKeySpec, readPublicKeys } from '../mail/pgp/keys.ts';
+import { listKeys, setKeyState, upsertKeys } from '../db/queries/pgp-keys.ts';
+import { fingerprintOf, keyInfo, loadKeyring, pgpKeySpec, readPublicKeys } from '../mail/pgp/keyring.ts';
 import type { Config } from '../config.ts';
 import { printJson, printTable, withApp, type GlobalOpts } from './common.ts';
 
@@ -87,8 +87,8 @@ export async function importKeys(db: Db, bytes: Buffer, what = 'the file'): Prom
   let keys;
   try {
     keys = await readPublicKeys(bytes);
-  } catch (raw) {
-    throw new MailcaseError('MC_PGP_KEY', `${what} holds no readable OpenPGP public key (${coerceError(raw).message.split('\n')[0]})`, { cause: raw });
+  } catch (err) {
+    throw new MailcaseError('MC_PGP_KEY', `${what} holds no readable OpenPGP public key (${coerceError(err).message.split('\n')[0]})`, { cause: err });
   }
   const out: ImportedKey[] = [];
   for (const key of keys) {
@@ -112,8 +112,8 @@ export function registerKeys(program: Command): void {
       let bytes: Buffer;
       try {
         bytes = readFileSync(file);
-      } catch (raw) {
-        throw new MailcaseError('MC_INPUT', `cannot read ${file} (${(coerceError(raw) as { code?: string }).code ?? 'error'})`, { cause: raw });
+      } catch (err) {
+        throw new MailcaseError('MC_INPUT', `cannot read ${file} (${(coerceError(err) as { code?: string }).code ?? 'error'})`, { cause: err });
       }
       await withApp(program.opts<GlobalOpts>(), async (app) => {
         const done = await importKeys(app.db.pool, bytes, file);

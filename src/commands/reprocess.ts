@@ -3,8 +3,8 @@ import { MailcaseError } from '../errors.ts';
 import { getCaseByRef } from '../db/queries/cases.ts';
 import { rawIdsOfCase } from '../db/queries/messages.ts';
 import { listFailed, resetFailed } from '../db/queries/raw-messages.ts';
-import { processBatch } from '../stages/process.ts';
-import { ProcessStage } from '../stages/process-stage.ts';
+import { processBatch } from '../cases/file-batch.ts';
+import { ProcessStage } from '../stages/processor.ts';
 import { printJson, printTable, usageError, withApp, type GlobalOpts } from './common.ts';
 import { processDeps } from '../app.ts';
 

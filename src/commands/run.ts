@@ -58,9 +58,9 @@ export function registerRun(program: Command): void {
           const web = await buildConsole({ app });
           consoleApp = web;
           http = await startHttpServer({ config: app.config, dbUrl: app.db.url, health, log: app.log, console: (req, res) => web.routing(req, res) });
-        } catch (raw) {
+        } catch (err) {
           await app.close();
-          throw raw;
+          throw err;
         }
       } else {
         app.log.info({ stage: 'http' }, 'http endpoints off (set http.port in the configuration to serve /healthz, /readyz, /metrics)');

@@ -2,7 +2,7 @@
 // Pure. RFC 3834 and docs/architecture.md ("Loop and abuse safety"). The answer only decides whether automatic mail
 // (an acknowledgment) may go back, and how the message is labelled: a message of any kind is still stored,
 // threaded and shown to maintainers. A wrong "not human" costs a reporter an ack; a wrong "human" costs one
-// ack to a machine, bounded by the rate limits (auto-reply.ts). The rules therefore take the headers a
+// ack to a machine, bounded by the rate limits (core/ack-policy.ts). The rules therefore take the headers a
 // machine reliably sets and never the body.
 //
 // Order matters only for the label: the first rule that matches decides. Our own mail first; then the
@@ -14,7 +14,7 @@
 // - All our automatic mail carries `Auto-Submitted: auto-replied` (acks) or `auto-generated` (notifications)
 //   and `X-Auto-Response-Suppress: All` (outgoingLoopHeaders). RFC 3834 responders, Exchange and any other
 //   mailcase instance do not answer it. A responder that answers anyway and marks nothing (a broken vacation
-//   program) gets at most auto_reply.per_address_per_hour acks an hour from us, then nothing (auto-reply.ts).
+//   program) gets at most auto_reply.per_address_per_hour acks an hour from us, then nothing (core/ack-policy.ts).
 // - Two mailcase instances writing to each other: A acks B's mail with Auto-Submitted; B classifies that ack
 //   as "auto-reply" and sends nothing. At most one automatic mail per human message, in each direction.
 // - Our own mail coming back to us (through a list we are on, an alias, a forward that rewrites From)

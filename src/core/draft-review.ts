@@ -3,7 +3,7 @@
 // templates/security/draft-review.txt.liquid, built from the same advisory model as the exports, so the reporter
 // reviews exactly what would be published, credits included. It is a mail of its own, separate from any status
 // update the reporter gets (docs/reporter-updates.md), and it is encrypted at send time when we hold the reporter's key
-// (src/mail/pgp/send.ts), as every mail to them is.
+// (src/mail/pgp/prepare-outgoing.ts), as every mail to them is.
 
 import { when, type When } from './ack.ts';
 import type { AdvisoryCaseInput, AdvisoryProject } from './advisory.ts';

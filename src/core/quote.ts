@@ -1,5 +1,5 @@
 // The maintainer's own text of a reply, with their mail client's copy of our mail cut off. Pure. What this
-// returns is what a reporter reads (after commands.ts removes the command lines), so it errs on the side of
+// returns is what a reporter reads (after mail-commands.ts removes the command lines), so it errs on the side of
 // relaying less: quoted text is never relayed, even quoted inline.
 //
 // In order, on each line of the reply:

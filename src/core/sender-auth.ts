@@ -4,7 +4,7 @@
 // (Reply-To) lets a stranger make security@ mail a third party, with the stranger's subject: 500 such mails gave
 // 100 third parties 498 acknowledgments. So an answer goes to Reply-To only when the From is authenticated and
 // the Reply-To is in the From's domain (relaxed alignment, as DMARC); otherwise to the From, the address the
-// message came from, and an unauthenticated From draws from its own, smaller budgets (auto-reply.ts).
+// message came from, and an unauthenticated From draws from its own, smaller budgets (core/ack-policy.ts).
 //
 // Authenticated means: a valid PGP signature by a key bound to the From address, or a pass aligned with the
 // From's domain in the topmost Authentication-Results header of the trusted server (trusted_authserv_id):

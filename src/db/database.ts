@@ -41,11 +41,11 @@ export async function openDatabase(config: Config, rootLog: Logger, opts: { migr
   const pool = createPool(url, log, { max: opts.poolMax });
   try {
     await pool.query('select 1');
-  } catch (raw) {
+  } catch (err) {
     await pool.end().catch(() => undefined);
     await embedded?.stop();
-    const e = coerceError(raw);
-    throw new MailcaseError('MC_DB_UNREACHABLE', `cannot connect to the database at ${redactUrl(url)}: ${e.message}`, { cause: raw });
+    const e = coerceError(err);
+    throw new MailcaseError('MC_DB_UNREACHABLE', `cannot connect to the database at ${redactUrl(url)}: ${e.message}`, { cause: err });
   }
   if (opts.migrate !== false) {
     const applied = await migrate(pool);

@@ -41,8 +41,8 @@ async function binaries(): Promise<Binaries> {
   try {
     const mod = (await import(pkg)) as { postgres: string; initdb: string };
     return { postgres: mod.postgres, initdb: mod.initdb };
-  } catch (raw) {
-    throw new MailcaseError('MC_DB_EMBEDDED_START', `embedded PostgreSQL binaries (${pkg}) are not installed; run npm ci, or set DATABASE_URL`, { cause: raw });
+  } catch (err) {
+    throw new MailcaseError('MC_DB_EMBEDDED_START', `embedded PostgreSQL binaries (${pkg}) are not installed; run npm ci, or set DATABASE_URL`, { cause: err });
   }
 }
 
@@ -58,8 +58,8 @@ function runAs(): Owner | undefined {
     try {
       execFileSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres'], { stdio: 'ignore' });
       return { uid: id('-u'), gid: id('-g') };
-    } catch (raw) {
-      throw new MailcaseError('MC_DB_EMBEDDED_START', 'running as root, and no unprivileged "postgres" user exists or could be created for the embedded PostgreSQL', { cause: raw });
+    } catch (err) {
+      throw new MailcaseError('MC_DB_EMBEDDED_START', 'running as root, and no unprivileged "postgres" user exists or could be created for the embedded PostgreSQL', { cause: err });
     }
   }
 }
@@ -116,15 +116,15 @@ function clusterDir(dataDir: string, owner: Owner | undefined, root: string): st
     const pgdata = path.join(home, 'pgdata');
     try {
       symlinkSync(pgdata, link);
-    } catch (raw) {
+    } catch (err) {
       // Another process starting on the same new data folder linked it first: use its cluster.
       rmSync(home, { recursive: true, force: true });
-      if (coerceError(raw).code === 'EEXIST' && lstatSync(link).isSymbolicLink()) return path.resolve(dataDir, readlinkSync(link));
-      throw raw;
+      if (coerceError(err).code === 'EEXIST' && lstatSync(link).isSymbolicLink()) return path.resolve(dataDir, readlinkSync(link));
+      throw err;
     }
     return pgdata;
-  } catch (raw) {
-    throw unreachable('the data folder', dataDir, root, raw);
+  } catch (err) {
+    throw unreachable('the data folder', dataDir, root, err);
   }
 }
 
@@ -153,13 +153,13 @@ function reachableBinaries(bins: Binaries, owner: Owner | undefined, root: strin
       chmodSync(tmp, 0o755);
       try {
         renameSync(tmp, dest);
-      } catch (raw) {
+      } catch (err) {
         rmSync(tmp, { recursive: true, force: true });
-        if (!existsSync(path.join(dest, 'bin'))) throw raw;
+        if (!existsSync(path.join(dest, 'bin'))) throw err;
       }
     }
-  } catch (raw) {
-    throw unreachable('the PostgreSQL binaries in', native, root, raw);
+  } catch (err) {
+    throw unreachable('the PostgreSQL binaries in', native, root, err);
   }
   const copied = at(dest);
   if (!reachableBy(owner, copied.postgres)) throw unreachable('the PostgreSQL binaries in', dest, root);
@@ -182,8 +182,8 @@ function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
-  } catch (raw) {
-    return coerceError(raw).code === 'EPERM';
+  } catch (err) {
+    return coerceError(err).code === 'EPERM';
   }
 }
 
@@ -263,9 +263,9 @@ export async function startEmbeddedPostgres(
         cwd: workDir,
         env: { ...process.env, LC_ALL: 'C' },
       });
-    } catch (raw) {
-      const e = raw as { stderr?: Buffer };
-      throw new MailcaseError('MC_DB_EMBEDDED_START', `initdb failed for ${pgdata}: ${String(e.stderr ?? coerceError(raw).message).trim().split('\n').slice(-3).join(' | ')}`, { cause: raw });
+    } catch (err) {
+      const e = err as { stderr?: Buffer };
+      throw new MailcaseError('MC_DB_EMBEDDED_START', `initdb failed for ${pgdata}: ${String(e.stderr ?? coerceError(err).message).trim().split('\n').slice(-3).join(' | ')}`, { cause: err });
     } finally {
       unlinkSync(initPw);
     }

@@ -55,9 +55,9 @@ export async function migrate(pool: pg.Pool): Promise<string[]> {
         await tx.query(m.sql);
         applied.push(m.name);
       });
-    } catch (raw) {
-      const e = coerceError(raw);
-      throw new MailcaseError('MC_DB_MIGRATION', `migration ${m.name} failed: ${e.message}`, { cause: raw });
+    } catch (err) {
+      const e = coerceError(err);
+      throw new MailcaseError('MC_DB_MIGRATION', `migration ${m.name} failed: ${e.message}`, { cause: err });
     }
   }
   return applied;

@@ -76,8 +76,8 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
-    } catch (raw) {
-      const e = coerceError(raw);
+    } catch (err) {
+      const e = coerceError(err);
       await client.query('ROLLBACK').catch(() => undefined);
       if (RETRYABLE_TX.has(String(e.code)) && attempt < maxAttempts) continue;
       broken ??= isConnectionError(e) ? e : undefined;

@@ -42,8 +42,8 @@ async function checkDatabase(pool: pg.Pool): Promise<Check> {
   try {
     await pingDatabase(pool);
     return { ok: true, detail: 'select 1 answered', ms: Date.now() - started };
-  } catch (raw) {
-    const e = coerceError(raw);
+  } catch (err) {
+    const e = coerceError(err);
     return { ok: false, detail: `database unreachable: ${oneLine(redactUrl(e.message), 200)}`, ms: Date.now() - started };
   }
 }
@@ -53,8 +53,8 @@ async function checkOutbox(pool: pg.Pool, cfg: NonNullable<Config['http']>): Pro
     const n = await queuedOutboxOlderThan(pool, cfg.outbox_backlog_age_seconds);
     const ok = n <= cfg.outbox_backlog_max;
     return { ok, detail: `${n} queued for over ${cfg.outbox_backlog_age_seconds} s (at most ${cfg.outbox_backlog_max})`, backlog: n };
-  } catch (raw) {
-    return { ok: false, detail: `cannot read the outbox: ${oneLine(coerceError(raw).message, 200)}` };
+  } catch (err) {
+    return { ok: false, detail: `cannot read the outbox: ${oneLine(coerceError(err).message, 200)}` };
   }
 }
 

@@ -1,7 +1,7 @@
 import { extractReport, type ExtractedReport } from '../core/report.ts';
 import { attachmentText, parseMessage, type ParsedMessage } from './parse.ts';
 import { NO_CRYPTO, PgpReader, type CryptoResult, type PgpContext } from './pgp/incoming.ts';
-import { loadKeyring, type PgpKeySpec } from './pgp/keys.ts';
+import { loadKeyring, type PgpKeySpec } from './pgp/keyring.ts';
 
 // The CPU-heavy part of processing a message, with no I/O: PGP (decrypt, verify), MIME parse and report
 // extraction. It runs in a worker thread (parse-pool.ts) in the worker, and in-process for one-shot commands

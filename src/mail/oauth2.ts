@@ -96,8 +96,8 @@ export class TokenSource {
         body: form,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
-    } catch (raw) {
-      throw new MailcaseError('MC_OAUTH2_TOKEN', `the OAuth2 token endpoint ${originOf(url)} could not be reached: ${oneLine(coerceError(raw).message, 200)}`, { cause: raw });
+    } catch (err) {
+      throw new MailcaseError('MC_OAUTH2_TOKEN', `the OAuth2 token endpoint ${originOf(url)} could not be reached: ${oneLine(coerceError(err).message, 200)}`, { cause: err });
     }
     const text = (await res.text()).slice(0, MAX_RESPONSE_BYTES);
     let body: Record<string, unknown> = {};

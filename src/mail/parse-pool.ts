@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
 import type { Analyser, Analysis, PgpContext } from './analyse.ts';
-import type { PgpKeySpec } from './pgp/keys.ts';
+import type { PgpKeySpec } from './pgp/keyring.ts';
 
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
 // while the main thread talks to the database. Each thread has a heap limit, and a message that takes longer

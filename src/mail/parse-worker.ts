@@ -3,7 +3,7 @@ import { MailcaseError, coerceError } from '../errors.ts';
 import { analyse, type PgpContext } from './analyse.ts';
 import { movable } from './parse-pool.ts';
 import { PgpReader } from './pgp/incoming.ts';
-import { loadKeyring, type PgpKeySpec } from './pgp/keys.ts';
+import { loadKeyring, type PgpKeySpec } from './pgp/keyring.ts';
 
 // Worker-thread side of parse-pool.ts: one message at a time, in, analysed, out. Decrypted or parsed content
 // crosses back to the main thread only by message passing; nothing is logged here. The PGP secret keys are
@@ -15,9 +15,9 @@ const spec = (workerData as { pgp?: PgpKeySpec } | undefined)?.pgp;
 let reader: PgpReader | undefined;
 try {
   reader = new PgpReader(spec && spec.mailboxes.length + spec.maintainers.length > 0 ? await loadKeyring(spec) : null);
-} catch (raw) {
+} catch (err) {
   // A wrong passphrase or a missing key file: the pool stops (a new thread would fail the same way).
-  const e = coerceError(raw);
+  const e = coerceError(err);
   parentPort!.postMessage({ fatal: true, code: e instanceof MailcaseError ? e.code : 'MC_PGP_KEY', message: e.message });
 }
 

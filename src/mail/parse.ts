@@ -224,10 +224,10 @@ export async function parseMessage(raw: Buffer, opts: { timeoutMs: number }): Pr
   let parsed: ParsedMail;
   try {
     parsed = await withTimeout(mailparse(raw), opts.timeoutMs);
-  } catch (raw_) {
-    if (raw_ instanceof MailcaseError) throw raw_;
-    const e = coerceError(raw_);
-    throw new MailcaseError('MC_PARSE_FAILED', oneLine(`mailparser: ${e.message}`), { cause: raw_ });
+  } catch (err) {
+    if (err instanceof MailcaseError) throw err;
+    const e = coerceError(err);
+    throw new MailcaseError('MC_PARSE_FAILED', oneLine(`mailparser: ${e.message}`), { cause: err });
   }
   const inReplyTo = normalizeMessageId(typeof parsed.inReplyTo === 'string' ? parsed.inReplyTo : null);
   const refs = parsed.references;

@@ -100,8 +100,8 @@ export function smtpTransport(smtp: NonNullable<Config['smtp']>): Transport {
         // sendMail resolves when at least one recipient was accepted; the others are recorded in the response.
         const rejected = ((info.rejected ?? []) as (string | { address: string })[]).map((r) => (typeof r === 'string' ? r : r.address));
         return { ok: true, response: oneLine(`${info.response ?? ''}${rejected.length ? `; rejected: ${rejected.join(', ')}` : ''}`) };
-      } catch (raw_) {
-        const e = raw_ as Error & { code?: string; responseCode?: number };
+      } catch (err) {
+        const e = err as Error & { code?: string; responseCode?: number };
         // A server that refuses an OAuth2 token with 535 at once (no 334 challenge) gets a new one next time.
         if (smtp.auth && e.code === 'EAUTH') tokenSourceFor(smtp.auth).invalidate();
         return classifySmtpError(e);
@@ -157,9 +157,9 @@ export function fileTransport(dataDir: string): Transport {
         await rename(tmp, path.join(dir, name));
         await syncDir(dir);
         return { ok: true, response: `written to ${path.join(dir, name)}` };
-      } catch (raw_) {
+      } catch (err) {
         await rm(tmp, { force: true }).catch(() => undefined);
-        return { ok: false, permanent: false, error: oneLine((raw_ as Error).message), transport: true };
+        return { ok: false, permanent: false, error: oneLine((err as Error).message), transport: true };
       }
     },
     verify: async () => {

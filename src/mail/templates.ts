@@ -151,14 +151,14 @@ function load(templatesDir: string | undefined): { files: Loaded[]; engines: Rec
     let source: string;
     try {
       source = readFileSync(file, 'utf8');
-    } catch (raw) {
-      problems.push(`${file}:1: cannot be read (${coerceError(raw).message})`);
+    } catch (err) {
+      problems.push(`${file}:1: cannot be read (${coerceError(err).message})`);
       return;
     }
     try {
       files.push({ kind, name, format, file, overridden, template: engines[format].parse(source, file) });
-    } catch (raw) {
-      problems.push(problem(file, raw));
+    } catch (err) {
+      problems.push(problem(file, err));
     }
   };
   for (const kind of TEMPLATE_KINDS) {
@@ -196,8 +196,8 @@ function renderer(files: Loaded[], engines: Record<'txt' | 'html', Liquid>): Tem
   const renderOne = (f: Loaded, context: object, strict: boolean): string => {
     try {
       return String(engines[f.format].renderSync(f.template, context, strict ? { strictVariables: true } : {}));
-    } catch (raw) {
-      throw new MailcaseError('MC_TEMPLATE_INVALID', `invalid mail template: ${problem(f.file, raw)}`, { cause: raw });
+    } catch (err) {
+      throw new MailcaseError('MC_TEMPLATE_INVALID', `invalid mail template: ${problem(f.file, err)}`, { cause: err });
     }
   };
   return {
@@ -271,15 +271,15 @@ export function checkTemplates(templatesDir?: string): Templates {
           }
         }
       }
-    } catch (raw) {
-      problems.push(problem(f.file, raw));
+    } catch (err) {
+      problems.push(problem(f.file, err));
       continue;
     }
     for (const context of samples) {
       try {
         liquid.renderSync(f.template, context, { strictVariables: true });
-      } catch (raw) {
-        problems.push(problem(f.file, raw));
+      } catch (err) {
+        problems.push(problem(f.file, err));
         break;
       }
     }

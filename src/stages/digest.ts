@@ -1,11 +1,11 @@
 import { safeSubject } from '../core/subject.ts';
 import { withTransaction } from '../db/pool.ts';
 import { heldCases, lastDigestAt, lockDigest, markDigested } from '../db/queries/digest.ts';
-import { queueMaintainerMail } from './case-mail.ts';
+import { queueMaintainerMail } from '../cases/case-mail.ts';
 import type { ReminderDeps } from './reminders.ts';
 
 // The digest of new cases from unauthenticated senders that were not announced one by one: past
-// notifications.unauthenticated_per_hour, a new case's notification is held (stages/case-flow.ts); at most once
+// notifications.unauthenticated_per_hour, a new case's notification is held (cases/case-flow.ts); at most once
 // an hour, one mail per mailbox lists the held cases (reference, sender, subject made safe), so a flood reaches
 // the maintainers as one mail an hour, and nothing is lost: every case is in the queue.
 

@@ -7,8 +7,8 @@ import { coerceError, MailcaseError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.ts';
 import { storedUnderOtherUidvalidity } from '../db/queries/raw-messages.ts';
-import { storeRaw, type StoredRaw } from './store.ts';
-import type { RawCacheSink } from './raw-cache.ts';
+import { storeRaw, type StoredRaw } from '../cases/store.ts';
+import type { RawCacheSink } from '../cases/raw-cache.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { tokenSourceFor } from '../mail/oauth2.ts';
 
@@ -94,8 +94,8 @@ export class ImapFetcher {
       let authFailed = false;
       try {
         await this.session(signal);
-      } catch (raw) {
-        const e = coerceError(raw) as Error & { code?: string; authenticationFailed?: boolean; responseText?: string };
+      } catch (error) {
+        const e = coerceError(error) as Error & { code?: string; authenticationFailed?: boolean; responseText?: string };
         authFailed = isAuthFailure(e);
         if (signal.aborted) break;
         // OAuth2: a refused token (revoked, expired early) is replaced and the login retried at once, once.
@@ -117,9 +117,9 @@ export class ImapFetcher {
       try {
         await this.session(AbortSignal.abort(), true);
         return;
-      } catch (raw) {
-        if ((raw as { authenticationFailed?: boolean }).authenticationFailed === true && this.retryWithNewToken()) continue;
-        throw raw;
+      } catch (err) {
+        if ((err as { authenticationFailed?: boolean }).authenticationFailed === true && this.retryWithNewToken()) continue;
+        throw err;
       }
     }
   }

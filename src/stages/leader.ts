@@ -83,8 +83,8 @@ export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSigna
         opts.onState?.('standby');
         wasStandby = true;
       }
-    } catch (raw) {
-      const e = coerceError(raw);
+    } catch (error) {
+      const e = coerceError(error);
       log.warn({ err: { message: e.message, code: e.code } }, 'leader election failed; retrying');
       opts.onState?.('no-lock', e.message);
       wasStandby = false;

@@ -6,8 +6,8 @@ import type { MailboxConfig } from '../config.ts';
 import { Waker } from '../core/signal.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { storeRaw, type StoredRaw } from './store.ts';
-import type { RawCacheSink } from './raw-cache.ts';
+import { storeRaw, type StoredRaw } from '../cases/store.ts';
+import type { RawCacheSink } from '../cases/raw-cache.ts';
 
 // The Maildir source of one mailbox (the embedded default). Files in new/ are read, committed to Postgres,
 // and only then moved to cur/ (with the S flag for after_processing: seen, or into the Maildir++ subfolder
@@ -52,8 +52,8 @@ export class MaildirFetcher {
         try {
           again = await this.scan({ signal });
           this.deps.onState?.('watching');
-        } catch (raw) {
-          const e = coerceError(raw);
+        } catch (error) {
+          const e = coerceError(error);
           this.log.warn({ err: { message: e.message, code: e.code } }, 'maildir scan failed; retrying');
           this.deps.onState?.('scan-failed', e.message);
         }
@@ -84,9 +84,9 @@ export class MaildirFetcher {
             continue;
           }
           batch.push({ name, raw: await readFile(file) });
-        } catch (raw) {
-          if (coerceError(raw).code === 'ENOENT') continue; // taken by another process meanwhile
-          throw new MailcaseError('MC_MAILDIR', `cannot read ${file}`, { cause: raw });
+        } catch (err) {
+          if (coerceError(err).code === 'ENOENT') continue; // taken by another process meanwhile
+          throw new MailcaseError('MC_MAILDIR', `cannot read ${file}`, { cause: err });
         }
       }
       if (batch.length === 0) continue;

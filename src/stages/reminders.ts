@@ -12,7 +12,7 @@ import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Templates } from '../mail/templates.ts';
-import { queueMaintainerMail } from './case-mail.ts';
+import { queueMaintainerMail } from '../cases/case-mail.ts';
 import { digestOnce } from './digest.ts';
 
 // Deadline reminders to the maintainers, on any replica: once within reminders.lead_hours before each
@@ -138,8 +138,8 @@ export class ReminderStage {
         const r = await remindOnce(this.deps);
         if (r.next) wait = Math.max(1000, Math.min(wait, r.next.getTime() - Date.now()));
         await digestOnce(this.deps); // held new-case notifications
-      } catch (raw) {
-        const e = coerceError(raw);
+      } catch (error) {
+        const e = coerceError(error);
         log.warn({ err: { message: e.message, code: e.code } }, 'reminder round failed; retrying');
       }
       await sleep(wait, signal);

@@ -71,9 +71,9 @@ export async function sendOne(deps: SendDeps): Promise<{ row: outq.OutboxRow; ou
       });
       if (deps.prepare) ({ raw, encrypted } = await deps.prepare(row, raw));
       delivery = await transport.send(raw, { from: row.from_addr, to: row.to_addrs }, row.rfc_message_id);
-    } catch (raw_) {
+    } catch (err) {
       // Composing or encrypting failed: the row itself is bad, and retrying will not help.
-      delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(raw_).message)}`, transport: false };
+      delivery = { ok: false, permanent: true, error: `could not build the message: ${oneLine(coerceError(err).message)}`, transport: false };
     }
     const outcome = outcomeOf(delivery, row.attempts, config.outbox);
     await outq.recordAttempt(client, row.id, outcome, { encrypted });
@@ -139,9 +139,9 @@ export class SendStage {
       try {
         r = await sendBatch(this.deps, signal);
         failures = 0;
-      } catch (raw) {
+      } catch (error) {
         failures++;
-        const e = coerceError(raw);
+        const e = coerceError(error);
         log.warn({ err: { message: e.message, code: e.code } }, 'send batch failed; retrying');
         await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal);
         continue;

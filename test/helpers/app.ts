@@ -4,9 +4,9 @@ import path from 'node:path';
 import { assembleApp, processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
 import { inProcessAnalyser } from '../../src/mail/analyse.ts';
-import { pgpKeySpec } from '../../src/mail/pgp/keys.ts';
-import { ProcessStage } from '../../src/stages/process-stage.ts';
-import { sha256, storeRaw } from '../../src/stages/store.ts';
+import { pgpKeySpec } from '../../src/mail/pgp/keyring.ts';
+import { ProcessStage } from '../../src/stages/processor.ts';
+import { sha256, storeRaw } from '../../src/cases/store.ts';
 import { afterAll, beforeAll } from 'vitest';
 import { createTestDatabase, quietLog, type TestDatabase } from './db.ts';
 

@@ -82,9 +82,9 @@ export async function waitForProgress(
     try {
       last = await progress(db, smtp);
       if (pred(last)) return last;
-    } catch (raw) {
+    } catch (err) {
       last = null;
-      error = raw;
+      error = err;
     }
     const dead = opts.alive?.find((w) => !w.running);
     if (dead) throw new Error(`worker ${path.basename(dead.logFile)} exited while waiting for ${what}; last seen: ${JSON.stringify(last)}; log tail:\n${logTail(dead)}`);

@@ -69,8 +69,8 @@ describe('mailcase cases set / note / export / list --overdue', () => {
     try {
       const r = await run(process.execPath, [CLI, '--config', config, ...args], { env: { ...process.env, DATABASE_URL: '', LOG_FORMAT: 'json' }, maxBuffer: 64 * 1024 * 1024 });
       return { stdout: r.stdout, stderr: r.stderr, code: 0 };
-    } catch (raw) {
-      const e = raw as { stdout: string; stderr: string; code: number };
+    } catch (err) {
+      const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
     }
   }

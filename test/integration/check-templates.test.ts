@@ -38,8 +38,8 @@ async function cli(args: string[], templates: Record<string, string>): Promise<{
   try {
     const r = await run(process.execPath, [CLI, '--config', file, ...args], { env: { ...process.env, DATABASE_URL: '' } });
     return { code: 0, ...r, file: path.join(dir, 'templates') };
-  } catch (raw) {
-    const e = raw as { code: number; stdout: string; stderr: string };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr, file: path.join(dir, 'templates') };
   }
 }

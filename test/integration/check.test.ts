@@ -30,8 +30,8 @@ async function check(config: Record<string, unknown>): Promise<{ stdout: string;
   try {
     const ok = await run(process.execPath, [CLI, '--config', file, 'check'], { env: { ...process.env, LOG_FORMAT: 'json', DATABASE_URL: '' } });
     r = { ...ok, code: 0 };
-  } catch (raw) {
-    const e = raw as { stdout: string; stderr: string; code: number };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
     r = { stdout: e.stdout, stderr: e.stderr, code: e.code };
   }
   // (A server with trust auth, as DATABASE_URL may name, has no password to leak.)

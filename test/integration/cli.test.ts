@@ -19,8 +19,8 @@ async function cli(args: string[], opts: { cwd?: string; env?: Record<string, st
   try {
     const r = await run(process.execPath, [CLI, ...args], { cwd: opts.cwd, env: { ...process.env, LOG_FORMAT: 'json', ...opts.env }, maxBuffer: 64 * 1024 * 1024 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
-  } catch (raw) {
-    const e = raw as { stdout: string; stderr: string; code: number };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
     return { stdout: e.stdout, stderr: e.stderr, code: e.code };
   }
 }

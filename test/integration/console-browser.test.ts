@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { freePort } from '../../src/db/embedded.ts';
-import { sha256 } from '../../src/stages/store.ts';
+import { sha256 } from '../../src/cases/store.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
 import { ingest, makeApp } from '../helpers/app.ts';
 import { launchChromium, watchPage } from '../helpers/browser.ts';

@@ -6,7 +6,7 @@ import type { App } from '../../src/app.ts';
 import { applyCaseChanges } from '../../src/cases/changes.ts';
 import { cliActor } from '../../src/commands/cases.ts';
 import { withTransaction } from '../../src/db/pool.ts';
-import { upsertKeys } from '../../src/db/queries/keys.ts';
+import { upsertKeys } from '../../src/db/queries/pgp-keys.ts';
 import { caseByRef } from '../../src/db/queries/lifecycle.ts';
 import { contentType, decodedBody, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
 import { remindOnce, type ReminderDeps } from '../../src/stages/reminders.ts';

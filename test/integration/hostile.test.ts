@@ -26,8 +26,8 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
     const cwd = mkdtempSync(path.join(os.tmpdir(), 'mailcase-hostile-cwd-'));
     const r = await run(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, LOG_FORMAT: 'json', ...env }, maxBuffer: 64 * 1024 * 1024 });
     return { stdout: r.stdout, stderr: r.stderr, code: 0 };
-  } catch (raw) {
-    const e = raw as { stdout: string; stderr: string; code: number };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
     return { stdout: e.stdout, stderr: e.stderr, code: e.code };
   }
 }
@@ -91,8 +91,8 @@ describe('a worker under hostile mail', () => {
         try {
           const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(1000) });
           if (!r.ok) failures.push(`status ${r.status}`);
-        } catch (raw) {
-          failures.push(`no answer within 1 s (${(raw as Error).name}) after ${Date.now() - started} ms`);
+        } catch (err) {
+          failures.push(`no answer within 1 s (${(err as Error).name}) after ${Date.now() - started} ms`);
         }
         polls++;
         await new Promise((r) => setTimeout(r, 100));

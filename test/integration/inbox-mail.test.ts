@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import type { App } from '../../src/app.ts';
 import { NOISE_STATE } from '../../src/core/lifecycle.ts';
 import { listCases } from '../../src/db/queries/cases.ts';
-import { upsertKeys } from '../../src/db/queries/keys.ts';
+import { upsertKeys } from '../../src/db/queries/pgp-keys.ts';
 import { contentType, decodedBody, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
 import { remindOnce } from '../../src/stages/reminders.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
@@ -179,8 +179,8 @@ describe('a real inbox: reports, machine mail, bounces, progress updates', () =>
     try {
       const r = await run(process.execPath, [CLI, '--config', configFile, ...args], { env: { ...process.env, DATABASE_URL: '', LOG_FORMAT: 'json' }, maxBuffer: 16 * 1024 * 1024 });
       return { stdout: r.stdout, stderr: r.stderr, code: 0 };
-    } catch (raw) {
-      const e = raw as { stdout: string; stderr: string; code: number };
+    } catch (err) {
+      const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
     }
   }

@@ -42,8 +42,8 @@ describe('mailcase keys', () => {
     try {
       const r = await run(process.execPath, [CLI, '--config', config, ...args], { env: { ...process.env, DATABASE_URL: '', LOG_FORMAT: 'json' } });
       return { ...r, code: 0 };
-    } catch (raw) {
-      const e = raw as { stdout: string; stderr: string; code: number };
+    } catch (err) {
+      const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
     }
   }

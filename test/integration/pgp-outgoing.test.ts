@@ -4,7 +4,7 @@ import path from 'node:path';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConfig } from '../../src/config.ts';
-import { checkPgpKeys, loadKeyring, pgpKeySpec, type Keyring } from '../../src/mail/pgp/keys.ts';
+import { checkPgpKeys, loadKeyring, pgpKeySpec, type Keyring } from '../../src/mail/pgp/keyring.ts';
 import { contentType, decodedBody, header, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
 import { ackPgpNote, encryptMessage, mailboxPublicKey, usableEncryptionKeys } from '../../src/mail/pgp/outgoing.ts';
 import { Gpg, type GpgKey } from '../helpers/gpg.ts';

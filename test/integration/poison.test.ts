@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { processDeps } from '../../src/app.ts';
 import { ParsePool } from '../../src/mail/parse-pool.ts';
-import { processBatch } from '../../src/stages/process.ts';
-import { sha256, storeRaw } from '../../src/stages/store.ts';
+import { processBatch } from '../../src/cases/file-batch.ts';
+import { sha256, storeRaw } from '../../src/cases/store.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { withTrigger } from '../helpers/db.ts';
 import { makeMessage } from '../helpers/messages.ts';

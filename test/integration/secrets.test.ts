@@ -88,8 +88,8 @@ async function check(over: Record<string, string> = {}): Promise<{ code: number;
   try {
     const r = await run(process.execPath, [CLI, '--config', path.join(dir, 'mailcase.yml'), 'check'], { env: e, cwd: dir });
     return { code: 0, out: r.stdout + r.stderr };
-  } catch (raw) {
-    const x = raw as { stdout: string; stderr: string; code: number };
+  } catch (err) {
+    const x = err as { stdout: string; stderr: string; code: number };
     return { code: x.code, out: x.stdout + x.stderr };
   }
 }

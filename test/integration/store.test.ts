@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RAW_CHANNEL, sha256, storeRaw } from '../../src/stages/store.ts';
-import { RawCache } from '../../src/stages/raw-cache.ts';
+import { RAW_CHANNEL, sha256, storeRaw } from '../../src/cases/store.ts';
+import { RawCache } from '../../src/cases/raw-cache.ts';
 import { BYTEA_PIECE } from '../../src/db/pool.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { withTrigger } from '../helpers/db.ts';

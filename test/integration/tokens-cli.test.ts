@@ -45,8 +45,8 @@ describe('mailcase tokens', () => {
     try {
       const r = await run(process.execPath, [CLI, '--config', config, ...args], { env: { ...process.env, DATABASE_URL: '' } });
       return { ...r, code: 0 };
-    } catch (raw) {
-      const e = raw as { stdout: string; stderr: string; code: number };
+    } catch (err) {
+      const e = err as { stdout: string; stderr: string; code: number };
       return { stdout: e.stdout, stderr: e.stderr, code: e.code };
     }
   }

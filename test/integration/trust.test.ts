@@ -7,7 +7,7 @@ import type { App } from '../../src/app.ts';
 import { CHECKS } from '../../src/commands/check.ts';
 import { changeKeyState, importKeys, keyListing } from '../../src/commands/keys.ts';
 import { loadCaseJson } from '../../src/commands/cases.ts';
-import { preparePgp } from '../../src/mail/pgp/send.ts';
+import { preparePgp } from '../../src/mail/pgp/prepare-outgoing.ts';
 import { ingest, makeApp } from '../helpers/app.ts';
 import { createTestDatabase, quietLog, type TestDatabase } from '../helpers/db.ts';
 import { entity, Gpg, newMessageId, pgpMimeEncrypted, pgpMimeSigned, plainMessage, type GpgKey } from '../helpers/gpg.ts';

@@ -5,7 +5,7 @@ import { acknowledgments, acknowledgmentsMarkdown } from '../../src/core/acknowl
 import { advisoryModel, advisoryProject, type AdvisoryCaseInput } from '../../src/core/advisory.ts';
 import { parseAffected, parseCwe, parseDiscloseDate } from '../../src/core/advisory-fields.ts';
 import { resolveCredits } from '../../src/core/credits.ts';
-import { parseCommands } from '../../src/core/commands.ts';
+import { parseCommands } from '../../src/core/mail-commands.ts';
 import { buildConfig } from '../../src/config.ts';
 import { csafAdvisory } from '../../src/core/csaf.ts';
 import { draftReviewContext } from '../../src/core/draft-review.ts';

@@ -3,7 +3,7 @@ import { humanDuration, milestoneStats, minDeadlineMs, nextDeadline, percentile 
 import { DEFAULT_POLICY } from '../../src/core/sla.ts';
 import { escapeHtml, html } from '../../src/http/console/html.ts';
 import { actionText } from '../../src/http/console/actions.ts';
-import { parseCommands } from '../../src/core/commands.ts';
+import { parseCommands } from '../../src/core/mail-commands.ts';
 
 const H = 3_600_000;
 const opened = new Date('2026-03-02T10:00:00Z'); // a Monday

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { classifyInputOf, classifyMessage } from '../../src/core/classify.ts';
-import { parseCommands, parseMaintainerReply } from '../../src/core/commands.ts';
+import { parseCommands, parseMaintainerReply } from '../../src/core/mail-commands.ts';
 import { parseAuthResults, proveMaintainer } from '../../src/core/maintainer.ts';
 import { splitReply } from '../../src/core/quote.ts';
 import { extractReport } from '../../src/core/report.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyMessage, type ClassifyInput } from '../../src/core/classify.ts';
-import { parseCommands } from '../../src/core/commands.ts';
+import { parseCommands } from '../../src/core/mail-commands.ts';
 import { applyTransition, isOpen } from '../../src/core/lifecycle.ts';
 import { readsAsVulnerabilityReport } from '../../src/core/route.ts';
 import { computeDeadlines } from '../../src/core/sla.ts';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyse } from '../../src/mail/analyse.ts';
 import { MAX_TEXT } from '../../src/mail/parse.ts';
 import { PgpReader } from '../../src/mail/pgp/incoming.ts';
-import { loadKeyring } from '../../src/mail/pgp/keys.ts';
+import { loadKeyring } from '../../src/mail/pgp/keyring.ts';
 import { Gpg, hasGpg, plainMessage, type GpgKey } from '../helpers/gpg.ts';
 
 // One decryption budget per message: every decryption of a message (PGP/MIME, inline blocks, encrypted

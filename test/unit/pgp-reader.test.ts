@@ -7,7 +7,7 @@ import { reduceSignatures } from '../../src/core/key-trust.ts';
 import { analyse } from '../../src/mail/analyse.ts';
 import { ParsePool } from '../../src/mail/parse-pool.ts';
 import { PgpReader } from '../../src/mail/pgp/incoming.ts';
-import { loadKeyring, type PgpKeySpec } from '../../src/mail/pgp/keys.ts';
+import { loadKeyring, type PgpKeySpec } from '../../src/mail/pgp/keyring.ts';
 import { canonicalCrlf, contentType, mergeEntity, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
 
 // The PGP reader on real PGP mail of other projects (test/fixtures/corpus/pgp, with its test keys), the

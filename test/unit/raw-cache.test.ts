@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RawCache } from '../../src/stages/raw-cache.ts';
+import { RawCache } from '../../src/cases/raw-cache.ts';
 
 // The raw cache hands stored bytes to the processor of the same process, bounded in bytes, and paces the
 // fetcher: room() waits while the cache is full of bytes the processor has not taken yet.

@@ -45,9 +45,9 @@ function overrides(files: Record<string, string>): string {
 function templateError(fn: () => unknown): MailcaseError {
   try {
     fn();
-  } catch (raw) {
-    expect(raw).toBeInstanceOf(MailcaseError);
-    return raw as MailcaseError;
+  } catch (err) {
+    expect(err).toBeInstanceOf(MailcaseError);
+    return err as MailcaseError;
   }
   throw new Error('expected a MailcaseError, nothing was thrown');
 }

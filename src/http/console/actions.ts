@@ -1,16 +1,16 @@
 import type { App } from '../../app.ts';
-import { parseCommands } from '../../core/commands.ts';
+import { parseCommands } from '../../core/mail-commands.ts';
 import { insertEvent } from '../../db/queries/events.ts';
 import { caseByRef } from '../../db/queries/lifecycle.ts';
 import { insertMessage } from '../../db/queries/messages.ts';
 import { touchCase } from '../../db/queries/cases.ts';
 import { withTransaction } from '../../db/pool.ts';
-import { applyMaintainerAction } from '../../stages/case-flow.ts';
-import { caseThread } from '../../stages/case-mail.ts';
+import { applyMaintainerAction } from '../../cases/case-flow.ts';
+import { caseThread } from '../../cases/case-mail.ts';
 
 // An action on a case from the web console or the API. The fields become the same #command lines a maintainer
-// would write in a mail and go through the same parser (src/core/commands.ts) and the same function as mailed
-// commands (applyMaintainerAction in src/stages/case-flow.ts): the same validation, events, confirmations to
+// would write in a mail and go through the same parser (src/core/mail-commands.ts) and the same function as mailed
+// commands (applyMaintainerAction in src/cases/case-flow.ts): the same validation, events, confirmations to
 // the maintainers and mail to the reporter. One extra event records where the action came from.
 
 export interface ActionInput {

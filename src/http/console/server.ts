@@ -13,7 +13,7 @@ import { insertEvent } from '../../db/queries/events.ts';
 import { enqueue } from '../../db/queries/outbox.ts';
 import { withTransaction } from '../../db/pool.ts';
 import { coerceError } from '../../errors.ts';
-import { newMessageId } from '../../stages/ack.ts';
+import { newMessageId } from '../../cases/ack.ts';
 import { registerApi } from '../api/routes.ts';
 import { performAction, type ActionInput } from './actions.ts';
 import * as auth from './auth.ts';

@@ -3,7 +3,7 @@ import type * as openpgp from 'openpgp';
 import { openpgpLib } from './openpgp.ts';
 import { coerceError, oneLine } from '../../errors.ts';
 import { MAX_TEXT, stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
-import { DEFAULT_MAX_DECRYPTIONS, fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keys.ts';
+import { DEFAULT_MAX_DECRYPTIONS, fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keyring.ts';
 import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
 import { coversAll, expandBlocks, isBlank, type Segment } from '../../core/signed-text.ts';
 import { reduceSignatures, type SignatureState, type SignerOutcome } from '../../core/key-trust.ts';
@@ -16,7 +16,7 @@ import { reduceSignatures, type SignatureState, type SignerOutcome } from '../..
 // Identity binding (docs/library-pitfalls.md §3): the reader verifies each signature with every candidate key and
 // reports, per signature, what it covers and how its key relates to the From address the parser read:
 //   - `configured`: a maintainer's configured key (maintainers[].pgp_public_key_file), for mail From that maintainer;
-//   - `known`: a key we trust for that From (`keys` table, passed in by a second reading, see stages/trust.ts);
+//   - `known`: a key we trust for that From (`keys` table, passed in by a second reading, see cases/trust.ts);
 //   - `offered`: a key this very message offers (application/pgp-keys or Autocrypt) carrying the From address.
 // Only the first two make a signature `valid` here. Whether an offered key is learned, with proof of the sender,
 // is decided in processing (core/key-trust.ts); until then its signature is `unknown_key`, as is any other good
@@ -165,8 +165,8 @@ export class PgpReader {
     let message: openpgp.Message<Uint8Array> | openpgp.Message<string>;
     try {
       message = await read();
-    } catch (raw) {
-      throw new Failure(`bad_armor: the PGP data is truncated or corrupted (${oneLine(openpgpMessage(raw), 120)})`);
+    } catch (err) {
+      throw new Failure(`bad_armor: the PGP data is truncated or corrupted (${oneLine(openpgpMessage(err), 120)})`);
     }
     const ours = new Set(keys.keys.flatMap((k) => k.getKeys().map((s) => s.getKeyID().toHex())));
     const to = message.getEncryptionKeyIDs().map((id) => id.toHex());
@@ -181,8 +181,8 @@ export class PgpReader {
         fresh = undefined;
         const r = await pgp.decrypt({ message: m as openpgp.Message<Uint8Array>, decryptionKeys: keys.keys, verificationKeys: vkeys, format: 'binary', config });
         return { plain: r.data, signatures: handled(r.signatures) };
-      } catch (raw) {
-        const m = openpgpMessage(raw);
+      } catch (err) {
+        const m = openpgpMessage(err);
         if (/decompressed message size/i.test(m)) {
           // The work up to the budget was done: what is left is spent, and later decryptions fail at once.
           budget.bytes = 0;
@@ -266,9 +266,9 @@ export class PgpReader {
           const merged = mergeEntity(outer, entity);
           bytes = merged.bytes;
           result.protectedSubject = merged.protectedSubject;
-        } catch (raw_) {
-          if (!(raw_ instanceof Failure)) throw raw_;
-          fail(raw_.reason);
+        } catch (err) {
+          if (!(err instanceof Failure)) throw err;
+          fail(err.reason);
         }
       }
     }
@@ -304,9 +304,9 @@ export class PgpReader {
         decrypted();
         const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
         return [{ text: plain, covers: d.signatures.length > 0 ? [signed.push({ verify: d.redo, coversAll: true }) - 1] : [] }];
-      } catch (raw_) {
-        if (!(raw_ instanceof Failure)) throw raw_;
-        fail(raw_.reason);
+      } catch (err) {
+        if (!(err instanceof Failure)) throw err;
+        fail(err.reason);
         return null;
       }
     });
@@ -317,8 +317,8 @@ export class PgpReader {
       let msg: openpgp.CleartextMessage;
       try {
         msg = await pgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
-      } catch (raw_) {
-        const idx = signed.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(raw_), 100)})`)) }) - 1;
+      } catch (err) {
+        const idx = signed.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(err), 100)})`)) }) - 1;
         return [{ text: block, covers: [...covers, idx] }];
       }
       const idx = signed.push({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) }) - 1;
@@ -357,9 +357,9 @@ export class PgpReader {
         // A signed attachment covers the attachment only: not the message, if it has any text.
         if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: isBlank(segments) });
         attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
-      } catch (raw_) {
-        if (!(raw_ instanceof Failure)) throw raw_;
-        fail(raw_.reason);
+      } catch (err) {
+        if (!(err instanceof Failure)) throw err;
+        fail(err.reason);
         attachments.push(a);
       }
     }
@@ -411,8 +411,8 @@ export class PgpReader {
       signature = sigBytes.indexOf('-----BEGIN PGP SIGNATURE-----', 0, 'latin1') >= 0
         ? await pgp.readSignature({ armoredSignature: sigBytes.toString('latin1'), config: this.config })
         : await pgp.readSignature({ binarySignature: new Uint8Array(sigBytes), config: this.config });
-    } catch (raw) {
-      throw new Error(`the signature part is malformed (${oneLine(openpgpMessage(raw), 100)})`);
+    } catch (err) {
+      throw new Error(`the signature part is malformed (${oneLine(openpgpMessage(err), 100)})`);
     }
     const message = await pgp.createMessage({ binary: data });
     return handled((await pgp.verify({ message, signature, verificationKeys: keys, format: 'binary', config: this.config })).signatures);
@@ -446,8 +446,8 @@ export class PgpReader {
       let results: VerificationResult[];
       try {
         results = await s.verify(keys);
-      } catch (raw) {
-        outcomes.push({ check: 'bad', fingerprint: null, binding: null, error: oneLine(openpgpMessage(raw), 160), digest: null });
+      } catch (err) {
+        outcomes.push({ check: 'bad', fingerprint: null, binding: null, error: oneLine(openpgpMessage(err), 160), digest: null });
         continue;
       }
       if (results.length === 0) outcomes.push({ check: 'bad', fingerprint: null, binding: null, error: 'the signature part holds no signature', digest: null });
@@ -470,8 +470,8 @@ export class PgpReader {
         const fingerprint = fingerprintOf(key);
         try {
           await r.verified;
-        } catch (raw) {
-          outcomes.push({ check: 'bad', fingerprint, binding: binding(fingerprint), error: oneLine(openpgpMessage(raw), 160), digest });
+        } catch (err) {
+          outcomes.push({ check: 'bad', fingerprint, binding: binding(fingerprint), error: oneLine(openpgpMessage(err), 160), digest });
           continue;
         }
         outcomes.push(s.coversAll

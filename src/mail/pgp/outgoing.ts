@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import { openpgpLib } from './openpgp.ts';
 import { MailcaseError, coerceError, oneLine } from '../../errors.ts';
-import { fingerprintOf, readPublicKeys, type Keyring } from './keys.ts';
+import { fingerprintOf, readPublicKeys, type Keyring } from './keyring.ts';
 import { canonicalCrlf, readEntity } from './mime.ts';
 
 // Outgoing PGP for the sender stage: a message composed as usual (nodemailer's MailComposer) becomes an RFC 3156
@@ -38,8 +38,8 @@ async function toKeys(keys: (string | openpgp.Key)[]): Promise<openpgp.Key[]> {
     else {
       try {
         out.push(...(await readPublicKeys(k)));
-      } catch (raw) {
-        throw new MailcaseError('MC_PGP_ENCRYPT', 'a recipient key is not a readable OpenPGP public key', { cause: raw });
+      } catch (err) {
+        throw new MailcaseError('MC_PGP_ENCRYPT', 'a recipient key is not a readable OpenPGP public key', { cause: err });
       }
     }
   }
@@ -75,9 +75,9 @@ export async function encryptMessage(message: Buffer | string, opts: EncryptOpti
       format: 'armored',
       config: opts.config,
     });
-  } catch (raw) {
-    const e = coerceError(raw);
-    throw new MailcaseError('MC_PGP_ENCRYPT', `cannot encrypt to ${keys.map(fingerprintOf).join(', ')}: ${oneLine(e.message.replace(/^Error encrypting message: /, ''), 160)}`, { cause: raw });
+  } catch (err) {
+    const e = coerceError(err);
+    throw new MailcaseError('MC_PGP_ENCRYPT', `cannot encrypt to ${keys.map(fingerprintOf).join(', ')}: ${oneLine(e.message.replace(/^Error encrypting message: /, ''), 160)}`, { cause: err });
   }
 
   const boundary = `mc-${randomBytes(12).toString('hex')}`;

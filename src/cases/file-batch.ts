@@ -19,7 +19,7 @@ import type { RawCache } from './raw-cache.ts';
 import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
-import type { Keyring } from '../mail/pgp/keys.ts';
+import type { Keyring } from '../mail/pgp/keyring.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import type { MaintainerEntry } from '../core/maintainer.ts';
@@ -29,7 +29,7 @@ import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts';
-import { autoReplyDecision } from '../core/auto-reply.ts';
+import { autoReplyDecision } from '../core/ack-policy.ts';
 import { readsAsVulnerabilityReport } from '../core/route.ts';
 
 // Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
@@ -83,8 +83,8 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     try {
       await runBatch(guarded);
       break;
-    } catch (raw) {
-      if (!(raw instanceof GuardNeeded) || guarded) throw raw;
+    } catch (err) {
+      if (!(err instanceof GuardNeeded) || guarded) throw err;
       guarded = true;
     }
   }
@@ -119,7 +119,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       // A message set aside is not parsed again: it may be what brought the process down.
       const analyses = new Map<number, Promise<Analysis | Error>>();
       // PGP: which mailbox's keys decrypt. The sender's keys are looked up later, for the From address the parser
-      // read (stages/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
+      // read (cases/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
       for (const raw of claimed) {
         if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
           const ctx = { mailbox: deps.mailboxes.get(raw.mailbox_id)?.name ?? '', from: null, senderKeys: [] };
@@ -155,8 +155,8 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
             try {
               outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
               if (guarded) await releaseSavepoint(tx, 'msg');
-            } catch (rawErr) {
-              const e = coerceError(rawErr);
+            } catch (err) {
+              const e = coerceError(err);
               // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
               if (isBatchError(e)) throw e;
               if (!guarded) throw new GuardNeeded(e);
@@ -231,8 +231,8 @@ const WAITING_LIMITS = {
 async function writeWaiting(db: Db, rows: Waiting[]): Promise<void> {
   try {
     await msgq.insertFiled(db, rows.flatMap((w) => ('opening' in w ? [w.opening] : [])), rows.flatMap((w) => ('small' in w ? [w.small] : [])));
-  } catch (raw) {
-    const e = coerceError(raw);
+  } catch (err) {
+    const e = coerceError(err);
     if (isBatchError(e)) throw e;
     throw new GuardNeeded(e);
   }

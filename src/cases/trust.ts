@@ -6,7 +6,7 @@ import { boundToCase } from '../core/signed-text.ts';
 import { coerceError } from '../errors.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
-import * as keysq from '../db/queries/keys.ts';
+import * as keysq from '../db/queries/pgp-keys.ts';
 import { lockRaw } from '../db/queries/raw-messages.ts';
 import { answeredOutgoing, outgoingIdsOfCase } from '../db/queries/trust.ts';
 import type { Analyser, Analysis } from '../mail/analyse.ts';
@@ -62,10 +62,10 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
       const raw = (await lockRaw(tx, [rawId]))[0];
       const again = raw ? await deps.analyser.analyse(raw.raw, { mailbox: deps.mailboxName, from, senderKeys: trusted.map((t) => t.armored), offeredKeys: unverified.map((t) => t.armored) }) : undefined;
       if (again && again.parsed.from?.address === from) analysed = again;
-    } catch (raw_) {
+    } catch (err) {
       // Keep the first reading: its signature stays unknown_key. (A parse that worked once fails again only
       // for a reason outside the message, which the first reading's result already reflects.)
-      void coerceError(raw_);
+      void coerceError(err);
     }
   }
   const { originator } = parsed();

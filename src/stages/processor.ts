@@ -2,8 +2,8 @@ import { listenLoop } from '../db/listen.ts';
 import { sleep, Waker } from '../core/signal.ts';
 import { coerceError } from '../errors.ts';
 import { metrics } from '../metrics.ts';
-import { processBatch, type ProcessDeps } from './process.ts';
-import { RAW_CHANNEL } from './store.ts';
+import { processBatch, type ProcessDeps } from '../cases/file-batch.ts';
+import { RAW_CHANNEL } from '../cases/store.ts';
 
 // Runs processBatch in a loop on any replica. LISTEN/NOTIFY (and in-process wake-ups from our own fetchers)
 // only prompt an early poll: the poll interval is the source of truth, since notifications are lost while
@@ -43,8 +43,8 @@ export class ProcessStage {
         claimed = (await processBatch(this.deps)).claimed;
         if (claimed > 0) metrics.processDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
         failures = 0;
-      } catch (raw) {
-        const e = coerceError(raw);
+      } catch (error) {
+        const e = coerceError(error);
         failures++;
         log.warn({ err: { message: e.message, code: e.code } }, 'processing batch failed; retrying');
         await sleep(Math.min(30_000, 500 * 2 ** Math.min(failures, 6)), signal);

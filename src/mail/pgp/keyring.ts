@@ -85,9 +85,9 @@ export function fingerprintOf(key: openpgp.Key): string {
 function readFile(file: string, what: string): Buffer {
   try {
     return readFileSync(file);
-  } catch (raw) {
-    const e = coerceError(raw) as Error & { code?: string };
-    throw new MailcaseError('MC_PGP_KEY', `${what}: cannot read ${file} (${e.code ?? e.message})`, { cause: raw });
+  } catch (err) {
+    const e = coerceError(err) as Error & { code?: string };
+    throw new MailcaseError('MC_PGP_KEY', `${what}: cannot read ${file} (${e.code ?? e.message})`, { cause: err });
   }
 }
 
@@ -105,8 +105,8 @@ async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<Mail
     let found: openpgp.PrivateKey[];
     try {
       found = isArmored(bytes) ? await pgp.readPrivateKeys({ armoredKeys: bytes.toString('utf8') }) : await pgp.readPrivateKeys({ binaryKeys: bytes });
-    } catch (raw) {
-      throw new MailcaseError('MC_PGP_KEY', `${what}: ${file} holds no readable OpenPGP secret key (${oneLine(coerceError(raw).message, 120)})`, { cause: raw });
+    } catch (err) {
+      throw new MailcaseError('MC_PGP_KEY', `${what}: ${file} holds no readable OpenPGP secret key (${oneLine(coerceError(err).message, 120)})`, { cause: err });
     }
     const passphrase = m.passphrases[i] ?? m.passphrases[0];
     for (const key of found) {
@@ -119,8 +119,8 @@ async function loadMailboxKeys(m: PgpKeySpec['mailboxes'][number]): Promise<Mail
       }
       try {
         keys.push(await pgp.decryptKey({ privateKey: key, passphrase }));
-      } catch (raw) {
-        throw new MailcaseError('MC_PGP_KEY', `${what}: the passphrase does not unlock key ${fingerprintOf(key)} in ${file}; check mailboxes[${m.name}].pgp.passphrase`, { cause: raw });
+      } catch (err) {
+        throw new MailcaseError('MC_PGP_KEY', `${what}: the passphrase does not unlock key ${fingerprintOf(key)} in ${file}; check mailboxes[${m.name}].pgp.passphrase`, { cause: err });
       }
     }
   }
@@ -150,9 +150,9 @@ export async function loadKeyring(spec: PgpKeySpec): Promise<Keyring> {
     let keys: openpgp.Key[];
     try {
       keys = await readPublicKeys(readFile(m.file, `maintainer ${m.email}: pgp_public_key_file`));
-    } catch (raw) {
-      if (raw instanceof MailcaseError) throw raw;
-      throw new MailcaseError('MC_PGP_KEY', `maintainer ${m.email}: pgp_public_key_file ${m.file} holds no readable OpenPGP public key`, { cause: raw });
+    } catch (err) {
+      if (err instanceof MailcaseError) throw err;
+      throw new MailcaseError('MC_PGP_KEY', `maintainer ${m.email}: pgp_public_key_file ${m.file} holds no readable OpenPGP public key`, { cause: err });
     }
     maintainers.set(m.email, [...(maintainers.get(m.email) ?? []), ...keys.map((k) => (k.isPrivate() ? k.toPublic() : (k as openpgp.PublicKey)))]);
   }
@@ -172,16 +172,16 @@ export async function checkPgpKeys(config: Config): Promise<{ ok: boolean; line:
       const info = await keyInfo(k.publicKey);
       const exp = info.expires ? (info.expires.getTime() < Date.now() ? `, EXPIRED ${info.expires.toISOString().slice(0, 10)}` : `, expires ${info.expires.toISOString().slice(0, 10)}`) : '';
       out.push({ ok: true, line: `pgp: mailbox ${m.name}: ${k.keys.length} secret key(s) unlocked; current ${k.fingerprint}${exp}` });
-    } catch (raw) {
-      out.push({ ok: false, line: `pgp: ${coerceError(raw).message}` });
+    } catch (err) {
+      out.push({ ok: false, line: `pgp: ${coerceError(err).message}` });
     }
   }
   for (const m of spec.maintainers) {
     try {
       const r = await loadKeyring({ mailboxes: [], maintainers: [m], maxDecompressedBytes: spec.maxDecompressedBytes });
       out.push({ ok: true, line: `pgp: maintainer ${m.email}: ${r.maintainerKeys(m.email).map(fingerprintOf).join(', ')}` });
-    } catch (raw) {
-      out.push({ ok: false, line: `pgp: ${coerceError(raw).message}` });
+    } catch (err) {
+      out.push({ ok: false, line: `pgp: ${coerceError(err).message}` });
     }
   }
   return out;

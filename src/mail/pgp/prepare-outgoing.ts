@@ -1,6 +1,6 @@
 import type { Db } from '../../db/pool.ts';
-import { trustedKeys } from '../../db/queries/keys.ts';
-import type { Keyring } from './keys.ts';
+import { trustedKeys } from '../../db/queries/pgp-keys.ts';
+import type { Keyring } from './keyring.ts';
 import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoing.ts';
 
 // What the sender stage does with a composed message before it goes on the wire (docs/pgp.md, "Outgoing"): when the

@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { MailboxKind } from '../core/ack.ts';
 import type { Classification } from '../core/classify.ts';
-import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/commands.ts';
+import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/mail-commands.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import { authenticationPhrase, type Authentication, type MaintainerEntry, type Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
@@ -10,14 +10,14 @@ import { releaseSavepoint, rollbackToSavepoint, savepoint, type Db } from '../db
 import { insertEvent } from '../db/queries/events.ts';
 import { attachmentRows } from '../db/queries/messages.ts';
 import { lockRateBudgets, unauthenticatedCounts } from '../db/queries/outbox.ts';
-import { trustedKeys } from '../db/queries/keys.ts';
+import { trustedKeys } from '../db/queries/pgp-keys.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import type { Keyring } from '../mail/pgp/keys.ts';
+import type { Keyring } from '../mail/pgp/keyring.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
-import { applyCaseChanges, type CaseChange, type ChangeContext } from '../cases/changes.ts';
+import { applyCaseChanges, type CaseChange, type ChangeContext } from './changes.ts';
 import type { Templates } from '../mail/templates.ts';
-import { setUpdates, type StatusChange } from '../cases/status.ts';
+import { setUpdates, type StatusChange } from './status.ts';
 import { caseThread, queueMaintainerMail, queueRelayToReporter, queueToMaintainers, type CaseMailDeps, type CaseThread } from './case-mail.ts';
 
 // Cases worked by email (docs/architecture.md, "Threading rules" and "Who is a maintainer"): what happens to a

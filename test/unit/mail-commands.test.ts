@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommands, parseMaintainerReply, type Command } from '../../src/core/commands.ts';
+import { parseCommands, parseMaintainerReply, type Command } from '../../src/core/mail-commands.ts';
 import { REPLY_MARKER } from '../../src/core/quote.ts';
 
 // Maintainer commands: lines of their own, validated, removed from what the reporter sees; #note makes the

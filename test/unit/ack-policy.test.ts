@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { autoReplyDecision, type AutoReplyInput } from '../../src/core/auto-reply.ts';
+import { autoReplyDecision, type AutoReplyInput } from '../../src/core/ack-policy.ts';
 import type { MessageKind } from '../../src/core/classify.ts';
 
 // Whether an acknowledgment goes out: only to people, only for new cases, never to ourselves, and never past

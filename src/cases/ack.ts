@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { ackContext, type MailboxKind } from '../core/ack.ts';
-import { autoReplyDecision } from '../core/auto-reply.ts';
+import { autoReplyDecision } from '../core/ack-policy.ts';
 import { outgoingLoopHeaders, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Db } from '../db/pool.ts';
@@ -10,8 +10,8 @@ import { autoMailCounts, enqueueMany, lockRateBudgets, unauthenticatedCounts } f
 import { recordNoReplyReasons } from '../db/queries/messages.ts';
 import type { SenderAuthentication } from '../core/sender-auth.ts';
 import type { Templates } from '../mail/templates.ts';
-import { trustedKeys } from '../db/queries/keys.ts';
-import type { Keyring } from '../mail/pgp/keys.ts';
+import { trustedKeys } from '../db/queries/pgp-keys.ts';
+import type { Keyring } from '../mail/pgp/keyring.ts';
 
 // The acknowledgments of one processing batch, queued in the batch's transaction (the transactional outbox):
 // each new case whose first message came from a person gets one, unless a rate limit says no. Whatever is

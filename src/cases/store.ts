@@ -44,9 +44,9 @@ export async function storeRaw(pool: pg.Pool, items: IncomingRaw[], opts: StoreO
   const cached: number[] = [];
   try {
     return await withTransaction(pool, (tx) => storeInTransaction(tx, items, opts, cached));
-  } catch (raw) {
+  } catch (err) {
     for (const id of cached) opts.cache?.take(id);
-    throw raw;
+    throw err;
   }
 }
 
