@@ -54,6 +54,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'mailboxes[].pgp': 'The mailbox\'s PGP keys: decrypt what reporters encrypt, sign what we send (docs/pgp.md).',
   'mailboxes[].pgp.secret_key_file': 'Secret key file(s), armored or binary; a list for rotation: the first is current (signs, is advertised), all decrypt.',
   'mailboxes[].pgp.passphrase': 'One passphrase for every key, or a list, one per `secret_key_file` entry.',
+  'mailboxes[].aliases': 'Other addresses that deliver into this mailbox (the public address when `address` is another, old addresses, a list of your own). Mail to them is addressed to us; mail From them is our own.',
   'mailboxes[].route_security_reports': 'Support mailboxes: file what reads as a vulnerability report as a security case (default true on support mailboxes; a security mailbox has nothing to route).',
   max_message_bytes: 'Larger messages are stored but not parsed, and marked failed with `MC_MESSAGE_TOO_LARGE`.',
   processing: 'The processing stage (parse, classify, file under a case).',
@@ -128,6 +129,8 @@ const DESCRIPTIONS: Record<string, string> = {
   spam: 'Spam beyond the filters\' yes/no verdicts.',
   'spam.header_score_threshold': 'A score header (X-Spam-Status score=, X-Spam-Score, X-Spamd-Result, X-Rspamd-Score) at or over this is spam; absent, scores are not read.',
   'spam.allow': 'Addresses or domains whose mail is never taken for spam.',
+  noise: 'Mail that never becomes work (docs/noise.md).',
+  'noise.set_aside_unaddressed': 'File mail whose To/Cc and delivery headers (Delivered-To, X-Original-To, Envelope-To) name none of our mailboxes\' addresses or aliases, and that does not read as a vulnerability report, as list noise (a list copy, a Bcc, misdirected mail). Applies only when every mailbox has `address` configured; a message in a case\'s thread or with a case tag is never set aside by it.',
   shutdown_timeout_seconds: 'How long a graceful stop (SIGTERM) may take before the process exits 1 anyway.',
 };
 

@@ -111,6 +111,9 @@ const mailbox = z
     // A support mailbox files what reads as a vulnerability report as a security case (default true
     // on support mailboxes; a security mailbox has nothing to route).
     route_security_reports: z.boolean().optional(),
+    // Other addresses that deliver into this mailbox (the public address when `address` is another, old
+    // addresses, a list of your own): mail to them counts as addressed to us.
+    aliases: z.array(email).default([]),
   })
   .strict()
   .refine((m) => (m.imap ? 1 : 0) + (m.maildir ? 1 : 0) === 1, {
@@ -308,6 +311,13 @@ export const configSchema = z
       })
       .strict()
       .default({ allow: [] }),
+    // Machine mail and mail not meant for us: set_aside_unaddressed files mail whose To/Cc and delivery headers
+    // name none of our mailboxes' addresses (or aliases), and that does not read as a vulnerability report, as
+    // list noise. It applies only when every mailbox has its address configured.
+    noise: z
+      .object({ set_aside_unaddressed: z.boolean().default(true) })
+      .strict()
+      .default({ set_aside_unaddressed: true }),
     /** SIGTERM/SIGINT: how long a graceful stop may take before the process exits non-zero anyway. */
     shutdown_timeout_seconds: z.coerce.number().positive().default(30),
   })
@@ -326,7 +336,7 @@ export const configSchema = z
   });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean };
+export type MailboxConfig = RawConfig['mailboxes'][number] & { case_prefix: string; address: string; route_security_reports: boolean; address_configured: boolean };
 export type Config = Omit<RawConfig, 'mailboxes'> & { mailboxes: MailboxConfig[]; source: string };
 
 const ENV_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -414,6 +424,7 @@ export function buildConfig(doc: unknown, source: string, env: NodeJS.ProcessEnv
     case_prefix: m.case_prefix ?? DEFAULT_PREFIX[m.kind],
     route_security_reports: m.kind === 'support' ? (m.route_security_reports ?? true) : false,
     address: m.address ?? `${m.name}@localhost`,
+    address_configured: m.address !== undefined,
     maildir: m.maildir === undefined ? undefined : path.resolve(baseDir, m.maildir),
   }));
   const prefixes = new Set<string>();
@@ -464,13 +475,18 @@ function registerConfigSecrets(databaseUrl: string | undefined, c: z.infer<typeo
   }
 }
 
+/** Every address of ours, lower-cased: each mailbox's address and its aliases (mail From one of them is our own). */
+export function ownAddresses(config: Pick<Config, 'mailboxes'>): string[] {
+  return config.mailboxes.flatMap((m) => [m.address, ...m.aliases]).map((a) => a.toLowerCase());
+}
+
 /** The embedded default: two local Maildir mailboxes under data_dir/mailboxes. */
 export function defaultConfigDoc(dataDir = './data'): Record<string, unknown> {
   return {
     data_dir: dataDir,
     mailboxes: [
-      { name: 'security', kind: 'security', case_prefix: 'SEC', address: 'security@localhost', maildir: path.join(dataDir, 'mailboxes', 'security') },
-      { name: 'support', kind: 'support', case_prefix: 'SUP', address: 'support@localhost', maildir: path.join(dataDir, 'mailboxes', 'support') },
+      { name: 'security', kind: 'security', case_prefix: 'SEC', maildir: path.join(dataDir, 'mailboxes', 'security') },
+      { name: 'support', kind: 'support', case_prefix: 'SUP', maildir: path.join(dataDir, 'mailboxes', 'support') },
     ],
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config.ts';
+import { ownAddresses, type Config } from '../config.ts';
 import { ackContext, type MailboxKind } from '../core/ack.ts';
 import { autoReplyDecision } from '../core/ack-policy.ts';
 import { outgoingLoopHeaders, type Classification } from '../core/classify.ts';
@@ -54,7 +54,7 @@ export function newMessageId(address: string): string {
 
 export async function queueAcks(tx: Db, deps: AckDeps, cases: AckCandidate[], refs: Map<number, string>, now: Date): Promise<{ queued: number; suppressed: number }> {
   const { config } = deps;
-  const own = config.mailboxes.map((m) => m.address.toLowerCase());
+  const own = ownAddresses(config);
   // Rate limits are counted under a per-address lock (taken in a fixed order, so batches cannot deadlock on
   // them), so that concurrent batches on several replicas cannot both slip under the limit.
   const recipients = [...new Set(cases.map((c) => c.recipient).filter((r): r is string => r !== null))].sort();

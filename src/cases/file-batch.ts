@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Config } from '../config.ts';
+import { ownAddresses, type Config } from '../config.ts';
 import { decideThread } from '../core/thread.ts';
 import { findDuplicate, type StoredCopy } from '../core/duplicate.ts';
 import { yearIn } from '../core/ref.ts';
@@ -16,7 +16,7 @@ import { insertEvent, insertEvents } from '../db/queries/events.ts';
 import { establishTrust, recordTrust, trustForCase } from './trust.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
-import { classifyInputOf, classifyMessage, type Classification } from '../core/classify.ts';
+import { classifyInputOf, classifyMessage, unaddressedVerdict, type AddressedInput, type Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keyring.ts';
@@ -30,7 +30,7 @@ import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts';
 import { autoReplyDecision } from '../core/ack-policy.ts';
-import { readsAsVulnerabilityReport } from '../core/route.ts';
+import { mentionsVulnerability, readsAsVulnerabilityReport } from '../core/route.ts';
 
 // Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -302,7 +302,7 @@ async function processOne(
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
   const spam = { headerScoreThreshold: config.spam.header_score_threshold ?? null, allow: config.spam.allow };
-  const verdict = classifyMessage(classifyInputOf(parsed, config.mailboxes.map((m) => m.address.toLowerCase()), spam));
+  let verdict = classifyMessage(classifyInputOf(parsed, ownAddresses(config), spam));
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
@@ -319,6 +319,11 @@ async function processOne(
   }
   const copyIn = (caseId: number): StoredCopy | undefined =>
     parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
+  // Threading facts that need no proof: the cases of the messages it answers, and a case tag in its subject.
+  const known = existing ? [] : await msgq.casesForMessageIds(tx, parsed.referenced);
+  const tag = existing ? null : findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
+  // Mail not addressed to us that would open a case (no thread of ours, no case tag) and is no report: list noise.
+  if (!existing && verdict.kind === 'human' && known.length === 0 && !tag) verdict = unaddressedVerdict(addressedInputOf(config, parsed, extracted.report)) ?? verdict;
   // Who sent it, as far as anything proves it: one parsed From for keys, signature, proof and threading.
   const trustDeps = { config, analyser: deps.analyser, mailboxName: mailbox.name };
   const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, maintainers);
@@ -343,8 +348,6 @@ async function processOne(
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
   // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
   let proof = trust.proof;
-  const known = await msgq.casesForMessageIds(tx, parsed.referenced);
-  const tag = findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
   const taggedCase = tag && known.length === 0 ? await caseByRef(tx, tag) : undefined;
   const decision = decideThread({
     inReplyTo: parsed.inReplyTo,
@@ -498,6 +501,16 @@ function routeToSecurity(deps: ProcessDeps, mailbox: MailboxRow, subject: string
   if (!security) return null;
   const v = readsAsVulnerabilityReport({ subject, report });
   return v.security ? { to: security, reason: v.reason } : null;
+}
+
+function addressedInputOf(config: Config, parsed: ParsedMessage, report: Analysis['report']['report']): AddressedInput {
+  const known = config.noise.set_aside_unaddressed && config.mailboxes.every((m) => m.address_configured);
+  return {
+    recipients: [...parsed.to, ...parsed.cc].map((a) => a.address),
+    headers: parsed.headers,
+    ours: known ? ownAddresses(config) : null,
+    readsAsReport: mentionsVulnerability({ subject: parsed.subject, report, text: parsed.text }),
+  };
 }
 
 function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; mailboxes: Map<number, MailboxRow>; keyring?: () => Promise<Keyring> } {

@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import { ownAddresses, type Config } from '../config.ts';
 import type { Classification } from '../core/classify.ts';
 import { decideLearn, reduceSignatures, type LearnDecision } from '../core/key-trust.ts';
 import { domainAuthentication, originatorProblem, proveMaintainer, senderAuthentication, type Authentication, type DomainAuth, type MaintainerEntry, type Proof } from '../core/maintainer.ts';
@@ -39,7 +39,7 @@ export interface Trust {
 }
 
 function protectedAddresses(config: Config): Set<string> {
-  return new Set([...config.maintainers.map((m) => m.email.toLowerCase()), ...config.mailboxes.map((m) => m.address.toLowerCase())]);
+  return new Set([...config.maintainers.map((m) => m.email.toLowerCase()), ...ownAddresses(config)]);
 }
 
 /** Everything about the sender that does not depend on the case the message joins. */

@@ -278,3 +278,49 @@ function spamVerdict(h: Record<string, string[]>, threshold: number | null): Cla
   return null;
 }
 
+
+// Mail that is not addressed to us. A security@ mailbox also receives copies of list posts (the mailbox is
+// subscribed, or a member forwards the list), Bcc copies and misdirected mail: mail whose To and Cc name other
+// people and whose delivery headers name none of our addresses. Such mail is set aside as list mail unless it
+// mentions a vulnerability at all (a Bcc'd report, however short, must still open a case: core/route.ts). The
+// rule needs to know every address that delivers into our mailboxes, so it is off unless each mailbox's address
+// is configured (the embedded default's `name@localhost` is not an address anybody writes to);
+// mailboxes[].aliases adds the others. Why this rule and not the list's subject tag: docs/decisions.md.
+
+export interface AddressedInput {
+  /** The parsed To and Cc addresses. */
+  recipients: string[];
+  /** Header lines by lower-cased name (Delivered-To, X-Original-To, Envelope-To, X-Envelope-To are read). */
+  headers: Record<string, string[]>;
+  /** Every address that delivers into one of our mailboxes, or null when they are not all known (the rule is off). */
+  ours: string[] | null;
+  /** Whether the message mentions a vulnerability at all (core/route.ts mentionsVulnerability). */
+  readsAsReport: boolean;
+}
+
+const DELIVERY_HEADERS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to'];
+const DELIVERY_VALUE_MAX = 500;
+const DELIVERY_VALUES_MAX = 20;
+const RECIPIENTS_MAX = 200;
+
+/** The addresses in a delivery header's value: tokens with exactly one '@', read from a capped value. */
+function deliveryAddresses(value: string): string[] {
+  return value
+    .slice(0, DELIVERY_VALUE_MAX)
+    .split(/[\s<>,;"()]+/)
+    .filter((t) => t.indexOf('@') > 0 && t.indexOf('@') === t.lastIndexOf('@'))
+    .map((t) => t.toLowerCase());
+}
+
+/** List mail when the message names recipients, none of them ours, and does not read as a report; else null. */
+export function unaddressedVerdict(input: AddressedInput): Classification | null {
+  if (input.ours === null || input.readsAsReport) return null;
+  const ours = new Set(input.ours.map((a) => a.trim().toLowerCase()));
+  const delivered = DELIVERY_HEADERS.flatMap((n) => values(input.headers, n).slice(0, DELIVERY_VALUES_MAX)).flatMap(deliveryAddresses);
+  if (delivered.some((a) => ours.has(a))) return null;
+  const recipients = input.recipients.slice(0, RECIPIENTS_MAX).map((a) => a.trim().toLowerCase());
+  // No recipient named at all ("undisclosed-recipients:;"): nothing tells us it was meant for someone else.
+  if (recipients.length === 0 || recipients.some((a) => ours.has(a))) return null;
+  const shownTo = safeSubject(recipients.slice(0, 2).join(', '), 80);
+  return hit('list', `addressed to ${shownTo}${recipients.length > 2 ? ', ...' : ''}, not to this mailbox, and not a vulnerability report (a list copy, a Bcc or misdirected mail)`);
+}

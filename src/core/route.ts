@@ -31,3 +31,15 @@ export function readsAsVulnerabilityReport(input: RouteInput): RouteVerdict {
   }
   return { security: false };
 }
+
+const MENTION_TEXT_MAX = 5000;
+
+/**
+ * A looser test than readsAsVulnerabilityReport, for deciding that mail is NOT a report: the extraction found any
+ * issue type, or the subject or the start of the text names the matter (the EXPLICIT words). A one-line "I think
+ * there is an XSS on your login page" mentions one; a list post about a patch does not.
+ */
+export function mentionsVulnerability(input: RouteInput & { text: string }): boolean {
+  if (readsAsVulnerabilityReport(input).security || input.report.type) return true;
+  return EXPLICIT.test(input.text.slice(0, MENTION_TEXT_MAX));
+}

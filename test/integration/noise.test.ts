@@ -199,3 +199,41 @@ describe('a vulnerability report sent to support@', () => {
     expect(ev.map((e) => e.data.routed_from)).toEqual(['support']);
   });
 });
+
+describe('mail not addressed to us', () => {
+  const env = useAppDatabase({ maintainers: MAINTAINERS.map((email) => ({ email })) });
+  const q = async <T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await env.db.pool.query<T>(sql, params)).rows;
+
+  it('sets aside a list copy with no list headers; a short report Bcc\'d to us, mail to an alias and a Delivered-To copy still open cases', async () => {
+    await ingest(env.app, 'security', [
+      // A list post that kept only From/To/Subject (as the notmuch corpus does): addressed to the list, not to us.
+      plain(['From: dev@people.example', 'To: devel@lists.example', 'Subject: [devel] [PATCH] Close file after parsing', 'Message-ID: <patch-1@people.example>'], 'This patch closes the file.\r\n'),
+      // The control: a one-line report Bcc'd to us (To names someone else) mentions a vulnerability.
+      plain(['From: someone@mail.example', 'To: friend@mail.example', 'Subject: bug', 'Message-ID: <bcc-1@mail.example>'], 'I think there is an XSS on your login page\r\n'),
+      // Mail a person sends us directly, about nothing security-related.
+      plain(['From: user@mail.example', 'To: security@example.org', 'Subject: hello', 'Message-ID: <direct-1@mail.example>']),
+      // A copy delivered to us by the MX while To names a list we do not know of.
+      plain(['Delivered-To: security@example.org', 'From: user2@mail.example', 'To: other-list@lists.example', 'Subject: question', 'Message-ID: <delivered-1@mail.example>']),
+    ]);
+    const rows = await q<{ subject: string; status: string; noise_class: string | null; noise_reason: string | null }>('select subject, status, noise_class, noise_reason from cases order by id');
+    const bySubject = Object.fromEntries(rows.map((r) => [r.subject, r]));
+    expect(bySubject['[devel] [PATCH] Close file after parsing']).toMatchObject({ status: 'noise', noise_class: 'list', noise_reason: expect.stringContaining('devel@lists.example') });
+    for (const s of ['bug', 'hello', 'question']) expect(bySubject[s]?.status, s).not.toBe('noise');
+    // The list copy got no acknowledgment; the three others did.
+    const acks = await q<{ n: number }>(`select count(*)::int as n from outbox where kind = 'ack'`);
+    expect(acks[0]!.n).toBe(3);
+  });
+});
+
+describe('mail not addressed to us, on the embedded default (no address configured)', () => {
+  const env = useAppDatabase({
+    mailboxes: [{ name: 'security', kind: 'security', maildir: '/nonexistent/mailcase-test-maildir' }],
+  });
+
+  it('is not set aside: nobody writes to security@localhost, so the rule cannot tell', async () => {
+    await ingest(env.app, 'security', [plain(['From: dev@people.example', 'To: devel@lists.example', 'Subject: [devel] patch', 'Message-ID: <patch-2@people.example>'], 'This patch closes the file.\r\n')]);
+    const rows = (await env.db.pool.query<{ status: string }>('select status from cases')).rows;
+    expect(rows.map((r) => r.status)).not.toContain('noise');
+    expect(rows).toHaveLength(1);
+  });
+});

@@ -1,8 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { classifyInputOf, classifyMessage, LOOP_HEADER, outgoingLoopHeaders, type ClassifyInput, type MessageKind } from '../../src/core/classify.ts';
+import { classifyInputOf, classifyMessage, unaddressedVerdict, LOOP_HEADER, outgoingLoopHeaders, type ClassifyInput, type MessageKind } from '../../src/core/classify.ts';
 import { parseMessage } from '../../src/mail/parse.ts';
+import { extractReport } from '../../src/core/report.ts';
+import { mentionsVulnerability } from '../../src/core/route.ts';
 
 // Loop safety on real mail: every message of test/fixtures/corpus/{auto-replies,bounces,lists} is
 // classified as a machine, and ordinary mail (threads, charsets, attachments, html, pgp, malformed, and our
@@ -36,7 +38,8 @@ const EXCEPTIONS: Record<string, MessageKind> = {
   'lists/cpython-msg_04.eml': 'human',
   // notmuch's test corpus keeps only From/To/Date/Subject/Message-ID of these list posts: the "[notmuch]"
   // subject tag is the only trace of the list, and a subject tag is no evidence (a person may write one).
-  // Without List-*/Precedence they are indistinguishable from a person writing to us directly.
+  // By their headers alone they are a person's mail; they are addressed to the list, not to us, so the rule
+  // for mail not addressed to us sets them aside (tested below, with the two person's messages above).
   'lists/notmuch-default_01_2.eml': 'human',
   'lists/notmuch-default_32_2.eml': 'human',
   'lists/notmuch-default_bar_17_2.eml': 'human',
@@ -177,5 +180,66 @@ describe('classifyMessage rules', () => {
     expect(classifyMessage(input(ack, { from: 'forwarder@example.net' })).kind).toBe('own');
     // At another mailcase instance, whose own addresses differ:
     expect(classifyMessage(input(ack, { from: 'security@example.org', ownAddresses: ['security@other.example'] })).kind).toBe('auto-reply');
+  });
+});
+
+describe('mail not addressed to us (unaddressedVerdict)', () => {
+  const ours = ['security@example.org', 'support@example.org'];
+  const verdictOf = async (file: string, mailboxes = ours) => {
+    const parsed = await parseMessage(readFileSync(file), { timeoutMs: 20_000 });
+    const first = classifyMessage(classifyInputOf(parsed, mailboxes));
+    if (first.kind !== 'human') return first;
+    const { report } = extractReport({ subject: parsed.subject, text: parsed.text, html: parsed.html, attachments: [] });
+    const readsAsReport = mentionsVulnerability({ subject: parsed.subject, report, text: parsed.text });
+    return unaddressedVerdict({ recipients: [...parsed.to, ...parsed.cc].map((a) => a.address), headers: parsed.headers, ours: mailboxes, readsAsReport }) ?? first;
+  };
+
+  it('sets aside every file of the corpus machine-mail folders that the headers alone took for a person', async () => {
+    const stillHuman: string[] = [];
+    for (const label of ['auto-replies', 'bounces', 'lists']) {
+      for (const f of files(join(CORPUS, label))) {
+        if ((await verdictOf(join(CORPUS, label, f))).kind === 'human') stillHuman.push(`${label}/${f}`);
+      }
+    }
+    expect(stillHuman).toEqual([]);
+  });
+
+  it('keeps every report fixture a person when it is addressed to us (the control)', async () => {
+    const wrong: string[] = [];
+    for (const f of files(FIXTURES)) {
+      if (f === '14-newsletter-not-a-report.eml') continue;
+      const v = await verdictOf(join(FIXTURES, f), ['security@mailcase.example', 'support@mailcase.example']);
+      if (v.kind !== 'human') wrong.push(`${f}: ${v.kind} (${v.reason})`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('keeps the report fixtures people even when sent to an address we do not know, because they read as reports', async () => {
+    const wrong: string[] = [];
+    for (const f of files(FIXTURES)) {
+      if (f === '14-newsletter-not-a-report.eml') continue;
+      const v = await verdictOf(join(FIXTURES, f), ['security@elsewhere.example']);
+      if (v.kind !== 'human') wrong.push(`${f}: ${v.kind} (${v.reason})`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  const base = { headers: {}, ours, readsAsReport: false };
+  it.each<[string, Parameters<typeof unaddressedVerdict>[0], 'list' | null]>([
+    ['To someone else, no report: list noise', { ...base, recipients: ['notmuch@notmuchmail.org'] }, 'list'],
+    ['To someone else, but reads as a report (a Bcc\'d report): a person', { ...base, recipients: ['security@other.example'], readsAsReport: true }, null],
+    ['To us', { ...base, recipients: ['Security@Example.org'] }, null],
+    ['Cc us', { ...base, recipients: ['a@b.example', 'support@example.org'] }, null],
+    ['Delivered-To us (a Bcc, delivery header)', { ...base, recipients: ['a@b.example'], headers: { 'delivered-to': ['security@example.org'] } }, null],
+    ['X-Original-To us in angle brackets', { ...base, recipients: ['a@b.example'], headers: { 'x-original-to': ['<security@example.org>'] } }, null],
+    ['no recipients named (undisclosed-recipients)', { ...base, recipients: [] }, null],
+    ['our addresses unknown: the rule is off', { ...base, recipients: ['a@b.example'], ours: null }, null],
+  ])('%s', (_name, input, want) => {
+    expect(unaddressedVerdict(input)?.kind ?? null).toBe(want);
+  });
+
+  it('reads a capped, hostile delivery header in linear time and finds nothing in it', () => {
+    const headers = { 'delivered-to': Array.from({ length: 1000 }, () => '@'.repeat(100_000)) };
+    expect(unaddressedVerdict({ ...base, recipients: ['x@y.example'], headers })?.kind).toBe('list');
   });
 });

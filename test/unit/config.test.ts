@@ -314,8 +314,8 @@ describe('defaultConfigDoc', () => {
     expect(defaultConfigDoc()).toEqual({
       data_dir: './data',
       mailboxes: [
-        { name: 'security', kind: 'security', case_prefix: 'SEC', address: 'security@localhost', maildir: 'data/mailboxes/security' },
-        { name: 'support', kind: 'support', case_prefix: 'SUP', address: 'support@localhost', maildir: 'data/mailboxes/support' },
+        { name: 'security', kind: 'security', case_prefix: 'SEC', maildir: 'data/mailboxes/security' },
+        { name: 'support', kind: 'support', case_prefix: 'SUP', maildir: 'data/mailboxes/support' },
       ],
     });
   });
@@ -327,6 +327,8 @@ describe('defaultConfigDoc', () => {
       ['security', 'security', 'SEC', '/srv/mailcase/mailboxes/security', undefined],
       ['support', 'support', 'SUP', '/srv/mailcase/mailboxes/support', undefined],
     ]);
+    // Nobody writes to name@localhost: the "not addressed to us" rule stays off on the embedded default.
+    expect(c.mailboxes.map((m) => [m.address, m.address_configured])).toEqual([['security@localhost', false], ['support@localhost', false]]);
     expect(c.source).toBe('(embedded defaults)');
   });
 
