@@ -3,7 +3,7 @@ import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
-import type { Analyser } from './mail/analyse.ts';
+import { analysisPolicy, type Analyser, type AnalysisPolicy } from './mail/analyse.ts';
 import { loadKeyring, pgpKeySpec, type Keyring, type PgpKeySpec } from './mail/pgp/keyring.ts';
 import type { ProcessDeps } from './cases/file-batch.ts';
 import { checkTemplates, type Templates } from './mail/templates.ts';
@@ -92,13 +92,13 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
  */
 function oneShotAnalyser(config: Config): Analyser {
   let a = oneShotParsers.get(config);
-  if (!a) oneShotParsers.set(config, (a = lazyThreadAnalyser(config.processing.parse_timeout_ms, pgpKeySpec(config))));
+  if (!a) oneShotParsers.set(config, (a = lazyThreadAnalyser(config.processing.parse_timeout_ms, pgpKeySpec(config), analysisPolicy(config))));
   return a;
 }
 
-function lazyThreadAnalyser(timeoutMs: number, spec: PgpKeySpec): Analyser {
+function lazyThreadAnalyser(timeoutMs: number, spec: PgpKeySpec, policy: AnalysisPolicy): Analyser {
   let loaded: Promise<Analyser> | undefined;
-  const get = (): Promise<Analyser> => (loaded ??= import('./mail/parse-pool.ts').then((m) => new m.ParsePool({ size: 1, timeoutMs, pgp: spec })));
+  const get = (): Promise<Analyser> => (loaded ??= import('./mail/parse-pool.ts').then((m) => new m.ParsePool({ size: 1, timeoutMs, pgp: spec, policy })));
   return {
     analyse: async (raw, ctx) => (await get()).analyse(raw, ctx),
     ready: async () => (await get()).ready(),

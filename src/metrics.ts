@@ -2,6 +2,7 @@ import type * as Prom from 'prom-client';
 import type pg from 'pg';
 import type { Config } from './config.ts';
 import { computeDeadlines } from './core/sla.ts';
+import { openCaseClocks, outboxByState } from './db/queries/metrics.ts';
 
 // One Prometheus registry for the process (served at /metrics by src/http/server.ts). Counters are bumped by
 // the stages as things happen; the outbox and SLA gauges are computed from the database at scrape time
@@ -157,14 +158,7 @@ export async function refreshDatabaseGauges(db: pg.Pool, config: Config, opts: {
   let timer: NodeJS.Timeout | undefined;
   try {
     const work = (async () => {
-      const outbox = await db.query<{ state: string; n: number; oldest: number | null }>(
-        `select state, count(*)::int as n, extract(epoch from now() - min(created_at))::float8 as oldest from outbox group by state`,
-      );
-      const open = await db.query<{ opened_at: Date; severity: string | null; status: string; acknowledged_at: Date | null; assessed_at: Date | null; resolved_at: Date | null }>(
-        'select opened_at, severity, status, acknowledged_at, assessed_at, resolved_at from cases where status <> all($1::text[])',
-        [CLOSED],
-      );
-      return { outbox: outbox.rows, open: open.rows };
+      return { outbox: await outboxByState(db), open: await openCaseClocks(db, CLOSED) };
     })();
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`database gauges took longer than ${timeoutMs} ms`)), timeoutMs);

@@ -1,11 +1,12 @@
 import os from 'node:os';
 import { processDeps, type App } from './app.ts';
 import { ParsePool } from './mail/parse-pool.ts';
+import { analysisPolicy } from './mail/analyse.ts';
 import { coerceError, oneLine } from './errors.ts';
 import { HealthRegistry, type FetchState } from './health.ts';
 import { initMailboxMetrics, metrics } from './metrics.ts';
 import { pgpKeySpec } from './mail/pgp/keyring.ts';
-import { preparePgp } from './mail/pgp/prepare-outgoing.ts';
+import { encryptOutgoing } from './cases/encrypt-outgoing.ts';
 import { leadOnce, runAsLeader } from './stages/leader.ts';
 import { ImapFetcher } from './stages/imap-fetch.ts';
 import { MaildirFetcher, ensureMaildir } from './stages/maildir-fetch.ts';
@@ -49,7 +50,7 @@ export function sendDeps(app: App): SendDeps {
     log: app.log,
     transport: createTransport(app.config),
     prepare: pgpMailboxes
-      ? async (row, raw) => preparePgp(app.db.pool, await app.keyring(), app.mailboxesById.get(row.mailbox_id)!.name, row.to_addrs, raw, configOnly)
+      ? async (row, raw) => encryptOutgoing(app.db.pool, await app.keyring(), app.mailboxesById.get(row.mailbox_id)!.name, row.to_addrs, raw, configOnly)
       : undefined,
   };
 }
@@ -81,7 +82,7 @@ export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): W
   const p = app.config.processing;
   const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
   // Each parser thread unlocks the mailboxes' PGP keys once when it starts.
-  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config) });
+  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config), policy: analysisPolicy(app.config) });
   // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
   const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });
   const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });

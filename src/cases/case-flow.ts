@@ -1,7 +1,7 @@
 import type { Config } from '../config.ts';
 import type { MailboxKind } from '../core/ack.ts';
 import type { Classification } from '../core/classify.ts';
-import { parseMaintainerReply, type Command, type MaintainerReply } from '../core/mail-commands.ts';
+import type { Command, MaintainerReply } from '../core/mail-commands.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import { authenticationPhrase, type Authentication, type MaintainerEntry, type Proof } from '../core/maintainer.ts';
 import { notificationContext } from '../core/notification.ts';
@@ -54,6 +54,8 @@ export interface Joined {
   rawId: number;
   messageRowId: number;
   parsed: ParsedMessage;
+  /** Its text read as a maintainer's reply, in the parser thread (MessageFacts.reply). */
+  reply: MaintainerReply;
   classification: Classification;
   proof: Proof;
   /** The role the message was stored with. */
@@ -170,8 +172,8 @@ async function actOnMaintainerReply(
   await applyMaintainerAction(tx, { ...mail, mailboxes: deps.mailboxes, keyring: deps.keyring }, c, mailbox, thread, {
     actor: { kind: 'maintainer', actor: from },
     author: from,
-    // Commands and the reply are read from the first MAX_REPLY_CHARS only: this runs on the main thread.
-    reply: parseMaintainerReply(j.parsed.text.length > MAX_REPLY_CHARS ? j.parsed.text.slice(0, MAX_REPLY_CHARS) : j.parsed.text),
+    // Read in the parser thread (mail/analyse.ts): quote and signature cut off, the commands parsed.
+    reply: j.reply,
     rawId: j.rawId,
     inReplyTo: j.parsed.messageId,
     via: authenticationPhrase(j.authentication ?? (j.proof.role === 'maintainer' ? j.proof.via : 'none')),
@@ -277,9 +279,6 @@ export async function bounceToMaintainer(tx: Db, deps: FlowDeps, mailbox: Mailbo
 }
 
 /** What a new case's notification needs (known before its ref is given at the end of the batch). */
-/** How much of a maintainer's reply is read for commands and relayed (a relayed text is cut at 100,000 anyway). */
-export const MAX_REPLY_CHARS = 200_000;
-
 export interface OpenedForNotice {
   caseId: number;
   messageRowId: number;

@@ -5,6 +5,7 @@ import { maintainerMailContext, sealedNotice, type MaintainerMailInput } from '.
 import { replySubject, safeSubject } from '../core/subject.ts';
 import type { Db } from '../db/pool.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
+import { caseThreadMessages } from '../db/queries/messages.ts';
 import { enqueue } from '../db/queries/outbox.ts';
 import type { RenderedMail, Templates } from '../mail/templates.ts';
 import { newMessageId } from './ack.ts';
@@ -23,13 +24,9 @@ export interface CaseThread { inReplyTo: string | null; references: string[] }
 
 /** The thread of a case: the latest Message-ID from the reporter (to answer) and the chain (References). */
 export async function caseThread(db: Db, caseId: number, reporter: string | null): Promise<CaseThread> {
-  const r = await db.query<{ message_id: string; from_email: string | null; direction: string }>(
-    `select message_id, from_email, direction from messages where case_id = $1 and message_id is not null and visibility = 'case'
-       and (direction = 'out' or role = 'reporter') order by id`,
-    [caseId],
-  );
-  const fromReporter = r.rows.filter((m) => m.direction === 'in' && m.from_email === reporter);
-  const ids = r.rows.map((m) => m.message_id);
+  const rows = await caseThreadMessages(db, caseId);
+  const fromReporter = rows.filter((m) => m.direction === 'in' && m.from_email === reporter);
+  const ids = rows.map((m) => m.message_id);
   return { inReplyTo: fromReporter.at(-1)?.message_id ?? ids.at(-1) ?? null, references: ids.slice(-20) };
 }
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ownAddresses, type Config } from '../config.ts';
+import type { Config } from '../config.ts';
 import { decideThread } from '../core/thread.ts';
 import { findDuplicate, type StoredCopy } from '../core/duplicate.ts';
 import { yearIn } from '../core/ref.ts';
@@ -16,21 +16,20 @@ import { insertEvent, insertEvents } from '../db/queries/events.ts';
 import { establishTrust, recordTrust, trustForCase } from './trust.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
-import { classifyInputOf, classifyMessage, unaddressedVerdict, type AddressedInput, type Classification } from '../core/classify.ts';
+import type { Classification } from '../core/classify.ts';
 import type { ReportField } from '../core/report.ts';
 import type { Templates } from '../mail/templates.ts';
 import type { Keyring } from '../mail/pgp/keyring.ts';
 import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import type { MaintainerEntry } from '../core/maintainer.ts';
-import { findCaseTag } from '../core/thread.ts';
 import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
 import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts';
 import { autoReplyDecision } from '../core/ack-policy.ts';
-import { mentionsVulnerability, readsAsVulnerabilityReport } from '../core/route.ts';
+import type { RouteVerdict } from '../core/route.ts';
 
 // Step 2 of the pipeline (docs/architecture.md): claim stored raw messages and turn each into a message filed under a case, all of it
 // (message, attachments, case, audit events, and later outgoing mail) in one transaction per batch, each
@@ -301,8 +300,9 @@ async function processOne(
   if (!analysed) throw new MailcaseError('MC_PROCESS_FAILED', `raw message ${raw.id} was not parsed`);
   const { parsed, report: extracted } = analysed;
   const existing = reprocess ? await msgq.messageForRaw(tx, raw.id) : undefined;
-  const spam = { headerScoreThreshold: config.spam.header_score_threshold ?? null, allow: config.spam.allow };
-  let verdict = classifyMessage(classifyInputOf(parsed, ownAddresses(config), spam));
+  // Every input read from the message's text was read in the parser thread (mail/analyse.ts, messageFacts).
+  const { facts } = analysed;
+  let verdict = facts.classification;
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
@@ -321,9 +321,9 @@ async function processOne(
     parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
   // Threading facts that need no proof: the cases of the messages it answers, and a case tag in its subject.
   const known = existing ? [] : await msgq.casesForMessageIds(tx, parsed.referenced);
-  const tag = existing ? null : findCaseTag(parsed.subject, config.mailboxes.map((m) => m.case_prefix));
+  const tag = existing ? null : facts.caseTag;
   // Mail not addressed to us that would open a case (no thread of ours, no case tag) and is no report: list noise.
-  if (!existing && verdict.kind === 'human' && known.length === 0 && !tag) verdict = unaddressedVerdict(addressedInputOf(config, parsed, extracted.report)) ?? verdict;
+  if (!existing && verdict.kind === 'human' && known.length === 0 && !tag && facts.unaddressed) verdict = facts.unaddressed;
   // Who sent it, as far as anything proves it: one parsed From for keys, signature, proof and threading.
   const trustDeps = { config, analyser: deps.analyser, mailboxName: mailbox.name };
   const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, maintainers);
@@ -359,7 +359,7 @@ async function processOne(
   });
   // Machine mail: a bounce or automatic reply naming our mail joins its case, machine mail in a
   // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
-  const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision) : undefined;
+  const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision, facts.bounce) : undefined;
   if (placed?.place === 'noise') {
     const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
@@ -410,14 +410,14 @@ async function processOne(
     if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
     // Machine mail is recorded on the case and nothing more.
     if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
-    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, classification: verdict, proof, role, authentication: ct.authentication, encrypted: crypto.encrypted }, now);
+    const acted = await actOnJoined(tx, flowDeps(deps), { case: c, rawId: raw.id, messageRowId: messageId, parsed, reply: facts.reply, classification: verdict, proof, role, authentication: ct.authentication, encrypted: crypto.encrypted }, now);
     if (acted.visibility === 'internal') await msgq.markInternal(tx, messageId);
     return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
   } else {
     const { report, missing } = extracted;
     const linkedCaseId = decision.action === 'new-linked' ? decision.linkedCaseId : null;
     // A support@ message that reads as a vulnerability report gets the security clock.
-    const routed = routeToSecurity(deps, mailbox, parsed.subject, report, verdict);
+    const routed = routeToSecurity(deps, mailbox, facts.route, verdict);
     const filed = routed?.to ?? mailbox;
     const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
@@ -450,7 +450,7 @@ async function processOne(
     }
     const year = yearIn(now, config.policy.timezone);
     // An answer goes to Reply-To only for an authenticated From with an aligned Reply-To.
-    const authentication = senderAuthentication({ from, authResults: parsed.headers['authentication-results'] ?? [], trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
+    const authentication = senderAuthentication({ from, authResults: facts.authResults, trustedAuthservId: config.trusted_authserv_id, signatureMatchesFrom: analysed.crypto.signerMatchesFrom });
     const ack: AckCandidate = {
       caseId,
       rawId: raw.id,
@@ -494,23 +494,12 @@ async function processOne(
 }
 
 /** The security mailbox a support@ report is filed under, when the rule says it is one (src/core/route.ts). */
-function routeToSecurity(deps: ProcessDeps, mailbox: MailboxRow, subject: string, report: Analysis['report']['report'], verdict: Classification): { to: MailboxRow; reason: string } | null {
+function routeToSecurity(deps: ProcessDeps, mailbox: MailboxRow, v: RouteVerdict, verdict: Classification): { to: MailboxRow; reason: string } | null {
   if (mailbox.kind !== 'support' || verdict.kind !== 'human') return null;
   if (!deps.config.mailboxes.find((m) => m.name === mailbox.name)?.route_security_reports) return null;
   const security = [...deps.mailboxes.values()].find((m) => m.kind === 'security');
   if (!security) return null;
-  const v = readsAsVulnerabilityReport({ subject, report });
   return v.security ? { to: security, reason: v.reason } : null;
-}
-
-function addressedInputOf(config: Config, parsed: ParsedMessage, report: Analysis['report']['report']): AddressedInput {
-  const known = config.noise.set_aside_unaddressed && config.mailboxes.every((m) => m.address_configured);
-  return {
-    recipients: [...parsed.to, ...parsed.cc].map((a) => a.address),
-    headers: parsed.headers,
-    ours: known ? ownAddresses(config) : null,
-    readsAsReport: mentionsVulnerability({ subject: parsed.subject, report, text: parsed.text }),
-  };
 }
 
 function flowDeps(deps: ProcessDeps): { config: Config; templates: Templates; mailboxes: Map<number, MailboxRow>; keyring?: () => Promise<Keyring> } {

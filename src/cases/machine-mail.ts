@@ -1,4 +1,4 @@
-import { bounceError, readBounce, type BounceInput, type BounceReading } from '../core/bounce.ts';
+import { bounceError, type BounceReading } from '../core/bounce.ts';
 import type { Classification } from '../core/classify.ts';
 import type { ThreadDecision } from '../core/thread.ts';
 import type { Db } from '../db/pool.ts';
@@ -20,24 +20,9 @@ export type MachinePlacement =
   | { place: 'case'; caseId: number; by: string; matched: string; bounced: { outbox: OurOutgoing; reading: BounceReading } | null }
   | { place: 'noise' };
 
-/** The bounce reader's input from a parsed message: its text, report parts and returned headers (capped there). */
-export function bounceInputOf(parsed: ParsedMessage): BounceInput {
-  return {
-    text: parsed.text,
-    headers: parsed.headers,
-    ownMessageId: parsed.messageId,
-    parts: parsed.attachments.slice(0, 8).map((a) => {
-      const type = a.contentType.toLowerCase();
-      const readable = type.startsWith('message/') || type.startsWith('text/');
-      // Only the start of a part is read (the returned headers sit at its top): no copy of a large attachment.
-      return { contentType: type, text: readable && a.pieces[0] ? a.pieces[0].subarray(0, 32 * 1024).toString('utf8') : null };
-    }),
-  };
-}
-
-export async function placeMachineMail(tx: Db, parsed: ParsedMessage, verdict: Classification, decision: ThreadDecision): Promise<MachinePlacement> {
-  if (verdict.kind === 'bounce' || verdict.kind === 'auto-reply') {
-    const reading = readBounce(bounceInputOf(parsed));
+/** `reading` is what the parser thread read from a bounce or automatic reply (mail/analyse.ts, MessageFacts.bounce). */
+export async function placeMachineMail(tx: Db, parsed: ParsedMessage, verdict: Classification, decision: ThreadDecision, reading: BounceReading | null): Promise<MachinePlacement> {
+  if ((verdict.kind === 'bounce' || verdict.kind === 'auto-reply') && reading) {
     // The returned message's own Message-ID first, then the thread headers of the bounce itself.
     const ids = [...new Set([...reading.messageIds, ...parsed.referenced])].slice(0, 30);
     const ours = await outgoingByMessageIds(tx, ids);

@@ -3,13 +3,13 @@ import type pg from 'pg';
 import { messageIdFromRaw } from '../core/message-id.ts';
 import { withTransaction } from '../db/pool.ts';
 import { advanceCursor } from '../db/queries/cursors.ts';
-import { insertRawMessages, type NewRaw } from '../db/queries/raw-messages.ts';
+import { insertRawMessages, notifyRawStored, type NewRaw } from '../db/queries/raw-messages.ts';
 import type { RawCacheSink } from './raw-cache.ts';
 
 // Step 1's commit point, shared by every source: raw bytes (with size and SHA-256) are written and committed
 // here, and only after this returns may the source flag, move or rename its copy.
 
-export const RAW_CHANNEL = 'mailcase_raw';
+export { RAW_CHANNEL } from '../db/queries/raw-messages.ts';
 
 export interface IncomingRaw {
   raw: Buffer;
@@ -74,6 +74,6 @@ async function storeInTransaction(tx: pg.PoolClient, items: IncomingRaw[], opts:
     cached.push(f.id);
   }
   if (opts.cursorUid !== undefined && opts.uidvalidity !== undefined) await advanceCursor(tx, opts.mailboxId, opts.uidvalidity, opts.cursorUid);
-  if (fresh.length > 0) await tx.query('select pg_notify($1, $2)', [RAW_CHANNEL, String(opts.mailboxId)]);
+  if (fresh.length > 0) await notifyRawStored(tx, opts.mailboxId);
   return fresh;
 }

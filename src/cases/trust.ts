@@ -70,7 +70,7 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
   }
   const { originator } = parsed();
   const problem = originatorProblem(originator);
-  const domain = from && problem === null ? domainAuthentication(from, parsed().headers['authentication-results'] ?? [], config.trusted_authserv_id) : null;
+  const domain = from && problem === null ? domainAuthentication(from, analysed.facts.authResults, config.trusted_authserv_id) : null;
   const crypto = analysed.crypto;
   const signedBy = new Set(crypto.signers.filter((s) => s.check === 'good' && s.binding === 'offered' && s.fingerprint).map((s) => s.fingerprint!));
   const learn = from
@@ -104,7 +104,7 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
     senderHeaders: originator.senderHeaders,
     sender: originator.sender,
     maintainers,
-    authResults: parsed().headers['authentication-results'] ?? [],
+    authResults: analysed.facts.authResults,
     trustedAuthservId: config.trusted_authserv_id,
     signature: { status: finalCrypto.signature, fingerprint: finalCrypto.signerFingerprint },
   });
@@ -163,7 +163,7 @@ export async function trustForCase(tx: Db, deps: TrustDeps, t: Trust, c: { id: n
     ? proof.via
     : senderAuthentication({
       originator: parsed.originator,
-      authResults: parsed.headers['authentication-results'] ?? [],
+      authResults: t.analysed.facts.authResults,
       trustedAuthservId: deps.config.trusted_authserv_id,
       signatureValid,
       answersOurs: c.id !== null && t.answered.some((a) => a.case_id === c.id),

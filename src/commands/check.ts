@@ -7,6 +7,7 @@ import type { Config, MailboxConfig } from '../config.ts';
 import { loadConfig } from '../config.ts';
 import { openDatabase, type Database } from '../db/database.ts';
 import { loadMigrations } from '../db/migrate.ts';
+import { appliedMigrationIds, serverVersion } from '../db/queries/health.ts';
 import { MailcaseError, coerceError, oneLine } from '../errors.ts';
 import { createLogger, redactUrl, type Logger } from '../log.ts';
 import { ensureMaildir } from '../stages/maildir-fetch.ts';
@@ -60,11 +61,11 @@ async function checkDatabase(ctx: CheckContext): Promise<CheckResult[]> {
   }
   ctx.db = db;
   const where = ctx.config.database_url ? redactUrl(db.url) : `embedded PostgreSQL under ${path.join(ctx.config.data_dir, 'postgres')}`;
-  const version = (await db.pool.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? '?';
+  const version = (await serverVersion(db.pool)) ?? '?';
   const known = loadMigrations().map((m) => m.id);
   let applied: number[] = [];
   try {
-    applied = (await db.pool.query<{ id: number }>('select id from schema_migrations')).rows.map((r) => r.id);
+    applied = await appliedMigrationIds(db.pool);
   } catch (err) {
     if (coerceError(err).code !== '42P01') throw err; // undefined_table: a fresh database, everything pending
   }

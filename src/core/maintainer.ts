@@ -37,6 +37,22 @@ export interface AuthResultsHeader {
   results: AuthResult[];
 }
 
+/**
+ * Authentication-Results as the parser thread hands them over: the first MAX_AUTH_RESULTS_HEADERS values already
+ * parsed (parseAuthResultsHeaders), so the main thread never runs a pattern on the header text. The raw values
+ * (a string array) are still accepted, for tests and one-off callers.
+ */
+export type AuthResultsInput = readonly string[] | { readonly parsed: readonly AuthResultsHeader[] };
+
+/** Parse the first MAX_AUTH_RESULTS_HEADERS header values, topmost first; values with no authserv-id are dropped. */
+export function parseAuthResultsHeaders(values: readonly string[]): AuthResultsHeader[] {
+  return values.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
+}
+
+export function authResultsHeaders(input: AuthResultsInput): readonly AuthResultsHeader[] {
+  return 'parsed' in input ? input.parsed : parseAuthResultsHeaders(input as readonly string[]);
+}
+
 export interface ProofInput {
   /** Every address of the From header (normally one). */
   from: string[];
@@ -47,7 +63,7 @@ export interface ProofInput {
   sender?: string[];
   maintainers: readonly MaintainerEntry[];
   /** Authentication-Results header values, topmost first (with or without the "Authentication-Results:" name). */
-  authResults: readonly string[];
+  authResults: AuthResultsInput;
   trustedAuthservId: string | null | undefined;
   signature: { status: SignatureStatus; fingerprint: string | null };
 }
@@ -210,11 +226,11 @@ export interface DomainAuth {
 }
 
 /** What the topmost trusted Authentication-Results header says about the From address's domain. */
-export function domainAuthentication(address: string, authResults: readonly string[], trustedAuthservId: string | null | undefined): DomainAuth {
+export function domainAuthentication(address: string, authResults: AuthResultsInput, trustedAuthservId: string | null | undefined): DomainAuth {
   const trusted = trustedAuthservId?.trim().toLowerCase() ?? '';
   if (trusted === '') return { via: null, veto: null, reason: 'no trusted_authserv_id is configured, so only a PGP signature can prove a maintainer' };
   // Only the first headers: ours is on top, and 240 forged ones below it cost time and prove nothing.
-  const parsed = authResults.slice(0, MAX_AUTH_RESULTS_HEADERS).map(parseAuthResults).filter((h): h is AuthResultsHeader => h !== null);
+  const parsed = authResultsHeaders(authResults);
   const top = parsed.find((h) => h.authservId.toLowerCase() === trusted);
   const ignored = [...new Set(parsed.filter((h) => h.authservId.toLowerCase() !== trusted).map((h) => h.authservId))];
   const ignoredNote = ignored.length ? `; Authentication-Results from untrusted authserv-id ${ignored.join(', ')} ignored` : '';
@@ -292,7 +308,7 @@ export type Authentication = 'pgp' | 'dmarc' | 'dkim' | 'spf' | 'reply-to-ours' 
 
 export interface SenderAuthInput {
   originator: Originator;
-  authResults: readonly string[];
+  authResults: AuthResultsInput;
   trustedAuthservId: string | null | undefined;
   /** The message's signature is valid: by a key trusted for its From address, covering all of its text. */
   signatureValid: boolean;

@@ -11,15 +11,15 @@
 // dmarc=pass with header.from in that domain, dkim=pass with header.d aligned, or spf=pass with smtp.mailfrom
 // aligned (the rules of maintainer.ts, which proves maintainers the same way).
 
-import { MAX_AUTH_RESULTS_HEADERS, domainsAlign, parseAuthResults } from './maintainer.ts';
+import { authResultsHeaders, domainsAlign, type AuthResultsInput } from './maintainer.ts';
 
 export type SenderAuthentication = 'pgp' | 'dmarc' | 'dkim' | 'spf' | 'none';
 
 
 export interface SenderAuthInput {
   from: string | null;
-  /** Authentication-Results values, topmost first. */
-  authResults: readonly string[];
+  /** Authentication-Results values, topmost first (or as the parser thread parsed them). */
+  authResults: AuthResultsInput;
   trustedAuthservId: string | null | undefined;
   /** The PGP signature is valid and by a key bound to the From address (CryptoResult.signerMatchesFrom). */
   signatureMatchesFrom: boolean;
@@ -31,14 +31,7 @@ export function senderAuthentication(input: SenderAuthInput): SenderAuthenticati
   if (input.signatureMatchesFrom) return 'pgp';
   const trusted = input.trustedAuthservId?.trim().toLowerCase() ?? '';
   if (trusted === '') return 'none';
-  let top = null;
-  for (const value of input.authResults.slice(0, MAX_AUTH_RESULTS_HEADERS)) {
-    const h = parseAuthResults(value);
-    if (h && h.authservId.toLowerCase() === trusted) {
-      top = h;
-      break;
-    }
-  }
+  const top = authResultsHeaders(input.authResults).find((h) => h.authservId.toLowerCase() === trusted);
   if (!top) return 'none';
   const domain = from.slice(from.lastIndexOf('@') + 1);
   for (const r of top.results) {

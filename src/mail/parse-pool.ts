@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
-import type { Analyser, Analysis, PgpContext } from './analyse.ts';
+import type { Analyser, Analysis, AnalysisPolicy, PgpContext } from './analyse.ts';
 import type { PgpKeySpec } from './pgp/keyring.ts';
 
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
@@ -68,6 +68,7 @@ export class ParsePool implements Analyser {
   private readonly heapMb: number;
   private readonly maxSize: number;
   private readonly pgp: PgpKeySpec | undefined;
+  private readonly policy: AnalysisPolicy | undefined;
   /** Set when a thread cannot load the PGP keys (wrong passphrase, missing file): no work is possible. */
   private fatal: MailcaseError | undefined;
 
@@ -75,9 +76,10 @@ export class ParsePool implements Analyser {
    * One thread is started at once; more, up to `size`, only when work queues up while every thread is busy
    * (each costs some 30 MB, which a quiet security inbox need not pay).
    */
-  constructor(opts: { size: number; timeoutMs: number; heapMb?: number; pgp?: PgpKeySpec }) {
+  constructor(opts: { size: number; timeoutMs: number; heapMb?: number; pgp?: PgpKeySpec; policy?: AnalysisPolicy }) {
     this.timeoutMs = opts.timeoutMs;
     this.pgp = opts.pgp;
+    this.policy = opts.policy;
     this.heapMb = opts.heapMb ?? HEAP_MB;
     this.maxSize = Math.max(1, opts.size);
     this.slots.push(this.spawn());
@@ -85,7 +87,7 @@ export class ParsePool implements Analyser {
 
   private spawn(): Slot {
     // The key spec (file names, passphrases) goes to each thread, which unlocks its own copy of the keys once.
-    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };

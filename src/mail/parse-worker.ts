@@ -1,17 +1,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MailcaseError, coerceError } from '../errors.ts';
-import { analyse, type PgpContext } from './analyse.ts';
+import { analyse, NO_POLICY, type AnalysisPolicy, type PgpContext } from './analyse.ts';
 import { movable } from './parse-pool.ts';
 import { PgpReader } from './pgp/incoming.ts';
 import { loadKeyring, type PgpKeySpec } from './pgp/keyring.ts';
 
-// Worker-thread side of parse-pool.ts: one message at a time, in, analysed, out. Decrypted or parsed content
+// Worker-thread side of parse-pool.ts: one message at a time, in, analysed (parsed, decrypted, its report and
+// the facts processing decides on read from it), out. Decrypted or parsed content
 // crosses back to the main thread only by message passing; nothing is logged here. The PGP secret keys are
 // read and unlocked once per thread, before it says it is ready.
 
 interface Task { id: number; raw: Uint8Array; timeoutMs: number; ctx?: PgpContext }
 
-const spec = (workerData as { pgp?: PgpKeySpec } | undefined)?.pgp;
+const data = workerData as { pgp?: PgpKeySpec; policy?: AnalysisPolicy } | undefined;
+const spec = data?.pgp;
+const policy = data?.policy ?? NO_POLICY;
 let reader: PgpReader | undefined;
 try {
   reader = new PgpReader(spec && spec.mailboxes.length + spec.maintainers.length > 0 ? await loadKeyring(spec) : null);
@@ -29,7 +32,7 @@ if (reader) {
 
 function onTask(task: Task): void {
   const raw = Buffer.from(task.raw.buffer, task.raw.byteOffset, task.raw.byteLength);
-  analyse(raw, task.timeoutMs, { reader: reader!, ctx: task.ctx }).then(
+  analyse(raw, task.timeoutMs, { reader: reader!, ctx: task.ctx }, policy).then(
     (value) => {
       // Large attachments go back by transfer when they own their memory (small ones share Node's pool).
       const moves = value.parsed.attachments

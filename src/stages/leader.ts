@@ -2,6 +2,7 @@ import pg from 'pg';
 import { coerceError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { sleep } from '../core/signal.ts';
+import { heartbeat, releaseFetchLock, shortenKeepalives, tryFetchLock } from '../db/queries/leader.ts';
 
 // One fetch leader per mailbox: a session advisory lock held on a dedicated connection (not a pooled one, so
 // the lock lives exactly as long as that connection). When the leader dies its connection closes, the server
@@ -9,7 +10,6 @@ import { sleep } from '../core/signal.ts';
 // lock connection stops fetching at once. Even so, every write of a fetcher is idempotent, so two fetchers
 // running for a moment during a network split store nothing twice.
 
-export const LOCK_NAMESPACE = 7_401; // first half of the two-int advisory lock key
 
 export interface LeaderOptions {
   url: string;
@@ -44,25 +44,19 @@ export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSigna
     let held = false;
     try {
       await client.connect();
-      // The lock lives as long as this session. A leader whose host dies (no FIN, no RST) would hold it until the
-      // server's TCP keepalive gives up, two hours by default on Linux; probing this session after 10 s of
-      // silence, every 5 s, 3 times, ends it within about 25 s, and a standby takes over at its next try.
-      await client.query(
-        `select set_config('tcp_keepalives_idle', '10', false), set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false)`,
-      );
-      const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_NAMESPACE, opts.mailboxId]);
-      held = r.rows[0]?.ok === true;
+      await shortenKeepalives(client);
+      held = await tryFetchLock(client, opts.mailboxId);
       if (held) {
         log.info('became fetch leader');
         opts.onState?.('leader');
         wasStandby = false;
         const both = AbortSignal.any([signal, lost.signal]);
-        const heartbeat = (async () => {
+        const beating = (async () => {
           while (!both.aborted) {
             await sleep(Math.min(5000, opts.retryMs), both);
             if (both.aborted) break;
             try {
-              await client.query('select 1');
+              await heartbeat(client);
             } catch {
               lost.abort();
             }
@@ -72,7 +66,7 @@ export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSigna
           await work(both);
         } finally {
           lost.abort();
-          await heartbeat;
+          await beating;
         }
         if (!signal.aborted) {
           log.warn('fetch leadership lost; trying to regain it');
@@ -89,7 +83,7 @@ export async function runAsLeader(opts: LeaderOptions, work: (signal: AbortSigna
       opts.onState?.('no-lock', e.message);
       wasStandby = false;
     } finally {
-      if (held) await client.query('select pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, opts.mailboxId]).catch(() => undefined);
+      if (held) await releaseFetchLock(client, opts.mailboxId).catch(() => undefined);
       await client.end().catch(() => undefined);
     }
     if (!signal.aborted) await sleep(held ? 200 : opts.retryMs, signal);
@@ -102,8 +96,7 @@ export async function leadOnce(url: string, mailboxId: number, work: () => Promi
   client.on('error', () => undefined);
   await client.connect();
   try {
-    const r = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [LOCK_NAMESPACE, mailboxId]);
-    if (!r.rows[0]?.ok) return false;
+    if (!(await tryFetchLock(client, mailboxId))) return false;
     await work();
     return true;
   } finally {

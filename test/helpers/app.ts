@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { assembleApp, processDeps, type App } from '../../src/app.ts';
 import { buildConfig } from '../../src/config.ts';
-import { inProcessAnalyser } from '../../src/mail/analyse.ts';
+import { analysisPolicy, inProcessAnalyser } from '../../src/mail/analyse.ts';
 import { pgpKeySpec } from '../../src/mail/pgp/keyring.ts';
 import { ProcessStage } from '../../src/stages/processor.ts';
 import { sha256, storeRaw } from '../../src/cases/store.ts';
@@ -35,7 +35,7 @@ export async function ingest(app: App, mailbox: string, raws: Buffer[]): Promise
   const box = app.mailboxes.get(mailbox)!;
   await storeRaw(app.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
   // In-process analysis, as before one-shot commands got a parser thread: a thread per test App would add up.
-  await new ProcessStage(processDeps(app, inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config)))).drain();
+  await new ProcessStage(processDeps(app, inProcessAnalyser(app.config.processing.parse_timeout_ms, pgpKeySpec(app.config), analysisPolicy(app.config)))).drain();
 }
 
 /** A fresh database and an App on it for the enclosing describe block; both are filled in by beforeAll. */

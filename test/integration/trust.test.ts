@@ -7,7 +7,7 @@ import type { App } from '../../src/app.ts';
 import { CHECKS } from '../../src/commands/check.ts';
 import { changeKeyState, importKeys, keyListing } from '../../src/commands/keys.ts';
 import { loadCaseJson } from '../../src/commands/cases.ts';
-import { preparePgp } from '../../src/mail/pgp/prepare-outgoing.ts';
+import { encryptOutgoing } from '../../src/cases/encrypt-outgoing.ts';
 import { ingest, makeApp } from '../helpers/app.ts';
 import { createTestDatabase, quietLog, type TestDatabase } from '../helpers/db.ts';
 import { entity, Gpg, newMessageId, pgpMimeEncrypted, pgpMimeSigned, plainMessage, type GpgKey } from '../helpers/gpg.ts';
@@ -83,7 +83,7 @@ describe('mail trust: attacks and their controls', () => {
     return q('select fingerprint, trusted, learned_from from keys where address = $1 order by id', [address]);
   }
   async function encryptsTo(address: string): Promise<boolean> {
-    return (await preparePgp(db.pool, await app.keyring(), 'security', [address], Buffer.from('From: security@example.org\r\nTo: x\r\nSubject: t\r\n\r\nhello\r\n'), configOnly)).encrypted;
+    return (await encryptOutgoing(db.pool, await app.keyring(), 'security', [address], Buffer.from('From: security@example.org\r\nTo: x\r\nSubject: t\r\n\r\nhello\r\n'), configOnly)).encrypted;
   }
   async function autocrypt(key: GpgKey, addr: string): Promise<string> {
     const bin = (await gpg.run(['--export', key.fingerprint])).stdout.toString('base64').replace(/(.{72})/g, '$1\r\n ');

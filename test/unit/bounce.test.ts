@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BOUNCE_LIMITS, bounceError, readBounce, type BounceInput } from '../../src/core/bounce.ts';
-import { bounceInputOf } from '../../src/cases/machine-mail.ts';
+import { bounceInputOf } from '../../src/mail/analyse.ts';
 import { parseMessage } from '../../src/mail/parse.ts';
 
 // The bounce matcher on real delivery reports from test/fixtures/corpus/bounces: the returned

@@ -14,3 +14,13 @@ export async function queuedOutboxOlderThan(db: Db, ageSeconds: number): Promise
   );
   return r.rows[0]?.n ?? 0;
 }
+
+/** The server's version string (`mailcase check`). */
+export async function serverVersion(db: Db): Promise<string | null> {
+  return (await db.query<{ v: string }>("select current_setting('server_version') as v")).rows[0]?.v ?? null;
+}
+
+/** The migrations applied; fails with 42P01 (undefined_table) on a database never migrated. */
+export async function appliedMigrationIds(db: Db): Promise<number[]> {
+  return (await db.query<{ id: number }>('select id from schema_migrations')).rows.map((r) => r.id);
+}

@@ -207,3 +207,13 @@ export async function attachmentRows(db: Db, messageRowId: number): Promise<{ id
   );
   return r.rows;
 }
+
+/** A case's messages that make its mail thread: ours and the reporter's, shown on the case, oldest first. */
+export async function caseThreadMessages(db: Db, caseId: number): Promise<{ message_id: string; from_email: string | null; direction: string }[]> {
+  const r = await db.query<{ message_id: string; from_email: string | null; direction: string }>(
+    `select message_id, from_email, direction from messages where case_id = $1 and message_id is not null and visibility = 'case'
+       and (direction = 'out' or role = 'reporter') order by id`,
+    [caseId],
+  );
+  return r.rows;
+}

@@ -1,4 +1,3 @@
-import type { CryptoResult } from '../../mail/pgp/incoming.ts';
 import { named, type Db } from '../pool.ts';
 
 // The keys table (sql/003_pgp.sql, sql/005_trust.sql) and the PGP columns of messages and cases. Which keys are
@@ -83,8 +82,18 @@ export async function keysOfAddress(db: Db, address: string): Promise<Pick<KeyRo
   return r.rows;
 }
 
+/** The crypto columns of a message row (the PGP reader's CryptoResult has these and more). */
+export interface MessageCrypto {
+  encrypted: boolean;
+  decryption: string;
+  decryptionError: string | null;
+  signature: string;
+  signerFingerprint: string | null;
+  signatureError: string | null;
+}
+
 /** The crypto columns of an incoming message's row, and how its sender was authenticated. */
-export async function recordMessageCrypto(db: Db, messageId: number, crypto: CryptoResult, authentication: string, opts: { reprocess?: boolean } = {}): Promise<void> {
+export async function recordMessageCrypto(db: Db, messageId: number, crypto: MessageCrypto, authentication: string, opts: { reprocess?: boolean } = {}): Promise<void> {
   // Plain mail costs no query here: its authentication went in with the row (NewMessage.authentication).
   if (crypto.encrypted || crypto.signature !== 'none' || opts.reprocess) {
     await db.query(

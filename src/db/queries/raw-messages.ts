@@ -242,3 +242,11 @@ export async function countAttempts(db: Db, ids: number[]): Promise<{ raw_messag
   );
   return r.rows;
 }
+
+/** The channel a NOTIFY goes to when new raw messages are stored (the payload is the mailbox id). */
+export const RAW_CHANNEL = 'mailcase_raw';
+
+/** Wake the processing loops (of every replica) at commit: new raw messages of `mailboxId` wait. */
+export async function notifyRawStored(db: Db, mailboxId: number): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [RAW_CHANNEL, String(mailboxId)]);
+}

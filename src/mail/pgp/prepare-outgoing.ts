@@ -1,5 +1,3 @@
-import type { Db } from '../../db/pool.ts';
-import { trustedKeys } from '../../db/queries/pgp-keys.ts';
 import type { Keyring } from './keyring.ts';
 import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoing.ts';
 
@@ -10,14 +8,19 @@ import { autocryptHeader, encryptMessage, usableEncryptionKeys } from './outgoin
 
 export interface Prepared { raw: Buffer; encrypted: boolean }
 
+/** The recipients whose keys the caller must look up (cases/encrypt-outgoing.ts): not those in `configOnly`. */
+export function keyLookupAddresses(to: readonly string[], configOnly: ReadonlySet<string>): string[] {
+  return to.map((a) => a.toLowerCase()).filter((a) => !configOnly.has(a));
+}
+
 /**
- * `configOnly`: maintainer and mailbox addresses: mail to them is encrypted to configured keys only,
- * never to a key that arrived by mail (a planted key would read every notification).
+ * `known`: the trusted keys stored for the recipients (by lower-cased address). `configOnly`: maintainer and
+ * mailbox addresses: mail to them is encrypted to configured keys only, never to a key that arrived by mail (a
+ * planted key would read every notification). Nothing here reads the database.
  */
-export async function preparePgp(db: Db, keyring: Keyring, mailbox: string, to: string[], raw: Buffer, configOnly: ReadonlySet<string> = new Set()): Promise<Prepared> {
+export async function preparePgp(keyring: Keyring, mailbox: string, to: string[], raw: Buffer, known: ReadonlyMap<string, { armored: string[] }>, configOnly: ReadonlySet<string> = new Set()): Promise<Prepared> {
   const ours = keyring.mailbox(mailbox);
   if (!ours) return { raw, encrypted: false };
-  const known = await trustedKeys(db, to.map((a) => a.toLowerCase()).filter((a) => !configOnly.has(a)));
   const recipientKeys = [];
   for (const addr of to.map((a) => a.toLowerCase())) {
     const configured = keyring.maintainerKeys(addr);
