@@ -23,10 +23,10 @@ export interface RssResult {
   workerProblems: Record<string, number>;
 }
 
-export async function runRss(cleanup: Cleanup, opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; attachmentBytes?: number }): Promise<RssResult> {
+export async function runRss(cleanup: Cleanup, opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; attachmentBytes?: number; env?: Record<string, string> }): Promise<RssResult> {
   const { d, user, db } = opts;
   const attachmentBytes = opts.attachmentBytes ?? 25 * 1024 * 1024;
-  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'rss' });
+  const w = startWorker(cleanup, { d, user, databaseUrl: db.url, name: 'rss', env: opts.env });
   await waitForLog(w, (l) => l.msg === 'imap idle', 'the worker to enter IMAP IDLE');
   // Let startup garbage settle; VmHWM keeps the startup peak anyway.
   await sleep(1000);

@@ -142,6 +142,10 @@ async function main(cleanup: Cleanup): Promise<void> {
     postmasterPid: pgServer.postmasterPid,
     keepLogAs: path.join(RESULTS_DIR, 'ingest-real-worker.log'),
     env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profRealDir}` } : undefined,
+    // The corpus is test suites' mail written to other people: in a real security inbox that mail is set aside
+    // unread as "not addressed to us", which would make the scenario cheaper than the inbox it stands for. The
+    // rule is off here, so every person's message is filed, acknowledged and notified as if it were written to us.
+    config: { noise: { set_aside_unaddressed: false } },
   });
   step('8. real mail: raw ceiling, second pass');
   const realCeiling = pooledCeiling([realCeilingBefore, await runCeiling(d, realCeilingUser)]);

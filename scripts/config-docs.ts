@@ -58,6 +58,7 @@ const DESCRIPTIONS: Record<string, string> = {
   'mailboxes[].route_security_reports': 'Support mailboxes: file what reads as a vulnerability report as a security case (default true on support mailboxes; a security mailbox has nothing to route).',
   max_message_bytes: 'Larger messages are stored but not parsed, and marked failed with `MC_MESSAGE_TOO_LARGE`.',
   processing: 'The processing stage (parse, classify, file under a case).',
+  'processing.batch_bytes': 'A batch also stops at this many raw bytes, always taking at least one message: large messages are processed a few at a time, which bounds memory (a 2 GiB mbox of 4.8 MiB reports in under 300 MB; docs/benchmark.md).',
   'processing.batch_size': 'Raw messages claimed per transaction.',
   'processing.poll_interval_ms': 'Poll interval for new raw messages; the safety net under LISTEN/NOTIFY.',
   'processing.parse_timeout_ms': 'A parse running longer is stopped (its thread replaced) and the message marked `MC_PARSE_TIMEOUT`.',

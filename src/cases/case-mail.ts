@@ -111,6 +111,46 @@ export async function queueMaintainerMail(
   return queueToMaintainers(tx, deps, { ...m, subject: safeSubject(subject, 300), body: deps.templates.render(kind, 'maintainer', ctx) }, now);
 }
 
+/** A mail to a case's reporter (a maintainer's relayed answer, a progress update, the advisory draft). */
+export interface ReporterMail {
+  caseId: number;
+  mailbox: MailboxRow;
+  reporter: string;
+  kind: 'relay' | 'update' | 'draft_review';
+  subject: string;
+  body: { text: string; html?: string | null };
+  /** The case's thread (caseThread); looked up when not given. */
+  thread?: CaseThread;
+  /** Mail written by a person's change but sent by us carries our loop headers; a relayed answer does not. */
+  automatic: boolean;
+}
+
+/**
+ * Queue a mail to the reporter: from the mailbox address, in the reporter's thread, one new Message-ID; the
+ * sender stage encrypts it when we hold their key. The one place that builds a mail to a reporter.
+ */
+export async function queueToReporter(tx: Db, m: ReporterMail, now: Date): Promise<{ outboxId: number; rfcMessageId: string } | null> {
+  const thread = m.thread ?? (await caseThread(tx, m.caseId, m.reporter));
+  const rfcMessageId = newMessageId(m.mailbox.address);
+  const queued = await enqueue(tx, {
+    caseId: m.caseId,
+    mailboxId: m.mailbox.id,
+    kind: m.kind,
+    rfcMessageId,
+    from: m.mailbox.address,
+    fromName: null,
+    to: [m.reporter],
+    subject: m.subject,
+    text: m.body.text,
+    html: m.body.html ?? null,
+    inReplyTo: thread.inReplyTo,
+    references: thread.references,
+    headers: m.automatic ? outgoingLoopHeaders('notification', m.mailbox.address) : {},
+    rateKey: null,
+  }, now);
+  return queued ? { outboxId: queued.outboxId, rfcMessageId } : null;
+}
+
 /** Queue a maintainer's answer to the reporter: from the mailbox address, in the reporter's thread, with the tag. */
 export async function queueRelayToReporter(
   tx: Db,
@@ -120,26 +160,15 @@ export async function queueRelayToReporter(
   now: Date,
 ): Promise<string | null> {
   if (!c.reporter_email) return null;
-  const id = newMessageId(c.mailbox.address);
-  await enqueue(
-    tx,
-    {
-      caseId: c.id,
-      mailboxId: c.mailbox.id,
-      kind: 'relay',
-      rfcMessageId: id,
-      from: c.mailbox.address,
-      fromName: null,
-      to: [c.reporter_email],
-      subject: replySubject(c.ref, c.subject ?? '', c.mailbox.kind === 'security' ? 'Your report' : 'Your request'),
-      text: text.endsWith('\n') ? text : `${text}\n`,
-      html: null,
-      inReplyTo: thread.inReplyTo,
-      references: thread.references,
-      headers: {},
-      rateKey: null,
-    },
-    now,
-  );
-  return id;
+  const queued = await queueToReporter(tx, {
+    caseId: c.id,
+    mailbox: c.mailbox,
+    reporter: c.reporter_email,
+    kind: 'relay',
+    subject: replySubject(c.ref, c.subject ?? '', c.mailbox.kind === 'security' ? 'Your report' : 'Your request'),
+    body: { text: text.endsWith('\n') ? text : `${text}\n` },
+    thread,
+    automatic: false,
+  }, now);
+  return queued?.rfcMessageId ?? null;
 }

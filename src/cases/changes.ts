@@ -1,7 +1,6 @@
 import type { Config } from '../config.ts';
 import { advisoryProject, type AdvisoryCaseInput } from '../core/advisory.ts';
 import { parseAffected, parseCwe, parseDiscloseDate, parseVersion } from '../core/advisory-fields.ts';
-import { outgoingLoopHeaders } from '../core/classify.ts';
 import { parseCvss } from '../core/cvss.ts';
 import { draftReviewContext } from '../core/draft-review.ts';
 import type { Actor, Severity } from '../core/lifecycle.ts';
@@ -12,10 +11,8 @@ import * as adv from '../db/queries/disclosure.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { enqueue } from '../db/queries/outbox.ts';
 import type { Templates } from '../mail/templates.ts';
-import { newMessageId } from './ack.ts';
-import { caseThread } from './case-mail.ts';
+import { queueToReporter } from './case-mail.ts';
 import { changeCaseStatus, markDuplicate, type CaseDeps, type StatusChange } from './status.ts';
 
 // Changes to a case, whichever way they arrive (the application layer): a
@@ -168,22 +165,14 @@ export async function queueDraftReview(tx: Db, ctx: ChangeContext, caseId: numbe
   const row = await adv.advisoryCaseById(tx, caseId);
   if (!row?.reporter_email) return false;
   const body = ctx.templates.render('security', 'draft-review', draftReviewContext(advisoryInput(row), advisoryProject(ctx.config.project), mailbox.address, ctx.config.policy.timezone, ctx.now));
-  const thread = await caseThread(tx, caseId, row.reporter_email);
-  const queued = await enqueue(tx, {
+  const queued = await queueToReporter(tx, {
     caseId,
-    mailboxId: mailbox.id,
+    mailbox,
+    reporter: row.reporter_email,
     kind: 'draft_review',
-    rfcMessageId: newMessageId(mailbox.address),
-    from: mailbox.address,
-    fromName: null,
-    to: [row.reporter_email],
     subject: safeSubject(`[${row.ref}] Advisory draft for your review`, 300),
-    text: body.text,
-    html: body.html ?? null,
-    inReplyTo: thread.inReplyTo,
-    references: thread.references,
-    headers: outgoingLoopHeaders('notification', mailbox.address),
-    rateKey: null,
+    body,
+    automatic: true,
   }, ctx.now);
   if (queued) await insertEvent(tx, { caseId, kind: 'draft_review_sent', actor: 'system', data: { to: row.reporter_email } });
   return queued !== null;

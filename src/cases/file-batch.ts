@@ -26,7 +26,7 @@ import type { MaintainerEntry } from '../core/maintainer.ts';
 import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
 import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
 import { countProcessed } from '../metrics.ts';
-import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { collectAfterLarge } from '../runtime/memory.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts';
 import { autoReplyDecision } from '../core/ack-policy.ts';
 import type { RouteVerdict } from '../core/route.ts';
@@ -77,7 +77,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   // round trips each. So a batch first runs without them; only if a message fails in the database step is the
   // batch rolled back and run again with a savepoint per message.
   let guarded = opts.guarded === true;
-  let large = false;
+  let largest = 0;
   for (;;) {
     try {
       await runBatch(guarded);
@@ -89,7 +89,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   }
   for (const line of logs) line();
   // A large message's bytes, its attachments and their query parameters are garbage now.
-  if (large) collectGarbage();
+  collectAfterLarge(largest);
   return result;
 
   async function runBatch(guarded: boolean): Promise<void> {
@@ -101,9 +101,9 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       const tx = waiting?.client ?? client;
       result = { claimed: 0, processed: 0, failed: 0 };
       logs = [];
-      let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, cache: deps.rawCache });
+      let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, maxBytes: config.processing.batch_bytes, cache: deps.rawCache });
       if (claimed.length === 0) return;
-      large ||= claimed.some((c) => c.size >= COLLECT_AFTER_BYTES);
+      largest = Math.max(largest, ...claimed.map((c) => Number(c.size)));
       // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
       // them back. After a crash (some message already has an attempt), go one message at a time so that
       // only the message that kills the process is set aside.

@@ -1,5 +1,4 @@
 import type { Config } from '../config.ts';
-import { outgoingLoopHeaders } from '../core/classify.ts';
 import type { Actor } from '../core/lifecycle.ts';
 import type { ReportField, ReportRecord } from '../core/report.ts';
 import { yearIn } from '../core/ref.ts';
@@ -11,11 +10,10 @@ import { caseExtras, caseInfo, firstMessage, restartCase, setReporterUpdates } f
 import { insertEvent } from '../db/queries/events.ts';
 import * as life from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { enqueue } from '../db/queries/outbox.ts';
 import type { Keyring } from '../mail/pgp/keyring.ts';
 import type { Templates } from '../mail/templates.ts';
-import { newMessageId, queueAcks } from './ack.ts';
-import { caseThread } from './case-mail.ts';
+import { queueAcks } from './ack.ts';
+import { queueToReporter } from './case-mail.ts';
 import { queueNotifications } from './case-flow.ts';
 
 // The application layer for changes to a case (every interface goes through it: mail, CLI, console):
@@ -105,24 +103,8 @@ async function afterStatusChange(
     mailbox: { kind: 'security', address: mailbox.address },
   }, deps.config.policy, now);
   const body = deps.templates.render('security', 'update', ctx);
-  const thread = await caseThread(tx, c.id, c.reporter_email);
-  const queued = await enqueue(tx, {
-    caseId: c.id,
-    mailboxId: mailbox.id,
-    kind: 'update',
-    rfcMessageId: newMessageId(mailbox.address),
-    from: mailbox.address,
-    fromName: null,
-    to: [c.reporter_email],
-    subject: ctx.reply_subject,
-    text: body.text,
-    html: body.html ?? null,
-    inReplyTo: thread.inReplyTo,
-    references: thread.references,
-    // Written by a person's change, but sent by us: mark it so that responders do not answer it.
-    headers: outgoingLoopHeaders('notification', mailbox.address),
-    rateKey: null,
-  }, now);
+  // Written by a person's change, but sent by us: marked automatic so that responders do not answer it.
+  const queued = await queueToReporter(tx, { caseId: c.id, mailbox, reporter: c.reporter_email, kind: 'update', subject: ctx.reply_subject, body, automatic: true }, now);
   await insertEvent(tx, { caseId: c.id, rawMessageId: rawId, kind: 'reporter_updated', actor: actor.actor, data: { status, assessment_met: ctx.assessment_met, outbox_id: queued?.outboxId ?? null } });
   return `the reporter was told (${status}${ctx.assessment_met ? ', initial assessment met' : ''})`;
 }

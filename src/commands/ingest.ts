@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { MboxSplitter } from '../core/mbox.ts';
 import { countPending, fileOutcomes } from '../db/queries/raw-messages.ts';
 import { MailcaseError, coerceError } from '../errors.ts';
-import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { collectAfterLarge } from '../runtime/memory.ts';
 import { ProcessStage } from '../stages/processor.ts';
 import { sha256, storeRaw, type IncomingRaw } from '../cases/store.ts';
 import { usageError, withApp, type GlobalOpts } from './common.ts';
@@ -77,7 +77,7 @@ class Batcher {
     await this.store(items);
     // The batch's bytes (the read chunks, the messages, the socket's copies) are garbage now, outside a V8 heap
     // too small to want a collection: without one, storing a 2 GiB mbox held some 350 MB resident (bench/mbox.ts).
-    if (bytes >= COLLECT_AFTER_BYTES) collectGarbage();
+    collectAfterLarge(bytes);
   }
 }
 

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../log.ts';
 import { coerceError } from '../errors.ts';
-import { collectGarbage } from '../gc.ts';
+import { collectBetweenPieces } from '../runtime/memory.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -116,11 +116,8 @@ export function splitPieces(buf: Buffer): Buffer[] {
   return out;
 }
 
-// Each lo_put leaves its outgoing message (a piece and more) as garbage outside V8's heap, which V8 may not
-// collect until long after the value is written: a full collection every few pieces keeps that from adding
-// up. Measured with a 34 MiB message (25 MiB attachment), peak RSS: 245–293 MiB over 8 runs without, 246–258
-// MiB over 8 runs with a collection every 6 pieces (npm run bench, scenario 4).
-const COLLECT_EVERY_PIECES = 6;
+// Each lo_put leaves its outgoing message (a piece and more) as garbage outside V8's heap: a full collection
+// every few pieces keeps that from adding up (runtime/memory.ts, setting 2).
 
 /**
  * Append `rest` (the pieces after the first, which went with the INSERT) to `table.column` of row `id`.
@@ -134,7 +131,7 @@ export async function appendPieces(db: Db, table: 'raw_messages' | 'attachments'
   for (const [i, piece] of rest.entries()) {
     await db.query(named('mc_lo_put', 'select lo_put($1::bigint::oid, $2::bigint, $3::bytea)', [oid, at, piece]));
     at += piece.length;
-    if ((i + 1) % COLLECT_EVERY_PIECES === 0) collectGarbage();
+    collectBetweenPieces(i);
   }
   await db.query(`update ${table} set ${column} = ${column} || lo_get($2::bigint::oid) where id = $1`, [id, oid]);
   await db.query('select lo_unlink($1::bigint::oid)', [oid]);

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
 import type { Analyser, Analysis, AnalysisPolicy, PgpContext } from './analyse.ts';
 import type { PgpKeySpec } from './pgp/keyring.ts';
+import { PARSER_HEAP_MB, PARSER_YOUNG_GENERATION_MB } from '../runtime/memory.ts';
 
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
 // while the main thread talks to the database. Each thread has a heap limit, and a message that takes longer
@@ -18,23 +19,6 @@ interface Pending {
 
 interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; task?: Pending; timer?: NodeJS.Timeout }
 
-/**
- * A parser thread's young generation. Parsing allocates fast and keeps little: at 4 MB a thread scavenged
- * every few messages (1.6 s of 5,000 messages' ~10 s of parsing), at 16 MB a quarter as often, for some
- * 10–20 MiB more at the 25 MiB-attachment peak (docs/decisions.md).
- */
-const YOUNG_GENERATION_MB = 16;
-
-/**
- * A parser thread's heap limit. It bounds a runaway parse, and it also sets how often V8 collects: the room V8
- * leaves a heap to grow after each full collection rises with the limit. One thread parsing 4,000 benchmark
- * messages ran 77 full collections at 512 MB and 24 at 2 GB; in the ingest benchmark the parser threads and
- * V8's helper threads used 16.2–16.8 → 12.6–13.8 s of CPU per 5,000 messages, for some 13 MiB more heap per
- * busy thread (docs/decisions.md). A parse that outgrows it may still end the process, not just the thread
- * (one allocation too large for the room Node gives a thread at its limit); the crash path then sets the
- * message aside.
- */
-const HEAP_MB = 2048;
 
 /** Buffers at least this large travel between threads by transfer rather than by copy. */
 const MOVE_BYTES = 64 * 1024;
@@ -65,7 +49,7 @@ export class ParsePool implements Analyser {
   private nextId = 1;
   private closed = false;
   private readonly timeoutMs: number;
-  private readonly heapMb: number;
+  private readonly heapMb: number | undefined;
   private readonly maxSize: number;
   private readonly pgp: PgpKeySpec | undefined;
   private readonly policy: AnalysisPolicy | undefined;
@@ -80,14 +64,14 @@ export class ParsePool implements Analyser {
     this.timeoutMs = opts.timeoutMs;
     this.pgp = opts.pgp;
     this.policy = opts.policy;
-    this.heapMb = opts.heapMb ?? HEAP_MB;
+    this.heapMb = opts.heapMb ?? PARSER_HEAP_MB;
     this.maxSize = Math.max(1, opts.size);
     this.slots.push(this.spawn());
   }
 
   private spawn(): Slot {
     // The key spec (file names, passphrases) goes to each thread, which unlocks its own copy of the keys once.
-    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } });
+    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };

@@ -9,7 +9,7 @@ import { advanceCursor, advanceMarked, getCursor } from '../db/queries/cursors.t
 import { storedUnderOtherUidvalidity } from '../db/queries/raw-messages.ts';
 import { storeRaw, type StoredRaw } from '../cases/store.ts';
 import type { RawCacheSink } from '../cases/raw-cache.ts';
-import { COLLECT_AFTER_BYTES, collectGarbage } from '../gc.ts';
+import { collectAfterLarge } from '../runtime/memory.ts';
 import { tokenSourceFor } from '../mail/oauth2.ts';
 
 // The IMAP source of one mailbox (run only by its fetch leader). Per docs/library-pitfalls.md §1:
@@ -255,7 +255,7 @@ export class ImapFetcher {
       await this.markStored(client, uidvalidity, lastUid + 1, top);
       lastUid = top;
       // A large message's download chunks and query parameters are garbage now (its bytes stay in the cache).
-      if (items.some((it) => it.raw.length >= COLLECT_AFTER_BYTES)) collectGarbage();
+      collectAfterLarge(Math.max(0, ...items.map((it) => it.raw.length)));
     }
   }
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RAW_CHANNEL, sha256, storeRaw } from '../../src/cases/store.ts';
 import { RawCache } from '../../src/cases/raw-cache.ts';
-import { BYTEA_PIECE } from '../../src/db/pool.ts';
+import { BYTEA_PIECE, withTransaction } from '../../src/db/pool.ts';
+import { claimPending } from '../../src/db/queries/raw-messages.ts';
 import { useAppDatabase } from '../helpers/app.ts';
 import { withTrigger } from '../helpers/db.ts';
 import { makeMessage } from '../helpers/messages.ts';
@@ -122,5 +123,28 @@ describe('storeRaw', () => {
     } finally {
       await env.db.pool.query('drop sequence mailcase_test_once');
     }
+  });
+});
+
+describe('claimPending with a byte cap', () => {
+  const env = useAppDatabase();
+
+  it('claims the first messages up to processing.batch_bytes (always one), and leaves the rest pending for the next batch', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const sizes = [300_000, 300_000, 2_000_000, 10_000, 10_000];
+    const raws = sizes.map((size, i) => makeMessage({ i: 700 + i, size }));
+    await storeRaw(env.db.pool, raws.map((raw, i) => ({ raw, uid: 700 + i })), { mailboxId: box.id, source: 'imap', uidvalidity: 70 });
+    const total = (n: number): number => raws.slice(0, n).reduce((a, r) => a + r.length, 0);
+    const claim = async (maxBytes: number): Promise<number[]> =>
+      withTransaction(env.db.pool, async (tx) => (await claimPending(tx, 25, { maxBytes })).map((c) => c.raw.length));
+    // Up to the cap: the first two fit under total(2), the third does not.
+    expect(await claim(total(2))).toEqual([raws[0]!.length, raws[1]!.length]);
+    // A cap smaller than the first message still takes that message.
+    expect(await claim(1000)).toEqual([raws[0]!.length]);
+    // No cap: the whole batch.
+    expect(await claim(10 * total(5))).toHaveLength(5);
+    // What a capped batch left is still pending (nothing was marked).
+    const pending = await env.db.pool.query<{ n: number }>(`select count(*)::int as n from raw_messages where state = 'pending'`);
+    expect(pending.rows[0]!.n).toBe(5);
   });
 });

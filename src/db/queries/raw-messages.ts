@@ -140,15 +140,32 @@ async function readRaws(db: Db, rows: Claimed[], cache?: { take(id: number): Buf
 
 const CLAIM_COLUMNS = 'id, mailbox_id, size, sha256, message_id, received_at';
 
-/** Lock up to `limit` pending raw messages for this transaction; other replicas skip them. */
-export async function claimPending(db: Db, limit: number, opts: { ids?: number[]; cache?: { take(id: number): Buffer | undefined } } = {}): Promise<ClaimedRaw[]> {
+/**
+ * Lock up to `limit` pending raw messages for this transaction; other replicas skip them. With `maxBytes`, only
+ * the first rows whose sizes add up to at most that many bytes are read and returned (always the first one):
+ * the rest stay locked until this transaction ends, then go to the next batch, here or on another replica.
+ */
+export async function claimPending(db: Db, limit: number, opts: { ids?: number[]; maxBytes?: number; cache?: { take(id: number): Buffer | undefined } } = {}): Promise<ClaimedRaw[]> {
   const res = await db.query<Claimed>(
     `select ${CLAIM_COLUMNS} from raw_messages
      where state = 'pending' and ($2::bigint[] is null or id = any($2))
      order by id limit $1 for no key update skip locked`,
     [limit, opts.ids ?? null],
   );
-  return readRaws(db, res.rows, opts.cache);
+  return readRaws(db, withinBytes(res.rows, opts.maxBytes), opts.cache);
+}
+
+/** The longest prefix of `rows` whose sizes add up to at most `maxBytes`, and never less than one row. */
+export function withinBytes<T extends { size: number | string }>(rows: T[], maxBytes: number | undefined): T[] {
+  if (maxBytes === undefined) return rows;
+  let total = 0;
+  let n = 0;
+  for (const r of rows) {
+    total += Number(r.size);
+    if (n > 0 && total > maxBytes) break;
+    n++;
+  }
+  return rows.slice(0, n);
 }
 
 /** Lock specific raw messages whatever their state (reprocess). */
