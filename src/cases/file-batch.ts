@@ -9,6 +9,7 @@ import type { ParsedMessage } from '../mail/parse.ts';
 import type { Analyser, Analysis } from '../mail/analyse.ts';
 import { releaseSavepoint, rollbackToSavepoint, savepoint, withTransaction, type Db } from '../db/pool.ts';
 import { WriteBehind } from '../db/write-behind.ts';
+import { isBatchError } from '../db/pg-errors.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
@@ -271,15 +272,6 @@ function failedOutcome(e: Error): Outcome {
   return { state: 'failed', code: e instanceof MailcaseError ? e.code : 'MC_PROCESS_FAILED', reason: oneLine(e.message) };
 }
 
-// Errors that say nothing about the message: retry the batch instead of marking the message failed.
-function isBatchError(e: { code?: string; message?: string }): boolean {
-  const code = String(e.code ?? '');
-  return (
-    code === '40001' || code === '40P01' || // serialization failure, deadlock: withTransaction re-runs the batch
-    code.startsWith('08') || code.startsWith('57') || code.startsWith('53') || // connection, shutdown, resources
-    code === '25P02' || /Connection terminated|connection timeout|not queryable/i.test(e.message ?? '')
-  );
-}
 
 async function processOne(
   tx: pg.PoolClient,

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Logger } from '../log.ts';
 import { coerceError } from '../errors.ts';
 import { collectBetweenPieces } from '../runtime/memory.ts';
+import { isConnectionError } from './pg-errors.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -90,15 +91,6 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
   }
 }
 
-export function isConnectionError(e: { code?: string; message?: string }): boolean {
-  const code = String(e.code ?? '');
-  return (
-    code.startsWith('08') || // connection_exception class
-    code === '57P01' || code === '57P02' || code === '57P03' || // admin/crash shutdown, cannot connect now
-    code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT' ||
-    /Connection terminated|connection timeout|not queryable/i.test(e.message ?? '')
-  );
-}
 
 /**
  * Large bytea values are written in pieces. node-postgres copies every parameter into its outgoing message

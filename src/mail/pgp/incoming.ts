@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import type * as openpgp from 'openpgp';
 import { openpgpLib } from './openpgp.ts';
-import { coerceError, oneLine } from '../../errors.ts';
+import { oneLine } from '../../errors.ts';
 import { MAX_TEXT, stripNul, type ParsedAttachment, type ParsedMessage } from '../parse.ts';
 import { DEFAULT_MAX_DECRYPTIONS, fingerprintOf, keyInfo, readPublicKeys, type Keyring } from './keyring.ts';
+import { openpgpFailure, openpgpMessage } from './openpgp-errors.ts';
 import { canonicalCrlf, contentType, decodedBody, header, mergeEntity, multipartParts, readEntity, type Entity } from './mime.ts';
 import { coversAll, expandBlocks, isBlank, type Segment } from '../../core/signed-text.ts';
 import { reduceSignatures, type SignatureState, type SignerOutcome } from '../../core/key-trust.ts';
@@ -183,13 +184,14 @@ export class PgpReader {
         return { plain: r.data, signatures: handled(r.signatures) };
       } catch (err) {
         const m = openpgpMessage(err);
-        if (/decompressed message size/i.test(m)) {
+        const kind = openpgpFailure(m);
+        if (kind === 'too_large') {
           // The work up to the budget was done: what is left is spent, and later decryptions fail at once.
           budget.bytes = 0;
           throw new Failure(`too_large: the decrypted data is larger than what is left of the message's decryption budget (${budget.total} bytes, processing.decrypt_budget_bytes)`);
         }
-        if (/modification detected|integrity|authentication tag|MDC/i.test(m)) throw new Failure(`integrity: the encrypted data was modified in transit (${oneLine(m, 120)})`);
-        if (/no decryption key|session key decryption failed|no key/i.test(m)) throw new Failure(`not_for_us: none of our keys decrypts it (${oneLine(m, 120)}); current key ${keys.fingerprint}`);
+        if (kind === 'integrity') throw new Failure(`integrity: the encrypted data was modified in transit (${oneLine(m, 120)})`);
+        if (kind === 'not_for_us') throw new Failure(`not_for_us: none of our keys decrypts it (${oneLine(m, 120)}); current key ${keys.fingerprint}`);
         throw new Failure(`failed: ${oneLine(m, 160)}`);
       }
     };
@@ -499,10 +501,6 @@ function dedupe(keys: openpgp.PublicKey[]): openpgp.PublicKey[] {
   });
 }
 
-/** openpgp.js wraps errors ("Error decrypting message: ..."); the inner reason is what helps. */
-function openpgpMessage(raw: unknown): string {
-  return coerceError(raw).message.replace(/^Error (decrypting|verifying signed|reading) message: /i, '');
-}
 
 /** The armored block itself (text before or after it would break the armor parser). */
 function armorBlock(text: string): string {
