@@ -94,116 +94,120 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
   return result;
 
   async function runBatch(guarded: boolean): Promise<void> {
-    await withTransaction(pool, async (client) => {
+    await withTransaction(pool, (client) => {
       // Unguarded, the batch's new cases and small attachments wait and go in one statement at its next query
       // (WriteBehind: a round trip per message was much of the cost); guarded, each goes at once, inside its
-      // message's savepoint, so that a failing one is told from the others.
+      // message's savepoint, so that a failing one is told from the others. The raw client goes no further
+      // than here: everything below talks through `tx`, which writes what waits before any other statement.
       const waiting = guarded ? undefined : new WriteBehind<Waiting>(client, writeWaiting, WAITING_LIMITS);
-      const tx = waiting?.client ?? client;
-      result = { claimed: 0, processed: 0, failed: 0 };
-      logs = [];
-      let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, maxBytes: config.processing.batch_bytes, cache: deps.rawCache });
-      if (claimed.length === 0) return;
-      largest = Math.max(largest, ...claimed.map((c) => Number(c.size)));
-      // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
-      // them back. After a crash (some message already has an attempt), go one message at a time so that
-      // only the message that kills the process is set aside.
-      const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
-      if ((await rawq.anyAttempted(pool, fresh)) && !opts.reprocess) claimed = claimed.slice(0, 1);
-      result.claimed = claimed.length;
-      const counts = await rawq.countAttempts(pool, claimed.filter((c) => !counted.has(c.id)).map((c) => c.id));
-      for (const r of counts) counted.set(r.raw_message_id, r.attempts);
-      const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
-
-      // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
-      // A message set aside is not parsed again: it may be what brought the process down.
-      const analyses = new Map<number, Promise<Analysis | Error>>();
-      // PGP: which mailbox's keys decrypt. The sender's keys are looked up later, for the From address the parser
-      // read (cases/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
-      for (const raw of claimed) {
-        if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
-          const ctx = { mailbox: deps.mailboxes.get(raw.mailbox_id)?.name ?? '', from: null, senderKeys: [] };
-          analyses.set(raw.id, deps.analyser.analyse(raw.raw, ctx).catch((e: unknown) => coerceError(e)));
-        }
-      }
-
-      // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
-      // (no need to wait for the parse); messages filed by this batch are added as they go.
-      const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
-      const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
-      const dupIndex = { copies, looked };
-      // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
-      const maintainers = await maintainerEntries(flowDeps(deps));
-
-      const files = filer(tx, waiting, claimed.length);
-      const opened: OpenedCase[] = [];
-      const done: number[] = [];
-      const refs = new Map<number, string>();
-      for (const raw of claimed) {
-        const at = { stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name };
-        let outcome: Outcome;
-        if (setAside(raw.id)) {
-          const n = counted.get(raw.id)! - 1;
-          outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
-        } else {
-          // A message that could not be parsed fails before any query: no savepoint needed for it.
-          const analysed = raw.size <= config.max_message_bytes ? await analyses.get(raw.id)! : undefined;
-          if (analysed instanceof Error) {
-            outcome = failedOutcome(analysed);
-          } else {
-            if (guarded) await savepoint(tx, 'msg');
-            try {
-              outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
-              if (guarded) await releaseSavepoint(tx, 'msg');
-            } catch (err) {
-              const e = coerceError(err);
-              // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
-              if (isBatchError(e)) throw e;
-              if (!guarded) throw new GuardNeeded(e);
-              await rollbackToSavepoint(tx, 'msg');
-              outcome = failedOutcome(e);
-            }
-          }
-        }
-        const failedOne = outcome.state === 'failed';
-        logs.push(() => countProcessed(at.mailbox, failedOne)); // metrics, after the commit like the log lines
-        if (outcome.state === 'failed') {
-          await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
-          await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
-          result.failed++;
-          const { code, reason } = outcome;
-          logs.push(() => log.warn({ ...at, code, reason }, 'message failed'));
-        } else {
-          done.push(raw.id);
-          result.processed++;
-          const o = outcome;
-          if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) copies.push(o.copy);
-          if (o.state === 'noise') logs.push(() => log.info({ ...at, class: o.kind }, 'machine mail set aside as noise'));
-          else if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
-          else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
-          else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
-          else {
-            opened.push(o.opened);
-            logs.push(() => log.info({ ...at, case: refs.get(o.opened.caseId) }, 'case opened'));
-          }
-        }
-      }
-      // Case numbers are given last, in one short step with the counters locked in a fixed order, so that
-      // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
-      // deadlock; they stay gap-free because they commit or roll back with the cases.
-      for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
-      await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
-      // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
-      // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
-      if (!opts.reprocess) {
-        const now = deps.now?.() ?? new Date();
-        await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
-        await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
-      }
-      await rawq.finishBatch(tx, done, claimed.map((c) => c.id));
-      // withTransaction's COMMIT goes on the client itself, not through `tx`: nothing may still wait.
-      await waiting?.flush();
+      return fileIn(waiting?.client ?? client, waiting, guarded);
     });
+  }
+
+  async function fileIn(tx: pg.PoolClient, waiting: WriteBehind<Waiting> | undefined, guarded: boolean): Promise<void> {
+    result = { claimed: 0, processed: 0, failed: 0 };
+    logs = [];
+    let claimed = opts.reprocess && opts.ids ? await rawq.lockRaw(tx, opts.ids) : await rawq.claimPending(tx, config.processing.batch_size, { ids: opts.ids, maxBytes: config.processing.batch_bytes, cache: deps.rawCache });
+    if (claimed.length === 0) return;
+    largest = Math.max(largest, ...claimed.map((c) => Number(c.size)));
+    // Attempts are counted on another connection, outside this transaction, so that a crash cannot roll
+    // them back. After a crash (some message already has an attempt), go one message at a time so that
+    // only the message that kills the process is set aside.
+    const fresh = claimed.filter((c) => !counted.has(c.id)).map((c) => c.id);
+    if ((await rawq.anyAttempted(pool, fresh)) && !opts.reprocess) claimed = claimed.slice(0, 1);
+    result.claimed = claimed.length;
+    const counts = await rawq.countAttempts(pool, claimed.filter((c) => !counted.has(c.id)).map((c) => c.id));
+    for (const r of counts) counted.set(r.raw_message_id, r.attempts);
+    const setAside = (id: number): boolean => !opts.reprocess && (counted.get(id) ?? 1) > config.processing.max_attempts;
+
+    // Parse the whole batch at once (in parallel on the parser threads); file the results one by one below.
+    // A message set aside is not parsed again: it may be what brought the process down.
+    const analyses = new Map<number, Promise<Analysis | Error>>();
+    // PGP: which mailbox's keys decrypt. The sender's keys are looked up later, for the From address the parser
+    // read (cases/trust.ts), never for a cheaper scan of the raw header that could disagree with it.
+    for (const raw of claimed) {
+      if (raw.size <= config.max_message_bytes && !setAside(raw.id)) {
+        const ctx = { mailbox: deps.mailboxes.get(raw.mailbox_id)?.name ?? '', from: null, senderKeys: [] };
+        analyses.set(raw.id, deps.analyser.analyse(raw.raw, ctx).catch((e: unknown) => coerceError(e)));
+      }
+    }
+
+    // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
+    // (no need to wait for the parse); messages filed by this batch are added as they go.
+    const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
+    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
+    const dupIndex = { copies, looked };
+    // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
+    const maintainers = await maintainerEntries(flowDeps(deps));
+
+    const files = filer(tx, waiting, claimed.length);
+    const opened: OpenedCase[] = [];
+    const done: number[] = [];
+    const refs = new Map<number, string>();
+    for (const raw of claimed) {
+      const at = { stage: 'process', raw_id: raw.id, mailbox: deps.mailboxes.get(raw.mailbox_id)?.name };
+      let outcome: Outcome;
+      if (setAside(raw.id)) {
+        const n = counted.get(raw.id)! - 1;
+        outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
+      } else {
+        // A message that could not be parsed fails before any query: no savepoint needed for it.
+        const analysed = raw.size <= config.max_message_bytes ? await analyses.get(raw.id)! : undefined;
+        if (analysed instanceof Error) {
+          outcome = failedOutcome(analysed);
+        } else {
+          if (guarded) await savepoint(tx, 'msg');
+          try {
+            outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
+            if (guarded) await releaseSavepoint(tx, 'msg');
+          } catch (err) {
+            const e = coerceError(err);
+            // The connection or server is gone, or the batch lost a deadlock: the whole batch is run again.
+            if (isBatchError(e)) throw e;
+            if (!guarded) throw new GuardNeeded(e);
+            await rollbackToSavepoint(tx, 'msg');
+            outcome = failedOutcome(e);
+          }
+        }
+      }
+      const failedOne = outcome.state === 'failed';
+      logs.push(() => countProcessed(at.mailbox, failedOne)); // metrics, after the commit like the log lines
+      if (outcome.state === 'failed') {
+        await rawq.markFailed(tx, raw.id, outcome.code, outcome.reason);
+        await insertEvent(tx, { caseId: null, rawMessageId: raw.id, kind: 'message_failed', actor: 'system', data: { code: outcome.code, reason: outcome.reason } });
+        result.failed++;
+        const { code, reason } = outcome;
+        logs.push(() => log.warn({ ...at, code, reason }, 'message failed'));
+      } else {
+        done.push(raw.id);
+        result.processed++;
+        const o = outcome;
+        if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) copies.push(o.copy);
+        if (o.state === 'noise') logs.push(() => log.info({ ...at, class: o.kind }, 'machine mail set aside as noise'));
+        else if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
+        else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
+        else if (o.state === 'processed') logs.push(() => log.info({ ...at, case: refs.get(o.caseId) ?? o.caseRef }, 'message filed'));
+        else {
+          opened.push(o.opened);
+          logs.push(() => log.info({ ...at, case: refs.get(o.opened.caseId) }, 'case opened'));
+        }
+      }
+    }
+    // Case numbers are given last, in one short step with the counters locked in a fixed order, so that
+    // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
+    // deadlock; they stay gap-free because they commit or roll back with the cases.
+    for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
+    await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
+    // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
+    // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
+    if (!opts.reprocess) {
+      const now = deps.now?.() ?? new Date();
+      await queueAcks(tx, { config, mailboxes: deps.mailboxes, templates: deps.templates, keyring: deps.keyring }, opened.map((o) => o.ack), refs, now);
+      await queueNotifications(tx, flowDeps(deps), opened.map((o) => o.notice), refs, now);
+    }
+    await rawq.finishBatch(tx, done, claimed.map((c) => c.id));
+    // withTransaction's COMMIT goes on the client itself, not through `tx`: nothing may still wait (it checks).
+    await waiting?.flush();
   }
 }
 

@@ -63,6 +63,20 @@ const RETRYABLE_TX = new Set([
  * twice (a transaction that sent mail). While `fn` runs, a connection lost under the idle client is noted
  * (a checked-out client has no listener of the pool's) and the client is destroyed instead of reused.
  */
+/** Checks run just before a transaction's COMMIT (a failing one rolls it back): see beforeCommit. */
+const commitChecks = new WeakMap<pg.PoolClient, Array<() => void>>();
+
+/**
+ * Register a check that must pass before the transaction on `client` commits: it throws to refuse the COMMIT
+ * (the transaction is rolled back and the error raised). WriteBehind uses it: a row still waiting at COMMIT
+ * would be lost silently.
+ */
+export function beforeCommit(client: pg.PoolClient, check: () => void): void {
+  const checks = commitChecks.get(client) ?? [];
+  checks.push(check);
+  commitChecks.set(client, checks);
+}
+
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, opts: { retry?: boolean } = {}): Promise<T> {
   const maxAttempts = opts.retry === false ? 1 : 5;
   for (let attempt = 1; ; attempt++) {
@@ -75,6 +89,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
     try {
       await client.query('BEGIN');
       const result = await fn(client);
+      for (const check of commitChecks.get(client) ?? []) check();
       await client.query('COMMIT');
       return result;
     } catch (err) {
@@ -84,6 +99,7 @@ export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClie
       broken ??= isConnectionError(e) ? e : undefined;
       throw e;
     } finally {
+      commitChecks.delete(client);
       client.off('error', onError);
       // A client whose connection failed is destroyed instead of being returned to the pool.
       client.release(broken);

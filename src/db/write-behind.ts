@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Db } from './pool.ts';
+import { beforeCommit, type Db } from './pool.ts';
 
 // Inserts that wait, inside one transaction, until the transaction next talks to the database, and then go as
 // one statement. On this kind of machine a round trip to PostgreSQL costs about half a millisecond of the
@@ -9,7 +9,8 @@ import type { Db } from './pool.ts';
 // Correctness rests on one rule: `client` (a stand-in for the transaction's client) writes what is pending
 // before it runs any other query, so every later statement of the transaction, read or write, sees the rows
 // as if they had been inserted at once, and the order of writes is kept. The owner must `flush()` before the
-// transaction commits (a COMMIT sent on the real client does not pass through here).
+// transaction commits (a COMMIT sent on the real client does not pass through here); withTransaction refuses to
+// commit while rows still wait (beforeCommit), so a forgotten flush() fails loudly instead of losing rows.
 
 export class WriteBehind<T> {
   private pending: T[] = [];
@@ -25,6 +26,9 @@ export class WriteBehind<T> {
     this.tx = tx;
     this.write = write;
     this.limits = limits;
+    beforeCommit(tx, () => {
+      if (this.pending.length > 0) throw new Error(`write-behind: ${this.pending.length} row(s) still waiting at COMMIT; flush() before the transaction ends`);
+    });
     const query = async (...args: unknown[]): Promise<unknown> => {
       await this.flush();
       return (tx.query as (...a: unknown[]) => Promise<unknown>)(...args);

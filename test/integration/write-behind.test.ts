@@ -59,6 +59,18 @@ describe('WriteBehind', () => {
     expect(r.rows[0]!.n).toBe(6);
   });
 
+  it('refuses to commit while rows still wait (a forgotten flush() fails loudly, and nothing is written)', async () => {
+    const calls: number[][] = [];
+    await expect(withTransaction(db.pool, async (tx) => {
+      const wb = new WriteBehind<number>(tx, writeParents(calls), { rows: 100, bytes: 1 << 20, bytesOf: () => 1 });
+      await tx.query('insert into wb_parent (id, note) values (30, $1)', ['direct']);
+      await wb.add(31);
+    })).rejects.toThrow(/1 row\(s\) still waiting at COMMIT/);
+    expect(calls).toEqual([]);
+    const r = await db.pool.query('select id from wb_parent where id in (30, 31)');
+    expect(r.rows).toEqual([]);
+  });
+
   it('leaves nothing written when the transaction rolls back', async () => {
     const calls: number[][] = [];
     await expect(withTransaction(db.pool, async (tx) => {
