@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/leak-check.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 60_000,

@@ -46,6 +46,8 @@ export function useAppDatabase(doc: Record<string, unknown> = {}): { db: TestDat
     s.app = await makeApp(s.db, doc);
   });
   afterAll(async () => {
+    // The App's one-shot parser thread (processDeps without an analyser) goes with it.
+    await s.app?.close();
     await s.db?.drop();
   });
   return s;

@@ -29,17 +29,21 @@ describe('IMAP ingest', () => {
   afterAll(async () => {
     await Promise.all([dovecot?.close(), noIdle?.close()]);
   });
+  const apps: App[] = [];
   afterEach(async () => {
     await worker?.stop();
     worker = undefined;
+    for (const a of apps.splice(0)) await a.close();
     await db?.drop();
   });
 
   async function appFor(d: Dovecot, u: DovecotUser, extra: Record<string, unknown> = {}, imapExtra: Record<string, unknown> = {}): Promise<App> {
     db = await createTestDatabase();
-    return makeApp(db, {
+    const app = await makeApp(db, {
       mailboxes: [{ name: 'security', kind: 'security', address: 'security@example.org', imap: { ...d.imapConfig(u), ...imapExtra }, ...extra }],
     });
+    apps.push(app);
+    return app;
   }
 
   it('stores, processes and flags new mail pushed by IDLE, and threads a reply into its case', async () => {

@@ -40,7 +40,9 @@ describe('OAuth2 logins', () => {
   afterAll(async () => {
     await Promise.all([dovecot?.close(), oauth?.close()]);
   });
+  const apps: App[] = [];
   afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
     await db?.drop();
     db = undefined;
   });
@@ -55,7 +57,9 @@ describe('OAuth2 logins', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'mailcase-app-'));
     const config = buildConfig({ data_dir: dataDir, ...doc, database_url: db.url }, '(test)', {});
     const log = createLogger({ level: 'trace', pretty: false, destination: openSync(logFile, 'a') });
-    return assembleApp(config, log, { pool: db.pool, url: db.url, close: async () => undefined });
+    const app = await assembleApp(config, log, { pool: db.pool, url: db.url, close: async () => undefined });
+    apps.push(app);
+    return app;
   }
 
   function secrets(): string[] {
