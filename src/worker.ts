@@ -15,8 +15,9 @@ import { RawCache } from './cases/raw-cache.ts';
 import { countPending, settledIds } from './db/queries/raw-messages.ts';
 import type { StoredRaw } from './cases/store.ts';
 import { SendStage, type SendDeps } from './stages/send.ts';
-import { remindOnce, ReminderStage, type ReminderDeps } from './stages/reminders.ts';
-import { digestOnce } from './stages/digest.ts';
+import { ReminderStage, type ReminderDeps } from './stages/reminders.ts';
+import { remindOnce } from './cases/reminders.ts';
+import { digestOnce } from './cases/digest.ts';
 import { createTransport } from './mail/smtp.ts';
 
 // Starts and stops the stages: one fetch loop per mailbox (only on the replica that leads it) and the

@@ -308,7 +308,7 @@ export interface OpenedForNotice {
 export async function queueNotifications(tx: Db, deps: FlowDeps, opened: OpenedForNotice[], refs: Map<number, string>, now: Date): Promise<void> {
   if (deps.config.maintainers.length === 0) return;
   // New cases of unauthenticated senders are announced one by one up to notifications.unauthenticated_per_hour;
-  // the rest are held and announced together in the next digest (stages/digest.ts), so that a flood of them
+  // the rest are held and announced together in the next digest (cases/digest.ts), so that a flood of them
   // cannot bury the maintainers' inbox (500 mails made 1,050 notifications).
   let unauthAnnounced: number | undefined;
   for (const o of opened) {

@@ -9,7 +9,7 @@ import { withTransaction } from '../../src/db/pool.ts';
 import { upsertKeys } from '../../src/db/queries/pgp-keys.ts';
 import { caseByRef } from '../../src/db/queries/lifecycle.ts';
 import { contentType, decodedBody, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
-import { remindOnce, type ReminderDeps } from '../../src/stages/reminders.ts';
+import { remindOnce, type ReminderDeps } from '../../src/cases/reminders.ts';
 import { SendStage } from '../../src/stages/send.ts';
 import { sendDeps } from '../../src/worker.ts';
 import { ingest, makeApp, useAppDatabase } from '../helpers/app.ts';

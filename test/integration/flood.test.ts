@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { reminderDeps } from '../../src/worker.ts';
-import { digestOnce } from '../../src/stages/digest.ts';
+import { digestOnce } from '../../src/cases/digest.ts';
 import { ingest, makeApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 

@@ -10,7 +10,7 @@ import { NOISE_STATE } from '../../src/core/lifecycle.ts';
 import { listCases } from '../../src/db/queries/cases.ts';
 import { upsertKeys } from '../../src/db/queries/pgp-keys.ts';
 import { contentType, decodedBody, multipartParts, readEntity } from '../../src/mail/pgp/mime.ts';
-import { remindOnce } from '../../src/stages/reminders.ts';
+import { remindOnce } from '../../src/cases/reminders.ts';
 import { startWorker, type Worker } from '../../src/worker.ts';
 import { makeApp } from '../helpers/app.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';

@@ -4,7 +4,7 @@ import { NOISE_STATE, TERMINAL_STATES } from '../../src/core/lifecycle.ts';
 import { withTransaction } from '../../src/db/pool.ts';
 import { caseByRef } from '../../src/db/queries/lifecycle.ts';
 import { listCases } from '../../src/db/queries/cases.ts';
-import { remindOnce } from '../../src/stages/reminders.ts';
+import { remindOnce } from '../../src/cases/reminders.ts';
 import { ingest, useAppDatabase } from '../helpers/app.ts';
 import { makeMessage } from '../helpers/messages.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { remindOnce, type ReminderDeps } from '../../src/stages/reminders.ts';
+import { remindOnce, type ReminderDeps } from '../../src/cases/reminders.ts';
 import { ingest, useAppDatabase } from '../helpers/app.ts';
 import { makeMessage } from '../helpers/messages.ts';
 

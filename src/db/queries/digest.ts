@@ -1,6 +1,6 @@
 import type { Db } from '../pool.ts';
 
-// The digest of new cases whose notification was held (stages/digest.ts).
+// The digest of new cases whose notification was held (cases/digest.ts).
 
 export interface HeldCase { id: number; ref: string; mailbox_id: number; subject: string | null; reporter_email: string | null }
 

@@ -1,7 +1,7 @@
 import { safeSubject } from '../core/subject.ts';
 import { withTransaction } from '../db/pool.ts';
 import { heldCases, lastDigestAt, lockDigest, markDigested } from '../db/queries/digest.ts';
-import { queueMaintainerMail } from '../cases/case-mail.ts';
+import { queueMaintainerMail } from './case-mail.ts';
 import type { ReminderDeps } from './reminders.ts';
 
 // The digest of new cases from unauthenticated senders that were not announced one by one: past
