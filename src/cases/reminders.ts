@@ -42,27 +42,12 @@ export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; 
   let next: Date | null = null;
   for (const row of rows) {
     for (const r of dueReminders(asCase(row), config.policy, config.reminders.lead_hours, row.sent, now)) {
-      const sent = await withTransaction(deps.pool, async (tx) => {
-        if (!(await claimReminder(tx, row.id, r.key, r.dueAt))) return false; // another replica, or an earlier run, sent it
-        const due = when(new Date(r.dueAt), config.policy.timezone);
-        const headline = r.kind === 'breached'
-          ? `${row.ref}: ${NAMES[r.deadline]} was due ${due.long} ${due.time} (${config.policy.timezone}) and is overdue`
-          : `${row.ref}: ${NAMES[r.deadline]} is due ${due.long} ${due.time} (${config.policy.timezone})`;
-        await queueMaintainerMail(tx, { config, templates: deps.templates }, {
-          mailbox: deps.mailboxes.get(row.mailbox_id)!,
-          caseId: row.id,
-          ref: row.ref,
-          kind: 'reminder',
-          input: { purpose: 'reminder', headline, lines: [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.sealed ? '(the case arrived encrypted: see mailcase cases show)' : (row.subject ?? '(none)')}`] },
-        }, now);
-        await insertEvent(tx, { caseId: row.id, kind: 'reminder_sent', actor: 'system', data: { key: r.key, due_at: r.dueAt } });
-        return true;
-      });
-      if (sent) {
-        queued++;
-        row.sent.push(r.key);
-        deps.log.info({ stage: 'remind', case: row.ref, reminder: r.key }, 'deadline reminder queued');
-      }
+      const due = when(new Date(r.dueAt), config.policy.timezone);
+      const headline = r.kind === 'breached'
+        ? `${row.ref}: ${NAMES[r.deadline]} was due ${due.long} ${due.time} (${config.policy.timezone}) and is overdue`
+        : `${row.ref}: ${NAMES[r.deadline]} is due ${due.long} ${due.time} (${config.policy.timezone})`;
+      const lines = [`status: ${row.status}`, `severity: ${row.severity ?? 'not set'}`, `subject: ${row.sealed ? '(the case arrived encrypted: see mailcase cases show)' : (row.subject ?? '(none)')}`];
+      if (await sendReminder(deps, row, r, headline, lines, 'deadline', now)) queued++;
     }
     const n = nextReminderAt(asCase(row), config.policy, config.reminders.lead_hours, row.sent, now);
     if (n && (next === null || n < next)) next = n;
@@ -71,6 +56,38 @@ export async function remindOnce(deps: ReminderDeps): Promise<{ queued: number; 
   queued += embargo.queued;
   if (embargo.next && (next === null || embargo.next < next)) next = embargo.next;
   return { queued, next };
+}
+
+/**
+ * Queue one reminder to the maintainers, once: its key is claimed in reminders_sent in the transaction that
+ * queues the mail (another replica, or an earlier run, that sent it already wins). Returns whether it was queued.
+ */
+async function sendReminder(
+  deps: ReminderDeps,
+  row: { id: number; ref: string; mailbox_id: number; sent: string[] },
+  r: { key: string; dueAt: string },
+  headline: string,
+  lines: string[],
+  what: 'deadline' | 'embargo',
+  now: Date,
+): Promise<boolean> {
+  const sent = await withTransaction(deps.pool, async (tx) => {
+    if (!(await claimReminder(tx, row.id, r.key, r.dueAt))) return false;
+    await queueMaintainerMail(tx, { config: deps.config, templates: deps.templates }, {
+      mailbox: deps.mailboxes.get(row.mailbox_id)!,
+      caseId: row.id,
+      ref: row.ref,
+      kind: 'reminder',
+      input: { purpose: 'reminder', headline, lines },
+    }, now);
+    await insertEvent(tx, { caseId: row.id, kind: 'reminder_sent', actor: 'system', data: { key: r.key, due_at: r.dueAt } });
+    return true;
+  });
+  if (sent) {
+    row.sent.push(r.key);
+    deps.log.info({ stage: 'remind', case: row.ref, reminder: r.key }, `${what} reminder queued`);
+  }
+  return sent;
 }
 
 const EMBARGO_WHEN = { '7d': 'in 7 days', '1d': 'tomorrow', day: 'today' } as const;
@@ -88,30 +105,11 @@ async function remindEmbargoes(deps: ReminderDeps, now: Date): Promise<{ queued:
     const c = { status: row.status, discloseOn: row.disclose_on };
     const r = dueEmbargoReminder(c, tz, row.sent, now);
     if (r) {
-      const sent = await withTransaction(deps.pool, async (tx) => {
-        if (!(await claimReminder(tx, row.id, r.key, r.dueAt))) return false; // another replica, or an earlier run, sent it
-        const headline = r.kind === 'day'
-          ? `${row.ref}: the agreed disclosure date ${r.date} has come and the case is not disclosed yet`
-          : `${row.ref}: the agreed disclosure date is ${EMBARGO_WHEN[r.kind]}, ${r.date}`;
-        await queueMaintainerMail(tx, { config, templates: deps.templates }, {
-          mailbox: deps.mailboxes.get(row.mailbox_id)!,
-          caseId: row.id,
-          ref: row.ref,
-          kind: 'reminder',
-          input: {
-            purpose: 'reminder',
-            headline,
-            lines: [`status: ${row.status}`, `subject: ${row.subject ?? '(none)'}`, `advisory: mailcase advisory ${row.ref} --format osv|csaf|ghsa`, `publish: mailcase cases set ${row.ref} --status disclosed`],
-          },
-        }, now);
-        await insertEvent(tx, { caseId: row.id, kind: 'reminder_sent', actor: 'system', data: { key: r.key, due_at: r.dueAt } });
-        return true;
-      });
-      if (sent) {
-        queued++;
-        row.sent.push(r.key);
-        deps.log.info({ stage: 'remind', case: row.ref, reminder: r.key }, 'embargo reminder queued');
-      }
+      const headline = r.kind === 'day'
+        ? `${row.ref}: the agreed disclosure date ${r.date} has come and the case is not disclosed yet`
+        : `${row.ref}: the agreed disclosure date is ${EMBARGO_WHEN[r.kind]}, ${r.date}`;
+      const lines = [`status: ${row.status}`, `subject: ${row.subject ?? '(none)'}`, `advisory: mailcase advisory ${row.ref} --format osv|csaf|ghsa`, `publish: mailcase cases set ${row.ref} --status disclosed`];
+      if (await sendReminder(deps, row, r, headline, lines, 'embargo', now)) queued++;
     }
     const n = nextEmbargoReminderAt(c, tz, row.sent, now);
     if (n && (next === null || n < next)) next = n;
