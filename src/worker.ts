@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { processDeps, type App } from './app.ts';
 import { ParsePool } from './mail/parse-pool.ts';
-import { analysisPolicy } from './mail/analyse.ts';
+import { analysisPolicy } from './mail/analysis-policy.ts';
 import { coerceError, oneLine } from './errors.ts';
 import { HealthRegistry, type FetchState } from './health.ts';
 import { initMailboxMetrics, metrics } from './metrics.ts';

@@ -1,6 +1,6 @@
-import { ownAddresses, type Config } from '../config.ts';
 import { readBounce, type BounceInput, type BounceReading } from '../core/bounce.ts';
-import { classifyInputOf, classifyMessage, unaddressedVerdict, type Classification, type SpamOptions } from '../core/classify.ts';
+import { classifyInputOf, classifyMessage, unaddressedVerdict, type Classification } from '../core/classify.ts';
+import { NO_POLICY, type AnalysisPolicy } from './analysis-policy.ts';
 import { parseMaintainerReply, type MaintainerReply } from '../core/mail-commands.ts';
 import { parseAuthResultsHeaders, type AuthResultsHeader } from '../core/maintainer.ts';
 import { extractReport, type ExtractedReport } from '../core/report.ts';
@@ -21,30 +21,6 @@ export interface Analysis {
   crypto: CryptoResult;
   /** Every decision input read from the message's text and headers, so that processing runs no pattern on them. */
   facts: MessageFacts;
-}
-
-/**
- * What the analysis needs to know of the configuration to read a message's facts (addresses, spam settings,
- * case prefixes); the same for every message, so it is given once, when the analyser (or its threads) start.
- */
-export interface AnalysisPolicy {
-  ownAddresses: string[];
-  spam: SpamOptions;
-  /** Every address that delivers into our mailboxes, for the "not addressed to us" rule; null turns it off. */
-  addressedTo: string[] | null;
-  casePrefixes: string[];
-}
-
-export const NO_POLICY: AnalysisPolicy = { ownAddresses: [], spam: { headerScoreThreshold: null, allow: [] }, addressedTo: null, casePrefixes: [] };
-
-export function analysisPolicy(config: Config): AnalysisPolicy {
-  const own = ownAddresses(config);
-  return {
-    ownAddresses: own,
-    spam: { headerScoreThreshold: config.spam.header_score_threshold ?? null, allow: config.spam.allow },
-    addressedTo: config.noise.set_aside_unaddressed && config.mailboxes.every((m) => m.address_configured) ? own : null,
-    casePrefixes: config.mailboxes.map((m) => m.case_prefix),
-  };
 }
 
 /** How much of a maintainer's reply is read for commands and relayed (a relayed text is cut at 100,000 anyway). */
@@ -107,6 +83,7 @@ export function messageFacts(parsed: ParsedMessage, report: ExtractedReport, pol
 }
 
 export type { CryptoResult, PgpContext };
+export { analysisPolicy, NO_POLICY, type AnalysisPolicy } from './analysis-policy.ts';
 
 export async function analyse(raw: Buffer, timeoutMs: number, pgp?: { reader: PgpReader; ctx?: PgpContext }, policy: AnalysisPolicy = NO_POLICY): Promise<Analysis> {
   const parse = (bytes: Buffer): Promise<ParsedMessage> => parseMessage(bytes, { timeoutMs });

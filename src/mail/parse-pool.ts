@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { MailcaseError, oneLine } from '../errors.ts';
-import type { Analyser, Analysis, AnalysisPolicy, PgpContext } from './analyse.ts';
+import type { Analyser, Analysis, PgpContext } from './analyse.ts';
+import type { AnalysisPolicy } from './analysis-policy.ts';
 import type { PgpKeySpec } from './pgp/keyring.ts';
 import { PARSER_HEAP_MB, PARSER_YOUNG_GENERATION_MB } from '../runtime/memory.ts';
 

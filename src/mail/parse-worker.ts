@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { MailcaseError, coerceError } from '../errors.ts';
-import { analyse, NO_POLICY, type AnalysisPolicy, type PgpContext } from './analyse.ts';
+import { analyse, type PgpContext } from './analyse.ts';
+import { NO_POLICY, type AnalysisPolicy } from './analysis-policy.ts';
 import { movable } from './parse-pool.ts';
 import { PgpReader } from './pgp/incoming.ts';
 import { loadKeyring, type PgpKeySpec } from './pgp/keyring.ts';
