@@ -6,8 +6,7 @@
 // while storing and for the whole run, against the 300 MB target, with the time taken and the outcome of every
 // message. The mbox is deleted afterwards unless --keep.
 //
-// Measured 2026-12-03 at 2 GiB: storing 289 MB, whole run 359 MB (2 shared cores, Node 24.21.0, embedded
-// PostgreSQL 18); details in docs/decisions.md ("ingest --mbox memory, measured").
+// The figures, after each change, are in docs/benchmark.md ("ingest --mbox of 2 GiB"); the logs in bench/results/.
 import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
