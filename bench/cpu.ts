@@ -6,10 +6,20 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SEC = 100; // USER_HZ: 100 on every Linux architecture Node supports
 
-export interface CpuSnapshot { at: number; machineBusyS: number; machineTotalS: number; workerS: number; postgresS: number | null }
+export interface CpuSnapshot {
+  at: number;
+  machineBusyS: number;
+  machineTotalS: number;
+  workerS: number;
+  postgresS: number | null;
+  /** The worker's threads: its main thread, its parser threads (named mailcase-parser), and the rest (V8's, libuv's). */
+  threads: { mainS: number; parsersS: number; otherS: number };
+  /** Dovecot's imap processes (every one on the machine: the bench's Dovecot is the only one running). */
+  dovecotS: number;
+}
 
-/** utime + stime of a process, in seconds (0 when it is gone). */
-function processCpuS(pid: number): number {
+/** utime + stime of a process (or of one thread: /proc/<pid>/task/<tid>), in seconds (0 when it is gone). */
+function processCpuS(pid: number | string): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
@@ -34,13 +44,58 @@ function childrenOf(ppid: number): number[] {
   return out;
 }
 
+function threadsOf(pid: number): { mainS: number; parsersS: number; otherS: number } {
+  const t = { mainS: 0, parsersS: 0, otherS: 0 };
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return t;
+  }
+  for (const tid of tids) {
+    let comm = '';
+    try {
+      comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue;
+    }
+    const s = processCpuS(`${pid}/task/${tid}`);
+    if (tid === String(pid)) t.mainS += s;
+    else if (comm.startsWith('mailcase-parser')) t.parsersS += s;
+    else t.otherS += s;
+  }
+  return t;
+}
+
+/** CPU seconds of every process named `comm`. */
+export function commCpuS(comm: string): number {
+  let total = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm) total += processCpuS(name);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 export function cpuSnapshot(workerPid: number, postmasterPid: number | undefined): CpuSnapshot {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
   const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
   const idle = (cpu[3] ?? 0) + (cpu[4] ?? 0);
   const postgresS = postmasterPid === undefined ? null : [postmasterPid, ...childrenOf(postmasterPid)].reduce((s, pid) => s + processCpuS(pid), 0);
-  return { at: Date.now(), machineBusyS: (total - idle) / TICKS_PER_SEC, machineTotalS: total / TICKS_PER_SEC, workerS: processCpuS(workerPid), postgresS };
+  return {
+    at: Date.now(),
+    machineBusyS: (total - idle) / TICKS_PER_SEC,
+    machineTotalS: total / TICKS_PER_SEC,
+    workerS: processCpuS(workerPid),
+    postgresS,
+    threads: threadsOf(workerPid),
+    dovecotS: commCpuS('imap'),
+  };
 }
 
 export interface CpuUse {
@@ -50,6 +105,8 @@ export interface CpuUse {
   /** Of one core, 0–100 each (a single-threaded process tops out near 100). */
   workerPct: number;
   postgresPct: number | null;
+  /** CPU seconds in between: the worker's threads, PostgreSQL (null: an external server), Dovecot's imap processes. */
+  seconds: { main: number; parsers: number; otherThreads: number; postgres: number | null; dovecot: number };
 }
 
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
@@ -61,5 +118,12 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
     workerPct: per(b.workerS - a.workerS),
     // Backends that exited in between are not counted; during the measurement the worker keeps its pool open.
     postgresPct: a.postgresS === null || b.postgresS === null ? null : per(b.postgresS - a.postgresS),
+    seconds: {
+      main: b.threads.mainS - a.threads.mainS,
+      parsers: b.threads.parsersS - a.threads.parsersS,
+      otherThreads: b.threads.otherS - a.threads.otherS,
+      postgres: a.postgresS === null || b.postgresS === null ? null : b.postgresS - a.postgresS,
+      dovecot: b.dovecotS - a.dovecotS,
+    },
   };
 }

@@ -69,10 +69,16 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   };
 }
 
-/** The newest .cpuprofile in `dir`, if any. */
+/**
+ * The main thread's .cpuprofile of the newest process in `dir`, if any. Node names each thread's profile
+ * CPU.<date>.<time>.<pid>.<thread id>.<sequence>.cpuprofile; the main thread is thread 0 (the parser threads
+ * have their own files, which the sort by name alone would have picked first).
+ */
 export function latestProfile(dir: string): string | undefined {
   const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
-  return files.length ? path.join(dir, files.at(-1)!) : undefined;
+  const main = files.filter((f) => f.split('.')[4] === '0');
+  const pick = main.at(-1) ?? files.at(-1);
+  return pick ? path.join(dir, pick) : undefined;
 }
 
 export function formatProfile(s: ProfileSummary): string {

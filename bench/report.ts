@@ -55,6 +55,19 @@ function passesOf(c: CeilingResult): string {
   return c.passes && c.passes.length > 1 ? ` (passes ${c.passes.map(f1).join(' / ')})` : '';
 }
 
+/**
+ * CPU per message, in ms, of every process the pipeline runs in (from spawn until the last message is
+ * processed: start-up included), beside the ceiling's (one thread fetching and parsing, and Dovecot serving it).
+ */
+export function cpuPerMessage(label: string, i: IngestResult, c: CeilingResult): string {
+  const per = (s: number | null, n: number): string => (s === null ? '?' : ((s * 1000) / n).toFixed(2));
+  const x = i.cpu.seconds;
+  const total = x.main + x.parsers + x.otherThreads + (x.postgres ?? 0) + x.dovecot;
+  return `  cpu per message (${label}, ms): worker main thread ${per(x.main, i.messages)}, parser threads ${per(x.parsers, i.messages)}, ` +
+    `its other threads (V8, libuv) ${per(x.otherThreads, i.messages)}, PostgreSQL ${per(x.postgres, i.messages)}, Dovecot ${per(x.dovecot, i.messages)}; ` +
+    `total ${per(total, i.messages)} against the ceiling's ${per(c.cpuS.client + c.cpuS.dovecot, c.messages)} (client ${per(c.cpuS.client, c.messages)}, Dovecot ${per(c.cpuS.dovecot, c.messages)})`;
+}
+
 export function ceilingRatioPct(r: { ingest: IngestResult; ceiling: CeilingResult }): number {
   return (r.ingest.msgPerSec / r.ceiling.msgPerSec) * 100;
 }
@@ -191,6 +204,7 @@ export function formatResults(r: Results): string {
     `  fetch stage ${f1(b.fetchMsgPerSec)} msg/s, process stage ${f1(b.processMsgPerSec)} msg/s, largest pending backlog ${b.maxBacklog}`,
     `  cpu until done: machine ${f0(i.cpu.machineBusyPct)} % busy (all cores), worker ${f0(i.cpu.workerPct)} % of one core, ` +
       `PostgreSQL ${i.cpu.postgresPct === null ? '? (external server)' : `${f0(i.cpu.postgresPct)} % of one core`}`,
+    cpuPerMessage('synthetic', i, r.ceiling),
     `ceiling:  ${r.ceiling.messages} msgs in ${s1(r.ceiling.totalMs)}: FETCH ${s1(r.ceiling.fetchMs)}, simpleParser ${s1(r.ceiling.parseMs)}` +
       (r.ceiling.passes ? `; ${r.ceiling.passes.length} passes (before and after the ingest run), pooled: ${r.ceiling.passes.map(f1).join(' and ')} msg/s` : ''),
     ...(r.real
@@ -199,6 +213,7 @@ export function formatResults(r: Results): string {
             `${r.real.ingest.cases} cases, ${r.real.ingest.failed} failed; fetch stage ${f1(r.real.ingest.breakdown.fetchMsgPerSec)} msg/s, ` +
             `process stage ${f1(r.real.ingest.breakdown.processMsgPerSec)} msg/s; worker ${f0(r.real.ingest.cpu.workerPct)} % of one core; ` +
             `ceiling FETCH ${s1(r.real.ceiling.fetchMs)}, simpleParser ${s1(r.real.ceiling.parseMs)}; worker warnings/errors: ${fmtProblems(r.real.ingest.workerProblems)}`,
+          cpuPerMessage('real mail', r.real.ingest, r.real.ceiling),
         ]
       : []),
     ...(r.latency

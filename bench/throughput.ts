@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ImapFlow } from 'imapflow';
 import { simpleParser } from 'mailparser';
 import type { Dovecot, DovecotUser } from '../test/helpers/dovecot.ts';
-import { cpuBetween, cpuSnapshot, type CpuUse } from './cpu.ts';
+import { commCpuS, cpuBetween, cpuSnapshot, type CpuUse } from './cpu.ts';
 import { type BenchDatabase, type Cleanup, type LogLine, logProblems, logTail, progressOf, startWorker } from './env.ts';
 
 const POLL_MS = 100;
@@ -152,6 +152,8 @@ export interface CeilingResult {
   parseMs: number;
   /** When pooled from several passes (see pooledCeiling): each pass's rate, in the order they ran. */
   passes?: number[];
+  /** CPU seconds: the bench process (imapflow + simpleParser, one thread) and Dovecot's imap processes. */
+  cpuS: { client: number; dovecot: number };
 }
 
 /**
@@ -173,12 +175,15 @@ export function pooledCeiling(passes: CeilingResult[]): CeilingResult {
     fetchMs: sum((c) => c.fetchMs),
     parseMs: sum((c) => c.parseMs),
     passes: passes.map((c) => c.msgPerSec),
+    cpuS: { client: sum((c) => c.cpuS.client), dovecot: sum((c) => c.cpuS.dovecot) },
   };
 }
 
 /** One imapflow client: UID list, then sources in batches of 50, each parsed with simpleParser. */
 export async function runCeiling(d: Dovecot, u: DovecotUser, batch = 50): Promise<CeilingResult> {
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  const dovecot0 = commCpuS('imap');
   const c = new ImapFlow({ host: d.host, port: d.port, secure: false, auth: { user: u.user, pass: u.password }, logger: false });
   c.on('error', () => undefined);
   let fetchMs = 0;
@@ -213,5 +218,7 @@ export async function runCeiling(d: Dovecot, u: DovecotUser, batch = 50): Promis
     await c.logout().catch(() => c.close());
   }
   const totalMs = performance.now() - started;
-  return { messages, bytes, totalMs, msgPerSec: messages / (totalMs / 1000), mibPerSec: bytes / 2 ** 20 / (totalMs / 1000), fetchMs, parseMs };
+  const used = process.cpuUsage(cpu0);
+  const cpuS = { client: (used.user + used.system) / 1e6, dovecot: commCpuS('imap') - dovecot0 };
+  return { messages, bytes, totalMs, msgPerSec: messages / (totalMs / 1000), mibPerSec: bytes / 2 ** 20 / (totalMs / 1000), fetchMs, parseMs, cpuS };
 }

@@ -13,7 +13,7 @@ import { isBatchError } from '../db/pg-errors.ts';
 import * as rawq from '../db/queries/raw-messages.ts';
 import * as caseq from '../db/queries/cases.ts';
 import * as msgq from '../db/queries/messages.ts';
-import { insertEvent, insertEvents } from '../db/queries/events.ts';
+import { insertEvent, type NewEvent } from '../db/queries/events.ts';
 import { establishTrust, recordTrust, trustForCase } from './trust.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
 import type { RawCache } from './raw-cache.ts';
@@ -25,7 +25,8 @@ import { queueAcks, type AckCandidate } from './ack.ts';
 import { actOnJoined, bounceToMaintainer, maintainerEntries, queueNotifications, type OpenedForNotice } from './case-flow.ts';
 import type { MaintainerEntry } from '../core/maintainer.ts';
 import { ackRecipient, domainOfAddress, senderAuthentication } from '../core/sender-auth.ts';
-import { caseByRef, lockCase } from '../db/queries/lifecycle.ts';
+import { lockCase } from '../db/queries/lifecycle.ts';
+import { BatchFacts } from './batch-facts.ts';
 import { countProcessed } from '../metrics.ts';
 import { collectAfterLarge } from '../runtime/memory.ts';
 import { placeMachineMail, recordBounce } from './machine-mail.ts';
@@ -132,11 +133,13 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
       }
     }
 
-    // Duplicates are looked up once for the whole batch, by the Message-IDs read when the messages were stored
-    // (no need to wait for the parse); messages filed by this batch are added as they go.
-    const looked = new Set(claimed.map((c) => c.message_id).filter((id): id is string => id !== null));
-    const copies = opts.reprocess ? [] : await msgq.storedCopies(tx, [...looked]);
-    const dupIndex = { copies, looked };
+    // Every message's analysis first, then what filing them reads from the database, once for the batch
+    // (cases/batch-facts.ts): no message waits on a round trip of its own, and the rows the batch writes
+    // wait together (WriteBehind) instead of going one message at a time.
+    const analysed = new Map<number, Analysis | Error>();
+    for (const [id, a] of analyses) analysed.set(id, await a);
+    const headerIds = claimed.map((c) => c.message_id).filter((id): id is string => id !== null);
+    const facts = await BatchFacts.read(tx, headerIds, [...analysed.values()].filter((a): a is Analysis => !(a instanceof Error)), { duplicates: !opts.reprocess });
     // Who the configured maintainers are, with their keys' fingerprints (for the proof of each sender).
     const maintainers = await maintainerEntries(flowDeps(deps));
 
@@ -152,13 +155,13 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         outcome = { state: 'failed', code: 'MC_PROCESS_CRASHED', reason: `processing crashed or timed out ${n} times; set aside (raw bytes kept)` };
       } else {
         // A message that could not be parsed fails before any query: no savepoint needed for it.
-        const analysed = raw.size <= config.max_message_bytes ? await analyses.get(raw.id)! : undefined;
-        if (analysed instanceof Error) {
-          outcome = failedOutcome(analysed);
+        const analysis = raw.size <= config.max_message_bytes ? analysed.get(raw.id) : undefined;
+        if (analysis instanceof Error) {
+          outcome = failedOutcome(analysis);
         } else {
           if (guarded) await savepoint(tx, 'msg');
           try {
-            outcome = await processOne(tx, deps, raw, analysed, dupIndex, opts.reprocess === true, maintainers, files);
+            outcome = await processOne({ tx, deps, facts, maintainers, files, reprocess: opts.reprocess === true }, raw, analysis);
             if (guarded) await releaseSavepoint(tx, 'msg');
           } catch (err) {
             const e = coerceError(err);
@@ -182,7 +185,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
         done.push(raw.id);
         result.processed++;
         const o = outcome;
-        if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) copies.push(o.copy);
+        if ((o.state === 'processed' || o.state === 'opened' || o.state === 'noise') && o.copy) facts.filed(o.copy);
         if (o.state === 'noise') logs.push(() => log.info({ ...at, class: o.kind }, 'machine mail set aside as noise'));
         else if (o.state === 'duplicate') logs.push(() => log.info({ ...at, case_id: o.caseId }, 'duplicate message ignored'));
         else if (o.state === 'bounced') logs.push(() => log.info({ ...at, reason: o.reason }, 'maintainer mail matched no case; sent back'));
@@ -197,7 +200,7 @@ export async function processBatch(deps: ProcessDeps, opts: { ids?: number[]; re
     // concurrent batches (other loops, other replicas) neither wait on each other for the whole batch nor
     // deadlock; they stay gap-free because they commit or roll back with the cases.
     for (const [id, ref] of await caseq.assignCaseRefs(tx, opened)) refs.set(id, ref);
-    await insertEvents(tx, opened.map((o) => ({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } })));
+    for (const o of opened) await files.event({ caseId: o.caseId, rawMessageId: o.rawId, kind: 'case_opened', actor: o.actor, data: { ref: refs.get(o.caseId), missing: o.missing } });
     // Acknowledgments go into the outbox in this same transaction: a case is never opened without its
     // acknowledgment queued (or the reason it got none recorded), and never acknowledged twice.
     if (!opts.reprocess) {
@@ -216,16 +219,18 @@ interface Filer {
   /** Open a case with its first message; returns their ids (which, unguarded, may not be written yet). */
   open(caseSql: { columns: string; values: unknown[] }, message: Omit<msgq.NewMessage, 'caseId'>): Promise<{ caseId: number; messageId: number }>;
   attach(messageId: number, attachments: msgq.NewAttachment[]): Promise<void>;
+  /** Record an audit event of the filing (unguarded, it waits with the rows above). */
+  event(e: NewEvent): Promise<void>;
 }
 
-type Waiting = { opening: msgq.Opening } | { small: msgq.SmallAttachment };
+type Waiting = { opening: msgq.Opening } | { small: msgq.SmallAttachment } | { event: NewEvent };
 
 // What waits is at most this many rows or bytes, so that one statement stays of a modest size.
 const WAITING_LIMITS = {
   rows: 100,
   bytes: 8 * 1024 * 1024,
   bytesOf: (w: Waiting): number =>
-    1024 + ('opening' in w ? (w.opening.message.bodyText?.length ?? 0) + (w.opening.message.bodyHtml?.length ?? 0) : w.small.attachment.size),
+    1024 + ('opening' in w ? (w.opening.message.bodyText?.length ?? 0) + (w.opening.message.bodyHtml?.length ?? 0) : 'small' in w ? w.small.attachment.size : 0),
 };
 
 /**
@@ -234,7 +239,7 @@ const WAITING_LIMITS = {
  */
 async function writeWaiting(db: Db, rows: Waiting[]): Promise<void> {
   try {
-    await msgq.insertFiled(db, rows.flatMap((w) => ('opening' in w ? [w.opening] : [])), rows.flatMap((w) => ('small' in w ? [w.small] : [])));
+    await msgq.insertFiled(db, rows.flatMap((w) => ('opening' in w ? [w.opening] : [])), rows.flatMap((w) => ('small' in w ? [w.small] : [])), rows.flatMap((w) => ('event' in w ? [w.event] : [])));
   } catch (err) {
     const e = coerceError(err);
     if (isBatchError(e)) throw e;
@@ -244,7 +249,7 @@ async function writeWaiting(db: Db, rows: Waiting[]): Promise<void> {
 
 function filer(tx: pg.PoolClient, waiting: WriteBehind<Waiting> | undefined, batchSize: number): Filer {
   if (!waiting) {
-    return { open: (caseSql, message) => msgq.insertCaseWithMessage(tx, caseSql, message), attach: (messageId, atts) => msgq.insertAttachments(tx, messageId, atts) };
+    return { open: (caseSql, message) => msgq.insertCaseWithMessage(tx, caseSql, message), attach: (messageId, atts) => msgq.insertAttachments(tx, messageId, atts), event: (e) => insertEvent(tx, e) };
   }
   let ids: { caseId: number; messageId: number }[] = [];
   return {
@@ -262,6 +267,7 @@ function filer(tx: pg.PoolClient, waiting: WriteBehind<Waiting> | undefined, bat
         else await msgq.insertAttachments(tx, messageId, [attachment]);
       }
     },
+    event: (e) => waiting.add({ event: e }),
   };
 }
 
@@ -277,16 +283,20 @@ function failedOutcome(e: Error): Outcome {
 }
 
 
-async function processOne(
-  tx: pg.PoolClient,
-  deps: ProcessDeps,
-  raw: rawq.ClaimedRaw,
-  analysed: Analysis | undefined,
-  dupIndex: { copies: StoredCopy[]; looked: Set<string> },
-  reprocess: boolean,
-  maintainers: MaintainerEntry[],
-  files: Filer,
-): Promise<Outcome> {
+/** What filing one message of a batch needs besides the message itself. */
+interface BatchContext {
+  /** The batch's transaction (unguarded, its queries first write what waits: see runBatch). */
+  tx: pg.PoolClient;
+  deps: ProcessDeps;
+  /** What the database held for the batch's messages when filing began, and what the batch has filed since. */
+  facts: BatchFacts;
+  maintainers: MaintainerEntry[];
+  files: Filer;
+  reprocess: boolean;
+}
+
+async function processOne(ctx: BatchContext, raw: rawq.ClaimedRaw, analysed: Analysis | undefined): Promise<Outcome> {
+  const { tx, deps, facts: batch, files, reprocess } = ctx;
   const { config } = deps;
   const mailbox = deps.mailboxes.get(raw.mailbox_id);
   if (!mailbox) throw new MailcaseError('MC_MAILBOX_UNKNOWN', `raw message ${raw.id} belongs to mailbox id ${raw.mailbox_id}, which is not configured`);
@@ -302,27 +312,22 @@ async function processOne(
 
   const sha256 = raw.sha256.toString('hex');
   if (!existing) {
-    // The parser may read a Message-ID that the quick header scan at store time did not: look that one up too.
-    if (parsed.messageId && !dupIndex.looked.has(parsed.messageId)) {
-      dupIndex.looked.add(parsed.messageId);
-      dupIndex.copies.push(...(await msgq.storedCopies(tx, [parsed.messageId])));
-    }
-    const dup = findDuplicate(dupIndex.copies, { messageId: parsed.messageId, sha256, fromEmail: parsed.from?.address ?? null });
+    const dup = findDuplicate(batch.copies, { messageId: parsed.messageId, sha256, fromEmail: parsed.from?.address ?? null });
     if (dup) {
-      await insertEvent(tx, { caseId: dup.caseId, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
+      await files.event({ caseId: dup.caseId, rawMessageId: raw.id, kind: 'duplicate_ignored', actor: 'system', data: { message_id: parsed.messageId } });
       return { state: 'duplicate', caseId: dup.caseId };
     }
   }
   const copyIn = (caseId: number): StoredCopy | undefined =>
     parsed.messageId ? { messageId: parsed.messageId, caseId, sha256, fromEmail: parsed.from?.address ?? null } : undefined;
   // Threading facts that need no proof: the cases of the messages it answers, and a case tag in its subject.
-  const known = existing ? [] : await msgq.casesForMessageIds(tx, parsed.referenced);
+  const known = existing ? [] : batch.casesFor(parsed.referenced);
   const tag = existing ? null : facts.caseTag;
   // Mail not addressed to us that would open a case (no thread of ours, no case tag) and is no report: list noise.
   if (!existing && verdict.kind === 'human' && known.length === 0 && !tag && facts.unaddressed) verdict = facts.unaddressed;
   // Who sent it, as far as anything proves it: one parsed From for keys, signature, proof and threading.
   const trustDeps = { config, analyser: deps.analyser, mailboxName: mailbox.name };
-  const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, maintainers);
+  const trust = await establishTrust(tx, trustDeps, raw.id, analysed, verdict, { maintainers: ctx.maintainers, answered: (r, a) => batch.answered(r, a) });
   const crypto = trust.crypto;
 
   let caseId: number;
@@ -335,7 +340,7 @@ async function processOne(
     await msgq.insertAttachments(tx, existing.id, parsed.attachments);
     await recordTrust(tx, trust, await trustForCase(tx, trustDeps, trust, { id: caseId, ref: caseRef }, raw.id), existing.id, caseId, raw.id, { reprocess: true });
     if (existing.id === Number(c.first)) await caseq.updateCaseReport(tx, caseId, { ...extracted.report, ...extracted.extras }, extracted.missing);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
+    await files.event({ caseId, rawMessageId: raw.id, kind: 'message_reprocessed', actor: 'system' });
     return { state: 'processed', caseRef, caseId };
   }
 
@@ -344,7 +349,7 @@ async function processOne(
   // Who sent it: a configured maintainer counts only with proof (a PGP signature by their key, or a pass in the
   // trusted Authentication-Results header), never by From alone (docs/architecture.md, "Who is a maintainer").
   let proof = trust.proof;
-  const taggedCase = tag && known.length === 0 ? await caseByRef(tx, tag) : undefined;
+  const taggedCase = tag && known.length === 0 ? batch.caseByRef(tag) : undefined;
   const decision = decideThread({
     inReplyTo: parsed.inReplyTo,
     referenced: parsed.referenced,
@@ -355,7 +360,7 @@ async function processOne(
   });
   // Machine mail: a bounce or automatic reply naming our mail joins its case, machine mail in a
   // case's thread stays there; everything else is noise. Never a bounce back to a maintainer's autoresponder.
-  const placed = verdict.kind !== 'human' ? await placeMachineMail(tx, parsed, verdict, decision, facts.bounce) : undefined;
+  const placed = verdict.kind !== 'human' ? placeMachineMail((ids) => batch.ours(ids), parsed, verdict, decision, facts.bounce) : undefined;
   if (placed?.place === 'noise') {
     const ct = await trustForCase(tx, trustDeps, trust, { id: null, ref: null }, raw.id);
     const opened = await files.open(
@@ -377,7 +382,7 @@ async function processOne(
     );
     await files.attach(opened.messageId, parsed.attachments);
     await recordTrust(tx, trust, ct, opened.messageId, opened.caseId, raw.id);
-    await insertEvent(tx, { caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
+    await files.event({ caseId: opened.caseId, rawMessageId: raw.id, kind: 'noise_filed', actor: 'system', data: { class: verdict.kind, reason: verdict.reason } });
     return { state: 'noise', caseId: opened.caseId, kind: verdict.kind, copy: copyIn(opened.caseId) };
   }
   let join = placed?.place === 'case' ? placed : decision.action === 'join' ? decision : undefined;
@@ -402,7 +407,7 @@ async function processOne(
     await files.attach(messageId, parsed.attachments);
     await recordTrust(tx, trust, ct, messageId, caseId, raw.id);
     await caseq.touchCase(tx, caseId);
-    await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role, authentication: ct.authentication, ...(role === 'reporter' ? { reporter_verified: reporterVerified } : {}) } });
+    await files.event({ caseId, rawMessageId: raw.id, kind: 'message_received', actor: from ?? 'unknown', data: { threaded_by: join.by, role, authentication: ct.authentication, ...(role === 'reporter' ? { reporter_verified: reporterVerified } : {}) } });
     if (placed?.place === 'case' && placed.bounced) await recordBounce(tx, flowDeps(deps), c, deps.mailboxes.get(c.mailbox_id) ?? mailbox, placed.bounced, raw.id, now);
     // Machine mail is recorded on the case and nothing more.
     if (placed) return { state: 'processed', caseRef, caseId, copy: copyIn(caseId) };
@@ -436,13 +441,13 @@ async function processOne(
     await files.attach(messageId, parsed.attachments);
     await recordTrust(tx, trust, ct, messageId, caseId, raw.id);
     if (proof.role === 'outsider') {
-      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
+      await files.event({ caseId, rawMessageId: raw.id, kind: 'maintainer_proof_failed', actor: from ?? 'unknown', data: { reason: proof.reason } });
     }
     if (routed) {
-      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'routed', actor: 'system', data: { from: mailbox.name, to: filed.name, routed_from: mailbox.kind, reason: routed.reason } });
+      await files.event({ caseId, rawMessageId: raw.id, kind: 'routed', actor: 'system', data: { from: mailbox.name, to: filed.name, routed_from: mailbox.kind, reason: routed.reason } });
     }
     if (decision.action === 'new-linked') {
-      await insertEvent(tx, { caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
+      await files.event({ caseId, rawMessageId: raw.id, kind: 'linked_by_tag', actor: from ?? 'unknown', data: { linked_to: decision.matched, reason: decision.reason } });
     }
     const year = yearIn(now, config.policy.timezone);
     // An answer goes to Reply-To only for an authenticated From with an aligned Reply-To.

@@ -5,7 +5,8 @@ import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import type { CaseState } from '../db/queries/lifecycle.ts';
 import type { MailboxRow } from '../db/queries/mailboxes.ts';
-import { markBounced, outgoingByMessageIds, type OurOutgoing } from '../db/queries/outbox.ts';
+import { markBounced, type OurOutgoing } from '../db/queries/outbox.ts';
+import { machineMailIds } from './batch-facts.ts';
 import type { ParsedMessage } from '../mail/parse.ts';
 import { queueMaintainerMail, type CaseMailDeps } from './case-mail.ts';
 
@@ -20,13 +21,17 @@ export type MachinePlacement =
   | { place: 'case'; caseId: number; by: string; matched: string; bounced: { outbox: OurOutgoing; reading: BounceReading } | null }
   | { place: 'noise' };
 
-/** `reading` is what the parser thread read from a bounce or automatic reply (mail/analyse.ts, MessageFacts.bounce). */
-export async function placeMachineMail(tx: Db, parsed: ParsedMessage, verdict: Classification, decision: ThreadDecision, reading: BounceReading | null): Promise<MachinePlacement> {
+/**
+ * Where machine mail goes (pure): `reading` is what the parser thread read from a bounce or automatic reply
+ * (mail/analyse.ts, MessageFacts.bounce); `ours` finds our outgoing mail by Message-ID (the batch's facts,
+ * cases/batch-facts.ts, read for the ids machineMailIds names).
+ */
+export function placeMachineMail(ours: (ids: string[]) => OurOutgoing[], parsed: ParsedMessage, verdict: Classification, decision: ThreadDecision, reading: BounceReading | null): MachinePlacement {
   if ((verdict.kind === 'bounce' || verdict.kind === 'auto-reply') && reading) {
     // The returned message's own Message-ID first, then the thread headers of the bounce itself.
-    const ids = [...new Set([...reading.messageIds, ...parsed.referenced])].slice(0, 30);
-    const ours = await outgoingByMessageIds(tx, ids);
-    const hit = ids.map((id) => ours.find((o) => o.rfc_message_id === id)).find((o) => o !== undefined);
+    const ids = machineMailIds(parsed, reading);
+    const found = ours(ids);
+    const hit = ids.map((id) => found.find((o) => o.rfc_message_id === id)).find((o) => o !== undefined);
     if (hit) {
       // A delay notice ("Action: delayed", 4.x.x) is not a failure: the message may still arrive.
       const failed = verdict.kind === 'bounce' && reading.action !== 'delayed' && reading.action !== 'delivered';

@@ -8,7 +8,7 @@ import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import * as keysq from '../db/queries/pgp-keys.ts';
 import { lockRaw } from '../db/queries/raw-messages.ts';
-import { answeredOutgoing, outgoingIdsOfCase } from '../db/queries/trust.ts';
+import { outgoingIdsOfCase } from '../db/queries/trust.ts';
 import type { Analyser, Analysis } from '../mail/analyse.ts';
 import type { CryptoResult, LearnedKey } from '../mail/pgp/incoming.ts';
 
@@ -43,7 +43,15 @@ function protectedAddresses(config: Config): Set<string> {
 }
 
 /** Everything about the sender that does not depend on the case the message joins. */
-export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, first: Analysis, verdict: Classification, maintainers: MaintainerEntry[]): Promise<Trust> {
+export async function establishTrust(
+  tx: Db,
+  deps: TrustDeps,
+  rawId: number,
+  first: Analysis,
+  verdict: Classification,
+  known: { maintainers: MaintainerEntry[]; answered: (referenced: string[], address: string) => { message_id: string; case_id: number }[] },
+): Promise<Trust> {
+  const { maintainers } = known;
   const { config } = deps;
   let analysed = first;
   const parsed = () => analysed.parsed;
@@ -52,7 +60,7 @@ export async function establishTrust(tx: Db, deps: TrustDeps, rawId: number, fir
   const pgp = analysed.crypto.signers.length > 0 || analysed.crypto.learnedKeys.length > 0;
   const rows = from && pgp && !isProtected ? await keysq.keysOfAddress(tx, from) : [];
   const trusted = rows.filter((r) => r.trusted && r.revoked_at === null);
-  const answered = from ? await answeredOutgoing(tx, parsed().referenced, from) : [];
+  const answered = from ? known.answered(parsed().referenced, from) : [];
   // Keys stored unverified for this From count as offered again only in an answer to our own mail to it.
   const unverified = answered.length > 0 ? rows.filter((r) => !r.trusted && r.revoked_at === null) : [];
   // A signature by a key we hold for this From (and did not find in the message): read the message again in a

@@ -72,7 +72,7 @@ export class ParsePool implements Analyser {
 
   private spawn(): Slot {
     // The key spec (file names, passphrases) goes to each thread, which unlocks its own copy of the keys once.
-    const worker = new Worker(WORKER_URL, { workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB } });
+    const worker = new Worker(WORKER_URL, { name: 'mailcase-parser', workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB } });
     worker.unref();
     let markReady: () => void = () => undefined;
     const slot: Slot = { worker, isReady: false, ready: new Promise<void>((r) => (markReady = r)) };

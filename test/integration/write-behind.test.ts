@@ -134,4 +134,52 @@ describe('a processing batch', () => {
       expect(rows.rows.every((x) => x.ack_ok && x.first_from.startsWith('reporter3'))).toBe(true);
     });
   });
+
+  it('reads what filing needs once per batch: list mail waits with the rest (one statement for the cases, two for the events), and a reply finds its case in the same batch', async () => {
+    const box = env.app.mailboxes.get('security')!;
+    const store = (raws: Buffer[]) => storeRaw(env.db.pool, raws.map((raw) => ({ raw, sourceKey: sha256(raw).toString('hex') })), { mailboxId: box.id, source: 'file' });
+    const list = (k: number): Buffer => Buffer.from([
+      'From: Announcements <announce@lists.example>',
+      'To: dev@lists.example',
+      `Subject: [dev] weekly digest ${k}`,
+      `Message-ID: <digest-${k}-${Date.now()}@lists.example>`,
+      'List-Id: <dev.lists.example>',
+      'Precedence: list',
+      `Date: ${new Date().toUTCString()}`,
+      '',
+      `Digest ${k}: nothing but release notes.`,
+      '',
+    ].join('\r\n'));
+    const report = makeMessage({ i: 700, messageId: '<report-700@reporter.example>' });
+    await env.db.pool.query('create table stmt_count2 (tbl text primary key, n int not null)');
+    const count = {
+      name: 'count_stmt2', table: ['cases', 'events'], events: 'insert', timing: 'after' as const, forEach: 'statement' as const,
+      body: 'insert into stmt_count2 values (tg_table_name, 1) on conflict (tbl) do update set n = stmt_count2.n + 1; return null;',
+    };
+    await withTrigger(env.db.pool, count, async () => {
+      await store([1, 2, 3, 4, 5].map(list).concat([report]));
+      expect(await processBatch(processDeps(env.app))).toEqual({ claimed: 6, processed: 6, failed: 0 });
+      const counts = await env.db.pool.query<{ tbl: string; n: number }>('select tbl, n from stmt_count2 order by tbl');
+      // Before the batch's facts were read at once, every piece of list mail cost a statement for its case and
+      // one for its event (a read or an event of its own wrote what waited): 6 and 6 here.
+      expect(counts.rows).toEqual([{ tbl: 'cases', n: 1 }, { tbl: 'events', n: 2 }]);
+    });
+    const noise = await env.db.pool.query<{ n: number }>(`select count(*)::int as n from cases where status = 'noise' and noise_class = 'list'`);
+    expect(noise.rows[0]!.n).toBe(5);
+
+    // A reply to the report of the batch before, and a new report with a follow-up in the same batch.
+    const reply = makeMessage({ i: 700, subject: 'Re: more detail', inReplyTo: '<report-700@reporter.example>', references: ['<report-700@reporter.example>'] });
+    const second = makeMessage({ i: 701, messageId: '<report-701@reporter.example>' });
+    const followUp = makeMessage({ i: 701, subject: 'Re: a second proof of concept', inReplyTo: '<report-701@reporter.example>', references: ['<report-701@reporter.example>'] });
+    await store([reply, second, followUp]);
+    expect(await processBatch(processDeps(env.app))).toEqual({ claimed: 3, processed: 3, failed: 0 });
+    const cases = await env.db.pool.query<{ subject: string; first: string }>(
+      `select m.subject, (select f.message_id from messages f where f.case_id = m.case_id order by f.id limit 1) as first
+         from messages m where m.direction = 'in' and m.subject like 'Re: %' order by m.id`,
+    );
+    expect(cases.rows).toEqual([
+      { subject: 'Re: more detail', first: '<report-700@reporter.example>' },
+      { subject: 'Re: a second proof of concept', first: '<report-701@reporter.example>' },
+    ]);
+  });
 });

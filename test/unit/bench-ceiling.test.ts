@@ -4,7 +4,7 @@ import { pooledCeiling, type CeilingResult } from '../../bench/throughput.ts';
 // The benchmark's raw ceiling is measured before and after the ingest run and pooled: all messages over all time.
 
 function pass(messages: number, totalMs: number, bytes: number): CeilingResult {
-  return { messages, bytes, totalMs, msgPerSec: messages / (totalMs / 1000), mibPerSec: bytes / 2 ** 20 / (totalMs / 1000), fetchMs: totalMs / 10, parseMs: (totalMs * 9) / 10 };
+  return { messages, bytes, totalMs, msgPerSec: messages / (totalMs / 1000), mibPerSec: bytes / 2 ** 20 / (totalMs / 1000), fetchMs: totalMs / 10, parseMs: (totalMs * 9) / 10, cpuS: { client: totalMs / 2000, dovecot: totalMs / 10000 } };
 }
 
 describe('pooledCeiling', () => {
@@ -17,5 +17,6 @@ describe('pooledCeiling', () => {
     expect(c.fetchMs).toBe(1800);
     expect(c.parseMs).toBe(16_200);
     expect(c.passes).toEqual([500, 625]);
+    expect(c.cpuS).toEqual({ client: 9, dovecot: 1.8 });
   });
 });

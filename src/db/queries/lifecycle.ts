@@ -1,6 +1,6 @@
 import { applyTransition, reopenOnReply, type Actor, type Milestone, type ReopenConfig, type Severity } from '../../core/lifecycle.ts';
 import { parseRef } from '../../core/ref.ts';
-import type { Db } from '../pool.ts';
+import { named, type Db } from '../pool.ts';
 import { insertEvent } from './events.ts';
 
 // Changes to a case's lifecycle fields, each with its audit event (who, when, from which message or CLI call),
@@ -20,6 +20,15 @@ export async function caseByRef(db: Db, ref: string, opts: { lock?: boolean } = 
     [ref.toUpperCase()],
   );
   return r.rows[0];
+}
+
+/** The cases of these refs (any case), without locking them. */
+export async function casesByRefs(db: Db, refs: string[]): Promise<CaseState[]> {
+  if (refs.length === 0) return [];
+  const r = await db.query<CaseState>(
+    named('mc_cases_by_refs', 'select id, ref, status, severity, mailbox_id, reporter_email, subject from cases where ref = any($1::text[])', [refs.map((x) => x.toUpperCase())]),
+  );
+  return r.rows;
 }
 
 function milestoneSql(set: readonly Milestone[], clear: readonly Milestone[], to: string): string {

@@ -87,11 +87,11 @@ export function messagesInsertSql(rows: NewMessage[], values: unknown[], ids?: n
 export interface SmallAttachment { messageId: number; attachment: NewAttachment }
 
 /**
- * Open several cases with their first messages, and add small attachments (to these messages or to any
- * earlier ones), in one statement: how WriteBehind writes what a processing batch has waiting.
+ * Open several cases with their first messages, add small attachments (to these messages or to any earlier
+ * ones) and audit events, in one statement: how WriteBehind writes what a processing batch has waiting.
  */
-export async function insertFiled(db: Db, openings: Opening[], attachments: SmallAttachment[]): Promise<void> {
-  if (openings.length + attachments.length === 0) return;
+export async function insertFiled(db: Db, openings: Opening[], attachments: SmallAttachment[], events: NewEvent[] = []): Promise<void> {
+  if (openings.length + attachments.length + events.length === 0) return;
   const values: unknown[] = [];
   const parts: string[] = [];
   if (openings.length > 0) {
@@ -103,6 +103,7 @@ export async function insertFiled(db: Db, openings: Opening[], attachments: Smal
       .map(({ messageId, attachment: a }) => valuesTuple(values, [messageId, a.filename, a.contentType, a.size, a.sha256, a.pieces[0] ?? Buffer.alloc(0)]))
       .join(', ')}`);
   }
+  if (events.length > 0) parts.push(eventsInsertSql(events, values));
   // Data-modifying CTEs run whole; foreign keys are checked at the end of the statement, when all rows are in.
   const last = parts.pop()!;
   const sql = parts.length === 0 ? last : `with ${parts.map((p, i) => `w${i} as (${p})`).join(', ')} ${last}`;
