@@ -1,6 +1,7 @@
 import { bounceError, type BounceReading } from '../core/bounce.ts';
 import type { Classification } from '../core/classify.ts';
 import type { ThreadDecision } from '../core/thread.ts';
+import type { MachinePlace } from '../core/filing.ts';
 import type { Db } from '../db/pool.ts';
 import { insertEvent } from '../db/queries/events.ts';
 import type { CaseState } from '../db/queries/lifecycle.ts';
@@ -16,10 +17,11 @@ import { queueMaintainerMail, type CaseMailDeps } from './case-mail.ts';
 // mail that joined a case by its thread headers stays there, silently; everything else is filed as noise: a case
 // in the terminal state `noise` that nobody has to work. The decisions are src/core's (classify, bounce).
 
+/** One of our outgoing messages that a bounce reports failed, with what the bounce says. */
+export interface BouncedOurs { outbox: OurOutgoing; reading: BounceReading }
+
 /** Where a piece of machine mail goes. */
-export type MachinePlacement =
-  | { place: 'case'; caseId: number; by: string; matched: string; bounced: { outbox: OurOutgoing; reading: BounceReading } | null }
-  | { place: 'noise' };
+export type MachinePlacement = MachinePlace<BouncedOurs>;
 
 /**
  * Where machine mail goes (pure): `reading` is what the parser thread read from a bounce or automatic reply
@@ -51,7 +53,7 @@ export async function recordBounce(
   deps: CaseMailDeps,
   c: CaseState,
   mailbox: MailboxRow,
-  b: { outbox: OurOutgoing; reading: BounceReading },
+  b: BouncedOurs,
   rawId: number,
   now: Date,
 ): Promise<void> {
