@@ -217,37 +217,44 @@ export class PgpReader {
    */
   async read(raw: Buffer, parse: (bytes: Buffer) => Promise<ParsedMessage>, ctx: PgpContext | undefined): Promise<{ parsed: ParsedMessage; crypto: CryptoResult }> {
     if (!mayInvolvePgp(raw)) return { parsed: await parse(raw), crypto: NO_CRYPTO };
-    const mailbox = ctx?.mailbox ?? '';
-    const budget = this.budget();
-    const result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [], signers: [], signedHeaders: [] };
-    const signed: Signed[] = [];
-    const fail = (reason: string): void => {
-      result.encrypted = true;
-      if (result.decryption !== 'failed') {
-        result.decryption = 'failed';
-        result.decryptionError = reason;
-      }
-    };
-    const decrypted = (): void => {
-      result.encrypted = true;
-      if (result.decryption === 'none') result.decryption = 'ok';
-    };
-    const signedEntityHeaders = (e: Entity): void => {
-      for (const h of e.headers) if (h.key === 'subject' || h.key === 'in-reply-to' || h.key === 'references') result.signedHeaders.push(h.value.slice(0, 4000));
-    };
-
-    // Keys that may verify a signature inside an encryption, known before parsing: the sender's (looked up for the
-    // From address of a first reading), every configured maintainer key, and the outer Autocrypt header. Which
-    // key is bound to the sender is decided later, on the parsed From (never on a cheaper scan of the raw header).
     const outer = readEntity(raw);
+    const keys = await this.keysBeforeParsing(outer, ctx);
+    const r = new Reading(ctx?.mailbox ?? '', this.budget(), keys.early);
+    // 1. PGP/MIME layers; 2. parse what is inside (attachments of the case are the attachments inside the
+    // encryption); 3. inline PGP in the text, and encrypted attachments; 4. how each signer relates to the From.
+    const layers = await this.unwrapLayers(r, outer, raw);
+    const parsed = await parse(layers.bytes);
+    const inline = await this.expandInline(r, parsed.text, layers.mimeSigs);
+    const { attachments, attachedKeys } = await this.readAttachments(r, parsed.attachments, inline.segments, layers.top);
+    if (inline.changed) {
+      // The cap on text applies to what decryption produced, too (an inline block of 250 MB was kept whole).
+      parsed.text = inline.text.length > MAX_TEXT ? inline.text.slice(0, MAX_TEXT) : inline.text;
+      // The HTML alternative still shows the ciphertext (or an unsigned copy): the text is what we keep.
+      parsed.html = null;
+    }
+    parsed.attachments = attachments;
+    await this.verifySigners(r, parsed.from?.address ?? null, ctx, keys, attachedKeys);
+    return { parsed, crypto: r.result };
+  }
+
+  /**
+   * Keys that may verify a signature inside an encryption, known before parsing: the sender's (looked up for the
+   * From address of a first reading), every configured maintainer key, and the outer Autocrypt header. Which key
+   * is bound to the sender is decided later, on the parsed From (never on a cheaper scan of the raw header).
+   */
+  private async keysBeforeParsing(outer: Entity, ctx: PgpContext | undefined): Promise<EarlyKeys> {
     const ctxKeys = ctx ? (await Promise.all(ctx.senderKeys.map((a) => this.publicKeys(a)))).flat() : [];
     // Autocrypt from the raw header: parsed header values are cut at 4,000 characters, and keydata is often longer.
     const autocrypt = await this.autocryptKeys(outer.headers.filter((h) => h.key === 'autocrypt').map((h) => h.value));
     const maintainerKeys = this.keyring ? [...this.keyring.maintainers.values()].flat() : [];
-    const earlyKeys = [...ctxKeys, ...maintainerKeys, ...autocrypt.map((k) => k.key)];
+    return { ctxKeys, autocrypt, early: [...ctxKeys, ...maintainerKeys, ...autocrypt.map((k) => k.key)] };
+  }
 
-    // 1. PGP/MIME layers (RFC 3156): the top-level entity, and a multipart/signed inside an encrypted one. A
-    // signature at this level covers the whole entity: its index goes on the text as the text's first cover.
+  /**
+   * Step 1, the PGP/MIME layers (RFC 3156): the top-level entity, and a multipart/signed inside an encrypted one.
+   * A signature at this level covers the whole entity: its index goes on the text as the text's first cover.
+   */
+  private async unwrapLayers(r: Reading, outer: Entity, raw: Buffer): Promise<{ bytes: Buffer; top: string; mimeSigs: number[] }> {
     let entity = outer;
     let bytes = raw;
     const mimeSigs: number[] = [];
@@ -255,22 +262,18 @@ export class PgpReader {
     if (top.type === 'multipart/encrypted' && top.params.boundary) {
       const parts = multipartParts(outer.body, top.params.boundary).map(readEntity);
       const payload = parts.find((p) => contentType(p).type === 'application/octet-stream') ?? parts[1];
-      if (!payload) fail('bad_armor: multipart/encrypted without an encrypted part');
+      if (!payload) r.fail('bad_armor: multipart/encrypted without an encrypted part');
       else {
-        try {
-          const d = await this.decrypt(decodedBody(payload), mailbox, earlyKeys, budget);
-          decrypted();
+        const d = await this.tryDecrypt(r, decodedBody(payload));
+        if (d) {
           entity = readEntity(Buffer.from(d.plain.buffer, d.plain.byteOffset, d.plain.byteLength));
           if (d.signatures.length > 0) {
-            mimeSigs.push(signed.push({ verify: d.redo, coversAll: true }) - 1);
-            signedEntityHeaders(entity);
+            mimeSigs.push(r.sign({ verify: d.redo, coversAll: true }));
+            r.signedEntityHeaders(entity);
           }
           const merged = mergeEntity(outer, entity);
           bytes = merged.bytes;
-          result.protectedSubject = merged.protectedSubject;
-        } catch (err) {
-          if (!(err instanceof Failure)) throw err;
-          fail(err.reason);
+          r.result.protectedSubject = merged.protectedSubject;
         }
       }
     }
@@ -282,60 +285,53 @@ export class PgpReader {
       if (content !== undefined && sigPart) {
         const data = new Uint8Array(Buffer.from(canonicalCrlf(content), 'latin1'));
         const sigBytes = decodedBody(sigPart);
-        mimeSigs.push(signed.push({ coversAll: true, verify: (keys) => this.verifyDetached(data, sigBytes, keys) }) - 1);
+        mimeSigs.push(r.sign({ coversAll: true, verify: (keys) => this.verifyDetached(data, sigBytes, keys) }));
         const contentEntity = readEntity(content);
-        signedEntityHeaders(contentEntity);
+        r.signedEntityHeaders(contentEntity);
         const merged = mergeEntity(outer, contentEntity);
         bytes = merged.bytes;
-        if (merged.protectedSubject !== null) result.protectedSubject = merged.protectedSubject;
+        if (merged.protectedSubject !== null) r.result.protectedSubject = merged.protectedSubject;
       }
     }
+    return { bytes, top: top.type, mimeSigs };
+  }
 
-    // 2. Parse what is inside: attachments of the case are the attachments inside the encryption.
-    const parsed = await parse(bytes);
-
-    // 3. Inline PGP in the text, and encrypted attachments (.asc, .gpg, .pgp). The text becomes segments, each
-    // with the signatures that cover it, computed AFTER decryption: a decrypted block is covered only by its own
-    // signature (decrypted unsigned text is unsigned, whatever signature is around or inside it).
-    const early = earlyKeys;
-    let segments: Segment[] = [{ text: parsed.text, covers: mimeSigs }];
-    let textChanged = false;
-    const enc = await expandBlocks(segments, '-----BEGIN PGP MESSAGE-----', '-----END PGP MESSAGE-----', true, async (block) => {
-      try {
-        const d = await this.decrypt(Buffer.from(block, 'utf8'), mailbox, early, budget);
-        decrypted();
-        const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
-        return [{ text: plain, covers: d.signatures.length > 0 ? [signed.push({ verify: d.redo, coversAll: true }) - 1] : [] }];
-      } catch (err) {
-        if (!(err instanceof Failure)) throw err;
-        fail(err.reason);
-        return null;
-      }
+  /**
+   * Step 3a, inline PGP in the text. The text becomes segments, each with the signatures that cover it, computed
+   * AFTER decryption: a decrypted block is covered only by its own signature (decrypted unsigned text is
+   * unsigned, whatever signature is around or inside it).
+   */
+  private async expandInline(r: Reading, text: string, mimeSigs: number[]): Promise<{ segments: Segment[]; text: string; changed: boolean }> {
+    const enc = await expandBlocks([{ text, covers: mimeSigs }], '-----BEGIN PGP MESSAGE-----', '-----END PGP MESSAGE-----', true, async (block) => {
+      const d = await this.tryDecrypt(r, Buffer.from(block, 'utf8'));
+      if (!d) return null;
+      const plain = stripNul(Buffer.from(d.plain).toString('utf8'));
+      return [{ text: plain, covers: d.signatures.length > 0 ? [r.sign({ verify: d.redo, coversAll: true })] : [] }];
     });
-    segments = enc.segments;
-    textChanged ||= enc.changed;
-    const clear = await expandBlocks(segments, '-----BEGIN PGP SIGNED MESSAGE-----', '-----END PGP SIGNATURE-----', false, async (block, covers) => {
+    const clear = await expandBlocks(enc.segments, '-----BEGIN PGP SIGNED MESSAGE-----', '-----END PGP SIGNATURE-----', false, async (block, covers) => {
       const pgp = await openpgpLib();
       let msg: openpgp.CleartextMessage;
       try {
         msg = await pgp.readCleartextMessage({ cleartextMessage: block, config: this.config });
       } catch (err) {
-        const idx = signed.push({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(err), 100)})`)) }) - 1;
+        const idx = r.sign({ coversAll: true, verify: () => Promise.reject(new Error(`the clearsigned block is malformed (${oneLine(openpgpMessage(err), 100)})`)) });
         return [{ text: block, covers: [...covers, idx] }];
       }
-      const idx = signed.push({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) }) - 1;
+      const idx = r.sign({ coversAll: true, verify: async (keys) => handled((await pgp.verify({ message: msg, verificationKeys: keys, config: this.config })).signatures) });
       return [{ text: msg.getText(), covers: [...covers, idx] }];
     });
-    segments = clear.segments;
-    textChanged ||= clear.changed;
-    const text = segments.map((s) => s.text).join('');
+    const segments = clear.segments;
     // Signature wrapping (Müller et al., USENIX Security 2019): a signature covers the message only when it covers
     // every byte of its text that is not whitespace.
-    for (const [i, s] of signed.entries()) s.coversAll = coversAll(segments, i);
+    for (const [i, s] of r.signed.entries()) s.coversAll = coversAll(segments, i);
+    return { segments, text: segments.map((x) => x.text).join(''), changed: enc.changed || clear.changed };
+  }
 
+  /** Step 3b, attachments: public keys are collected, encrypted attachments (.asc, .gpg, .pgp) decrypted. */
+  private async readAttachments(r: Reading, parts: ParsedAttachment[], segments: Segment[], top: string): Promise<{ attachments: ParsedAttachment[]; attachedKeys: openpgp.PublicKey[] }> {
     const attachments: ParsedAttachment[] = [];
     const attachedKeys: openpgp.PublicKey[] = [];
-    for (const a of parsed.attachments) {
+    for (const a of parts) {
       // Only the first bytes are read to decide; a large attachment is joined only to be decrypted (and only
       // within the budget), never just to look at it.
       const first = a.pieces[0] ?? Buffer.alloc(0);
@@ -349,39 +345,34 @@ export class PgpReader {
       const encryptedName = /\.(gpg|pgp|asc)$/i.test(a.filename ?? '');
       const looksEncrypted = head.includes('-----BEGIN PGP MESSAGE-----') || (encryptedName && !head.includes('-----BEGIN PGP') && isBinaryPgpMessage(first));
       // The version part of a PGP/MIME message we could not decrypt, and its payload: nothing to do again.
-      if (!looksEncrypted || a.contentType === 'application/pgp-encrypted' || (result.decryption === 'failed' && top.type === 'multipart/encrypted')) {
+      if (!looksEncrypted || a.contentType === 'application/pgp-encrypted' || (r.result.decryption === 'failed' && top === 'multipart/encrypted')) {
         attachments.push(a);
         continue;
       }
-      try {
-        const d = await this.decrypt(Buffer.concat(a.pieces), mailbox, early, budget);
-        decrypted();
-        // A signed attachment covers the attachment only: not the message, if it has any text.
-        if (d.signatures.length > 0) signed.push({ verify: d.redo, coversAll: isBlank(segments) });
-        attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
-      } catch (err) {
-        if (!(err instanceof Failure)) throw err;
-        fail(err.reason);
+      const d = await this.tryDecrypt(r, Buffer.concat(a.pieces));
+      if (!d) {
         attachments.push(a);
+        continue;
       }
+      // A signed attachment covers the attachment only: not the message, if it has any text.
+      if (d.signatures.length > 0) r.sign({ verify: d.redo, coversAll: isBlank(segments) });
+      attachments.push(attachmentOf(d.plain, (a.filename ?? 'attachment.gpg').replace(/\.(gpg|pgp|asc)$/i, '')));
     }
-    if (textChanged) {
-      // The cap on text applies to what decryption produced, too (an inline block of 250 MB was kept whole).
-      parsed.text = text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
-      // The HTML alternative still shows the ciphertext (or an unsigned copy): the text is what we keep.
-      parsed.html = null;
-    }
-    parsed.attachments = attachments;
+    return { attachments, attachedKeys };
+  }
 
-    // 4. Keys in the message, and how each possible signer relates to the parsed From: a configured maintainer key
-    // of that address, a key we trust for it (ctx, when a first reading found the same From), or a key the message
-    // offers for it (attached or Autocrypt, carrying the address as a user ID). Processing decides whether an
-    // offered key is learned (core/key-trust.ts); here it never makes a signature valid.
-    const from = parsed.from?.address ?? null;
+  /**
+   * Step 4, keys in the message, and how each possible signer relates to the parsed From: a configured maintainer
+   * key of that address, a key we trust for it (ctx, when a first reading found the same From), or a key the
+   * message offers for it (attached or Autocrypt, carrying the address as a user ID). Processing decides whether
+   * an offered key is learned (core/key-trust.ts); here it never makes a signature valid.
+   */
+  private async verifySigners(r: Reading, from: string | null, ctx: PgpContext | undefined, keys: EarlyKeys, attachedKeys: openpgp.PublicKey[]): Promise<void> {
+    const { result } = r;
     const configured = from ? (this.keyring?.maintainerKeys(from) ?? []) : [];
-    const known = ctx && from !== null && ctx.from === from ? ctxKeys : [];
+    const known = ctx && from !== null && ctx.from === from ? keys.ctxKeys : [];
     const stored = ctx?.offeredKeys && from !== null && ctx.from === from ? (await Promise.all(ctx.offeredKeys.map((a) => this.publicKeys(a)))).flat() : [];
-    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...autocrypt.filter((a) => a.addr === from), ...stored.map((key) => ({ key, source: 'attached' as const }))];
+    const offered = [...attachedKeys.map((key) => ({ key, source: 'attached' as const })), ...keys.autocrypt.filter((a) => a.addr === from), ...stored.map((key) => ({ key, source: 'attached' as const }))];
     const offeredBound: openpgp.PublicKey[] = [];
     for (const o of offered) {
       const info = await keyInfo(o.key);
@@ -395,15 +386,27 @@ export class PgpReader {
       configured.some((k) => fingerprintOf(k) === fpr) ? 'configured'
         : known.some((k) => fingerprintOf(k) === fpr) ? 'known'
           : offeredBound.some((k) => fingerprintOf(k) === fpr) ? 'offered' : null;
-    const all = [...configured, ...known, ...earlyKeys, ...offered.map((o) => o.key)];
-    result.signers = await this.verifyAll(signed, all, binding);
+    const all = [...configured, ...known, ...keys.early, ...offered.map((o) => o.key)];
+    result.signers = await this.verifyAll(r.signed, all, binding);
     const reduced = reduceSignatures(result.signers);
     result.signature = reduced.signature;
     result.signatureError = reduced.signatureError;
     result.signerFingerprint = reduced.signerFingerprint;
     result.signerMatchesFrom = reduced.signature === 'valid';
     result.senderKeyKnown = configured.length > 0 || known.length > 0;
-    return { parsed, crypto: result };
+  }
+
+  /** Decrypt with the message's mailbox, early keys and budget; a PGP failure is recorded on the reading (null). */
+  private async tryDecrypt(r: Reading, data: Buffer): Promise<{ plain: Uint8Array; signatures: VerificationResult[]; redo: Verify } | null> {
+    try {
+      const d = await this.decrypt(data, r.mailbox, r.earlyKeys, r.budget);
+      r.decrypted();
+      return d;
+    } catch (err) {
+      if (!(err instanceof Failure)) throw err;
+      r.fail(err.reason);
+      return null;
+    }
   }
 
   private async verifyDetached(data: Uint8Array, sigBytes: Buffer, keys: openpgp.PublicKey[]): Promise<VerificationResult[]> {
@@ -482,6 +485,47 @@ export class PgpReader {
       }
     }
     return outcomes;
+  }
+}
+
+/** Keys known before parsing (PgpReader.keysBeforeParsing). */
+interface EarlyKeys { ctxKeys: openpgp.PublicKey[]; autocrypt: { addr: string; key: openpgp.PublicKey; source: 'autocrypt' }[]; early: openpgp.PublicKey[] }
+
+/** Reading one message: its result so far, its signed pieces (each verified at the end), its decryption budget. */
+class Reading {
+  readonly result: CryptoResult = { ...NO_CRYPTO, learnedKeys: [], signers: [], signedHeaders: [] };
+  readonly signed: Signed[] = [];
+  readonly mailbox: string;
+  readonly budget: Budget;
+  readonly earlyKeys: openpgp.PublicKey[];
+  constructor(mailbox: string, budget: Budget, earlyKeys: openpgp.PublicKey[]) {
+    this.mailbox = mailbox;
+    this.budget = budget;
+    this.earlyKeys = earlyKeys;
+  }
+
+  /** A signed piece, verified at the end; returns its index (what a text segment's covers name). */
+  sign(s: Signed): number {
+    return this.signed.push(s) - 1;
+  }
+
+  /** A decryption failed: the first reason is the one recorded. */
+  fail(reason: string): void {
+    this.result.encrypted = true;
+    if (this.result.decryption !== 'failed') {
+      this.result.decryption = 'failed';
+      this.result.decryptionError = reason;
+    }
+  }
+
+  decrypted(): void {
+    this.result.encrypted = true;
+    if (this.result.decryption === 'none') this.result.decryption = 'ok';
+  }
+
+  /** The headers a signature covers (a protected Subject and thread headers), kept for binding it to a case. */
+  signedEntityHeaders(e: Entity): void {
+    for (const h of e.headers) if (h.key === 'subject' || h.key === 'in-reply-to' || h.key === 'references') this.result.signedHeaders.push(h.value.slice(0, 4000));
   }
 }
 
