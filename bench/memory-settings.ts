@@ -16,6 +16,7 @@ const VARIANTS: Array<{ name: string; env: Record<string, string> }> = [
   { name: '2 off: no collection between pieces', env: { MAILCASE_GC_EVERY_PIECES: '0' } },
   { name: '3 off: V8 default young generation in parser threads', env: { MAILCASE_PARSER_YOUNG_MB: '0' } },
   { name: '4 off: V8 default heap limit in parser threads', env: { MAILCASE_PARSER_HEAP_MB: '0' } },
+  { name: '5 off: no collection that gives memory back', env: { MAILCASE_HEAP_SLACK_MB: '0' } },
 ];
 
 async function main(): Promise<void> {

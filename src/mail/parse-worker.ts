@@ -5,6 +5,7 @@ import { NO_POLICY, type AnalysisPolicy } from './analysis-policy.ts';
 import { movable } from './parse-pool.ts';
 import { PgpReader } from './pgp/incoming.ts';
 import { loadKeyring, type PgpKeySpec } from './pgp/keyring.ts';
+import { collectAfterLarge } from '../runtime/memory.ts';
 
 // Worker-thread side of parse-pool.ts: one message at a time, in, analysed (parsed, decrypted, its report and
 // the facts processing decides on read from it), out. Decrypted or parsed content
@@ -44,6 +45,8 @@ function onTask(task: Task): void {
       // The message's bytes are not needed any more: a large one's memory is given back now, not at this
       // thread's next full collection (which, with a little heap in use, may come late).
       if (movable(task.raw)) (task.raw.buffer as ArrayBuffer).transfer(0);
+      // This thread's heap grew for a large message's strings: collect it, and give it back (runtime/memory.ts).
+      collectAfterLarge(raw.byteLength);
     },
     (err: unknown) => {
       const e = coerceError(err);
