@@ -1,6 +1,7 @@
 import type { Config } from './config.ts';
 import { loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { withTransaction } from './db/pool.ts';
 import { upsertMailboxes, type MailboxRow } from './db/queries/mailboxes.ts';
 import { createLogger, type Logger } from './log.ts';
 import type { Analyser } from './mail/analyse.ts';
@@ -44,7 +45,7 @@ export async function openApp(opts: { config?: string; log?: Logger; poolMax?: n
 
 /** An App on an open database: the mailbox rows made to match the config, the keyring loaded on first use. */
 export async function assembleApp(config: Config, log: Logger, db: Database, templates: Templates = checkTemplates(config.templates_dir)): Promise<App> {
-  const mailboxes = await upsertMailboxes(db.pool, config.mailboxes);
+  const mailboxes = await withTransaction(db.pool, (tx) => upsertMailboxes(tx, config.mailboxes));
   return {
     config,
     log,
