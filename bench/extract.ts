@@ -8,7 +8,7 @@
 // test/fixtures/reports and test/fixtures/reports/real (bench/recall.ts). `--dump FILE` also writes the extraction result of
 // every input, and of test/fixtures/reports, as JSON (through analyse.ts, as the worker runs it): diff two dumps to show that a change keeps the output.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { simpleParser } from 'mailparser';
@@ -19,6 +19,7 @@ import { attachmentText, parseMessage } from '../src/mail/parse.ts';
 import { PgpReader } from '../src/mail/pgp/incoming.ts';
 import { makeMessage } from '../test/helpers/messages.ts';
 import { seededRandom, specFor } from './corpus.ts';
+import { time, walk, type Timing } from './in-process.ts';
 import { extractionRecall, formatRecall } from './recall.ts';
 
 const CORPUS = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
@@ -26,15 +27,6 @@ const FIXTURES = path.resolve(import.meta.dirname, '../test/fixtures/reports');
 const TIMEOUT_MS = 60_000;
 
 interface Input { name: string; raw: Buffer }
-
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((n) => {
-      const p = path.join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-}
 
 function benchMessages(n: number): Input[] {
   const rand = seededRandom(20240601);
@@ -59,22 +51,6 @@ async function reportInput(raw: Buffer): Promise<ReportInput | null> {
   } catch {
     return null;
   }
-}
-
-interface Timing { ms: number; cpuMs: number }
-
-async function time(rounds: number, run: () => Promise<void>): Promise<Timing> {
-  await run();
-  let best: Timing | undefined;
-  for (let r = 0; r < rounds; r++) {
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    await run();
-    const ms = performance.now() - started;
-    const used = process.cpuUsage(cpu);
-    if (best === undefined || ms < best.ms) best = { ms, cpuMs: (used.user + used.system) / 1000 };
-  }
-  return best!;
 }
 
 function format(what: string, count: number, t: Timing): string {

@@ -11,7 +11,7 @@
 //            always postal-mime's error: --show K prints K examples per field to read.
 // The decision and its figures are in docs/decisions.md ("mailparser stays").
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
@@ -19,20 +19,12 @@ import PostalMime, { type Email as PostalEmail, type Attachment as PostalAttachm
 import { parseMessage } from '../src/mail/parse.ts';
 import { makeMessage } from '../test/helpers/messages.ts';
 import { seededRandom, specFor } from './corpus.ts';
+import { time, walk, type Timing } from './in-process.ts';
 
 const CORPUS = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
 const TIMEOUT_MS = 60_000;
 
 interface Input { name: string; folder: string; raw: Buffer }
-
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((n) => {
-      const p = path.join(dir, n);
-      return statSync(p).isDirectory() ? walk(p) : [p];
-    });
-}
 
 function corpus(): Input[] {
   return walk(CORPUS)
@@ -43,22 +35,6 @@ function corpus(): Input[] {
 function benchMessages(n: number): Input[] {
   const rand = seededRandom(20240601);
   return Array.from({ length: n }, (_, i) => ({ name: `bench/${i}`, folder: 'bench', raw: makeMessage(specFor(i, rand)) }));
-}
-
-interface Timing { ms: number; cpuMs: number }
-
-async function time(rounds: number, run: () => Promise<void>): Promise<Timing> {
-  await run();
-  let best: Timing | undefined;
-  for (let r = 0; r < rounds; r++) {
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    await run();
-    const ms = performance.now() - started;
-    const used = process.cpuUsage(cpu);
-    if (best === undefined || ms < best.ms) best = { ms, cpuMs: (used.user + used.system) / 1000 };
-  }
-  return best!;
 }
 
 /** What processing reads from a parsed message, the same way for both parsers. */
