@@ -1,5 +1,6 @@
-// What the in-process benchmarks (bench/extract.ts, bench/postal-mime.ts, bench/round-trips.ts) share: every file
-// under a folder, and the best of R timed rounds after a warm-up round.
+// What the in-process parser benchmarks (bench/extract.ts, bench/postal-mime.ts) share: every file under a folder,
+// and the best of R timed rounds after a warm-up round. The corpus's message files alone: corpusFiles() in
+// bench/real-mail.ts.
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 

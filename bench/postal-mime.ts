@@ -19,17 +19,16 @@ import PostalMime, { type Email as PostalEmail, type Attachment as PostalAttachm
 import { parseMessage } from '../src/mail/parse.ts';
 import { makeMessage } from '../test/helpers/messages.ts';
 import { seededRandom, specFor } from './corpus.ts';
-import { time, walk, type Timing } from './in-process.ts';
+import { time, type Timing } from './in-process.ts';
+import { CORPUS_DIR, corpusFiles } from './real-mail.ts';
 
-const CORPUS = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
 const TIMEOUT_MS = 60_000;
 
 interface Input { name: string; folder: string; raw: Buffer }
 
 function corpus(): Input[] {
-  return walk(CORPUS)
-    .filter((f) => f.endsWith('.eml'))
-    .map((f) => ({ name: path.relative(CORPUS, f), folder: path.relative(CORPUS, f).split(path.sep)[0]!, raw: readFileSync(f) }));
+  return corpusFiles()
+    .map((f) => ({ name: path.relative(CORPUS_DIR, f), folder: path.relative(CORPUS_DIR, f).split(path.sep)[0]!, raw: readFileSync(f) }));
 }
 
 function benchMessages(n: number): Input[] {

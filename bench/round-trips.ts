@@ -13,7 +13,7 @@
 //
 // Statements are counted on pg.Client.prototype.query (every pool client of this process), which is what a
 // round trip is here: the client sends one statement per call and waits for its answer.
-import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,17 +26,7 @@ import { pgpKeySpec } from '../src/mail/pgp/keyring.ts';
 import { ProcessStage } from '../src/stages/processor.ts';
 import { sha256, storeRaw } from '../src/cases/store.ts';
 import { Cleanup, benchLog, machineInfo, startPgServer } from './env.ts';
-import { withMessageId } from './real-mail.ts';
-
-const CORPUS = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
-
-function walk(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((n) => {
-    const p = path.join(dir, n);
-    if (statSync(p).isDirectory()) return walk(p);
-    return n.endsWith('.eml') ? [p] : [];
-  });
-}
+import { corpusFiles, withMessageId } from './real-mail.ts';
 
 let statements = 0;
 /** Statements by name (or the start of their text), for --statements. */
@@ -60,7 +50,7 @@ async function main(): Promise<void> {
   const cleanup = new Cleanup();
   try {
     const server = await startPgServer(cleanup);
-    const files = walk(CORPUS);
+    const files = corpusFiles();
     const run = async (label: string): Promise<{ app: Awaited<ReturnType<typeof assembleApp>>; db: Awaited<ReturnType<typeof server.createDatabase>> }> => {
       const db = await server.createDatabase();
       const dataDir = mkdtempSync(path.join(os.tmpdir(), `mailcase-rt-${label}-`));

@@ -25,7 +25,7 @@ import vm from 'node:vm';
 //    of 1 or 2, when V8 still holds more than this much heap it does not use, a second one of V8's "last resort"
 //    flavour shrinks the heap. `ingest --mbox` of 0.5 GiB: the main thread kept 150–158 MB of heap committed with
 //    16–27 MB used, and peaked at 361 MB resident; with it, 262 MB (bench/mbox.ts). The parser thread does the
-//    same after a large message. At 2 GiB: 293–304 MB with 48 MB of slack, 266–259 MB with 16.
+//    same after a large message. At 2 GiB: 293–304 MB with 48 MB of slack, 259–266 MB with 16.
 
 function envNumber(name: string, fallback: number): number {
   const v = process.env[name]?.trim();

@@ -1,4 +1,4 @@
-import type { Db } from '../pool.ts';
+import type pg from 'pg';
 
 export interface MailboxRow { id: number; name: string; address: string; kind: 'security' | 'support'; case_prefix: string }
 
@@ -8,7 +8,7 @@ export interface MailboxRow { id: number; name: string; address: string; kind: '
  * not cover the other unique column (case_prefix), so two concurrent inserts could fail with a unique violation
  * instead of one updating the other's row. The advisory lock makes them take turns until the transaction ends.
  */
-export async function upsertMailboxes(tx: Db, boxes: { name: string; address: string; kind: string; case_prefix: string }[]): Promise<Map<string, MailboxRow>> {
+export async function upsertMailboxes(tx: pg.PoolClient, boxes: { name: string; address: string; kind: string; case_prefix: string }[]): Promise<Map<string, MailboxRow>> {
   await tx.query('select pg_advisory_xact_lock(7402, hashtext($1))', ['mailboxes']);
   const res = await tx.query<MailboxRow>(
     `insert into mailboxes (name, address, kind, case_prefix)
