@@ -13,7 +13,7 @@ export interface CpuSnapshot {
   workerS: number;
   postgresS: number | null;
   /** The worker's threads: its main thread, its parser threads (named mailcase-parser), and the rest (V8's, libuv's). */
-  threads: { mainS: number; parsersS: number; otherS: number };
+  threads: { mainS: number; parsersS: number; otherS: number; otherByName: Record<string, number> };
   /** Dovecot's imap processes (every one on the machine: the bench's Dovecot is the only one running). */
   dovecotS: number;
 }
@@ -44,8 +44,8 @@ function childrenOf(ppid: number): number[] {
   return out;
 }
 
-function threadsOf(pid: number): { mainS: number; parsersS: number; otherS: number } {
-  const t = { mainS: 0, parsersS: 0, otherS: 0 };
+function threadsOf(pid: number): CpuSnapshot['threads'] {
+  const t: CpuSnapshot['threads'] = { mainS: 0, parsersS: 0, otherS: 0, otherByName: {} };
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -62,7 +62,11 @@ function threadsOf(pid: number): { mainS: number; parsersS: number; otherS: numb
     const s = processCpuS(`${pid}/task/${tid}`);
     if (tid === String(pid)) t.mainS += s;
     else if (comm.startsWith('mailcase-parser')) t.parsersS += s;
-    else t.otherS += s;
+    else {
+      t.otherS += s;
+      // V8's platform threads are "V8 DefaultWorke" (GC helpers, concurrent compilers), libuv's "libuv-worker".
+      t.otherByName[comm] = (t.otherByName[comm] ?? 0) + s;
+    }
   }
   return t;
 }
@@ -107,6 +111,8 @@ export interface CpuUse {
   postgresPct: number | null;
   /** CPU seconds in between: the worker's threads, PostgreSQL (null: an external server), Dovecot's imap processes. */
   seconds: { main: number; parsers: number; otherThreads: number; postgres: number | null; dovecot: number };
+  /** The other threads' seconds by thread name (/proc/…/comm). */
+  otherByName: Record<string, number>;
 }
 
 export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
@@ -125,5 +131,6 @@ export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): CpuUse {
       postgres: a.postgresS === null || b.postgresS === null ? null : b.postgresS - a.postgresS,
       dovecot: b.dovecotS - a.dovecotS,
     },
+    otherByName: Object.fromEntries(Object.entries(b.threads.otherByName).map(([name, s]) => [name, s - (a.threads.otherByName[name] ?? 0)])),
   };
 }

@@ -123,7 +123,7 @@ const STOP_GRACE_MS = 40_000;
  */
 export function startWorker(
   cleanup: Cleanup,
-  opts: { d: Dovecot; user: DovecotUser; databaseUrl: string; name: string; env?: Record<string, string>; keepLogAs?: string; config?: Record<string, unknown> },
+  opts: { d: Dovecot; user: DovecotUser; databaseUrl: string; name: string; env?: Record<string, string>; nodeArgs?: string[]; keepLogAs?: string; config?: Record<string, unknown> },
 ): BenchWorker {
   const { file, dir } = writeConfig({
     database_url: opts.databaseUrl,
@@ -134,7 +134,7 @@ export function startWorker(
     auto_reply: { per_address_per_hour: 5, global_per_hour: 1_000_000, unauthenticated_per_hour: 999_999, unauthenticated_per_domain_per_hour: 999_999 },
     ...opts.config,
   });
-  const worker = new WorkerProcess(file, opts.name, opts.env, BUILT_CLI);
+  const worker = new WorkerProcess(file, opts.name, opts.env, BUILT_CLI, opts.nodeArgs);
   const startedAt = Date.now();
   worker.start();
   const pid = worker.child?.pid;

@@ -59,12 +59,17 @@ function passesOf(c: CeilingResult): string {
  * CPU per message, in ms, of every process the pipeline runs in (from spawn until the last message is
  * processed: start-up included), beside the ceiling's (one thread fetching and parsing, and Dovecot serving it).
  */
+function byName(seconds: Record<string, number> | undefined, messages: number): string {
+  const named = Object.entries(seconds ?? {}).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+  return named.length === 0 ? 'V8, libuv' : named.map(([name, s]) => `${name} ${((s * 1000) / messages).toFixed(2)}`).join(', ');
+}
+
 export function cpuPerMessage(label: string, i: IngestResult, c: CeilingResult): string {
   const per = (s: number | null, n: number): string => (s === null ? '?' : ((s * 1000) / n).toFixed(2));
   const x = i.cpu.seconds;
   const total = x.main + x.parsers + x.otherThreads + (x.postgres ?? 0) + x.dovecot;
   return `  cpu per message (${label}, ms): worker main thread ${per(x.main, i.messages)}, parser threads ${per(x.parsers, i.messages)}, ` +
-    `its other threads (V8, libuv) ${per(x.otherThreads, i.messages)}, PostgreSQL ${per(x.postgres, i.messages)}, Dovecot ${per(x.dovecot, i.messages)}; ` +
+    `its other threads ${per(x.otherThreads, i.messages)} (${byName(i.cpu.otherByName, i.messages)}), PostgreSQL ${per(x.postgres, i.messages)}, Dovecot ${per(x.dovecot, i.messages)}; ` +
     `total ${per(total, i.messages)} against the ceiling's ${per(c.cpuS.client + c.cpuS.dovecot, c.messages)} (client ${per(c.cpuS.client, c.messages)}, Dovecot ${per(c.cpuS.dovecot, c.messages)})`;
 }
 

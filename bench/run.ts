@@ -37,11 +37,16 @@ const USAGE = `usage: npm run bench [-- --quick] [-- --n N] [-- --samples S] [--
   --samples S  messages for the latency measurement
   --real N     at least N messages of real mail in scenario 8 (default: 3000, --quick 600)
   --real-only  run scenario 8 alone (with the synthetic 1 and 2 beside it: the table compares them)
-  --cpu-prof   profile the ingest worker (node --cpu-prof) and print where its CPU time went`;
+  --cpu-prof   profile the ingest worker (node --cpu-prof) and print where its CPU time went
+  --worker-node-args ARGS
+               node's flags for the ingest workers only (not the ceiling), space-separated: to measure a V8 flag
+  --worker-config JSON
+               configuration merged into the ingest workers' (top-level keys replace): to measure a setting,
+               e.g. '{"processing":{"parse_threads":1}}'`;
 
 const RESULTS_DIR = path.join(import.meta.dirname, 'results');
 
-function options(): { quick: boolean; n: number; samples: number; cpuProf: boolean; real: number; realOnly: boolean } {
+function options(): { quick: boolean; n: number; samples: number; cpuProf: boolean; real: number; realOnly: boolean; workerNodeArgs: string[]; workerConfig: Record<string, unknown> } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -50,6 +55,8 @@ function options(): { quick: boolean; n: number; samples: number; cpuProf: boole
       'cpu-prof': { type: 'boolean', default: false },
       real: { type: 'string' },
       'real-only': { type: 'boolean', default: false },
+      'worker-node-args': { type: 'string', default: '' },
+      'worker-config': { type: 'string', default: '{}' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -71,6 +78,8 @@ function options(): { quick: boolean; n: number; samples: number; cpuProf: boole
     cpuProf: values['cpu-prof'],
     real: int(values.real, quick ? 600 : 3000, '--real'),
     realOnly: values['real-only'],
+    workerNodeArgs: values['worker-node-args'].split(' ').filter((a) => a !== ''),
+    workerConfig: JSON.parse(values['worker-config']) as Record<string, unknown>,
   };
 }
 
@@ -91,9 +100,11 @@ async function main(cleanup: Cleanup): Promise<void> {
   step('starting PostgreSQL and Dovecot');
   const pgServer = await startPgServer(cleanup);
   const postgres = pgServer.kind === 'embedded' ? 'embedded (src/db/embedded.ts), fresh database per scenario' : 'DATABASE_URL server, fresh database per scenario';
+  const workerArgs = (opts.workerNodeArgs.length > 0 ? `; ingest workers run with node ${opts.workerNodeArgs.join(' ')}` : '') +
+    (Object.keys(opts.workerConfig).length > 0 ? `; ingest workers' configuration adds ${JSON.stringify(opts.workerConfig)}` : '');
   const d = await startDovecot();
   cleanup.add('Dovecot', () => d.close());
-  process.stdout.write(`${formatHeader(machine, mode, opts.n, opts.samples, postgres)}\n`);
+  process.stdout.write(`${formatHeader(machine, mode, opts.n, opts.samples, `${postgres}${workerArgs}`)}\n`);
 
   const ingestUser = d.newUser();
   const ceilingUser = d.newUser();
@@ -120,6 +131,8 @@ async function main(cleanup: Cleanup): Promise<void> {
     postmasterPid: pgServer.postmasterPid,
     keepLogAs: path.join(RESULTS_DIR, 'ingest-worker.log'),
     env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : undefined,
+    nodeArgs: opts.workerNodeArgs,
+    config: opts.workerConfig,
   });
   step('2. raw ceiling, second pass');
   const ceiling = pooledCeiling([ceilingBefore, await runCeiling(d, ceilingUser)]);
@@ -142,10 +155,11 @@ async function main(cleanup: Cleanup): Promise<void> {
     postmasterPid: pgServer.postmasterPid,
     keepLogAs: path.join(RESULTS_DIR, 'ingest-real-worker.log'),
     env: opts.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profRealDir}` } : undefined,
+    nodeArgs: opts.workerNodeArgs,
     // The corpus is test suites' mail written to other people: in a real security inbox that mail is set aside
     // unread as "not addressed to us", which would make the scenario cheaper than the inbox it stands for. The
     // rule is off here, so every person's message is filed, acknowledged and notified as if it were written to us.
-    config: { noise: { set_aside_unaddressed: false } },
+    config: { noise: { set_aside_unaddressed: false }, ...opts.workerConfig },
   });
   step('8. real mail: raw ceiling, second pass');
   const realCeiling = pooledCeiling([realCeilingBefore, await runCeiling(d, realCeilingUser)]);

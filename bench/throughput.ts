@@ -62,11 +62,11 @@ async function unseenCount(d: Dovecot, u: DovecotUser): Promise<number> {
 
 export async function runIngest(
   cleanup: Cleanup,
-  opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; n: number; postmasterPid?: number; env?: Record<string, string>; keepLogAs?: string; config?: Record<string, unknown> },
+  opts: { d: Dovecot; user: DovecotUser; db: BenchDatabase; n: number; postmasterPid?: number; env?: Record<string, string>; nodeArgs?: string[]; keepLogAs?: string; config?: Record<string, unknown> },
 ): Promise<IngestResult> {
   const { db, n } = opts;
   const timeoutMs = 120_000 + n * 200;
-  const w = startWorker(cleanup, { d: opts.d, user: opts.user, databaseUrl: db.url, name: 'ingest', env: opts.env, keepLogAs: opts.keepLogAs, config: opts.config });
+  const w = startWorker(cleanup, { d: opts.d, user: opts.user, databaseUrl: db.url, name: 'ingest', env: opts.env, nodeArgs: opts.nodeArgs, keepLogAs: opts.keepLogAs, config: opts.config });
   const t0 = w.startedAt;
   const cpuStart = cpuSnapshot(w.pid, opts.postmasterPid);
   let cpu: CpuUse | undefined;

@@ -27,14 +27,15 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number; quiet?: boolean; check?: (config: Config) => void }): Promise<App> {
+/** `poolMax`: the pool's size, or how to size it from the configuration. */
+export async function openApp(opts: { config?: string; log?: Logger; poolMax?: number | ((config: Config) => number); quiet?: boolean; check?: (config: Config) => void }): Promise<App> {
   const config = loadConfig(opts.config);
   opts.check?.(config); // a command's arguments against the configuration, before the database is opened
   // A broken template fails the start, never a send.
   const templates = checkTemplates(config.templates_dir);
   // One-shot commands print their result on stdout; their logs (stderr) default to warnings only.
   const log = opts.log ?? createLogger({ level: process.env.LOG_LEVEL ?? config.log_level ?? (opts.quiet ? 'warn' : 'info') });
-  const db = await openDatabase(config, log, { poolMax: opts.poolMax });
+  const db = await openDatabase(config, log, { poolMax: typeof opts.poolMax === 'function' ? opts.poolMax(config) : opts.poolMax });
   try {
     return await assembleApp(config, log, db, templates);
   } catch (err) {

@@ -142,7 +142,7 @@ export const configSchema = z
         poll_interval_ms: z.coerce.number().int().min(50).default(1000),
         parse_timeout_ms: z.coerce.number().int().min(100).default(30_000),
         max_attempts: z.coerce.number().int().min(1).default(3),
-        concurrency: z.coerce.number().int().min(1).max(16).default(2),
+        concurrency: z.coerce.number().int().min(1).max(16).default(3),
         parse_threads: z.coerce.number().int().min(0).max(32).default(0),
         /** One budget of decrypted bytes per message, shared by all its decryptions; default max_message_bytes. */
         decrypt_budget_bytes: z.coerce.number().int().positive().optional(),
@@ -150,7 +150,7 @@ export const configSchema = z
         max_decryptions: z.coerce.number().int().min(0).max(1000).default(8),
       })
       .strict()
-      .default({ batch_size: 25, batch_bytes: 8 * 1024 * 1024, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 }),
+      .default({ batch_size: 25, batch_bytes: 8 * 1024 * 1024, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 3, parse_threads: 0, max_decryptions: 8 }),
     leader: z
       .object({ retry_seconds: z.coerce.number().positive().default(5) })
       .strict()

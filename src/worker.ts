@@ -75,15 +75,26 @@ function fetcherFor(app: App, name: string, onStored: (stored: StoredRaw[]) => v
   };
 }
 
+/**
+ * How many parser threads: `parse_threads` when set; else one per core but the one the main thread (and
+ * PostgreSQL, when it runs beside us) needs, at most 4, and one more while a message holds a thread for over a
+ * second (parse-pool.ts STALL_MS). On 2 cores one parser thread used 15–25 % less CPU per message than two, at
+ * the same or higher throughput (docs/benchmark.md): a second isolate compiles and collects the same code again.
+ */
+export function parserThreads(configured: number, cores: number): { base: number; size: number } {
+  if (configured > 0) return { base: configured, size: configured };
+  const base = Math.min(4, Math.max(1, cores - 1));
+  return { base, size: base + 1 };
+}
+
 export function startWorker(app: App, opts: { health?: HealthRegistry } = {}): Worker {
   const ac = new AbortController();
   const names = app.config.mailboxes.map((m) => m.name);
   const health = opts.health ?? new HealthRegistry(names);
   initMailboxMetrics(names);
   const p = app.config.processing;
-  const threads = p.parse_threads > 0 ? p.parse_threads : Math.min(4, os.availableParallelism());
   // Each parser thread unlocks the mailboxes' PGP keys once when it starts.
-  const parsers = new ParsePool({ size: threads, timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config), policy: analysisPolicy(app.config) });
+  const parsers = new ParsePool({ ...parserThreads(p.parse_threads, os.availableParallelism()), timeoutMs: p.parse_timeout_ms, pgp: pgpKeySpec(app.config), policy: analysisPolicy(app.config) });
   // While a fetcher waits for room, rows another replica has processed leave the cache (raw-cache.ts).
   const rawCache = new RawCache({ settled: (ids) => settledIds(app.db.pool, ids) });
   const processor = new ProcessStage({ ...processDeps(app, parsers), rawCache });

@@ -5,6 +5,7 @@ import type { HttpServer } from '../http/server.ts';
 import { runOnce, startWorker } from '../worker.ts';
 import { FATAL_EXIT_CODE, onFatal } from '../fatal.ts';
 import { openApp } from '../app.ts';
+import type { Config } from '../config.ts';
 import { printJson, usageError, withApp, type GlobalOpts } from './common.ts';
 import { createProgress } from './progress.ts';
 
@@ -14,6 +15,14 @@ import { createProgress } from './progress.ts';
 // PostgreSQL (if this process started it) are closed in reverse order of opening, and the process exits 0.
 // A stop that takes longer than shutdown_timeout_seconds exits 1 (MC_SHUTDOWN_TIMEOUT); the database rolls
 // back whatever was in flight when the connections drop. A second signal exits at once.
+
+/**
+ * The worker's pool: a processing loop holds its batch's connection and takes a second to count attempts, so
+ * two a loop; one a mailbox's fetcher; the sender, the reminders and a spare. Never fewer than 10.
+ */
+export function runPoolMax(config: Config): number {
+  return Math.max(10, 2 * config.processing.concurrency + config.mailboxes.length + 3);
+}
 
 export function registerRun(program: Command): void {
   program
@@ -44,7 +53,7 @@ export function registerRun(program: Command): void {
         timeoutS = Number(opts.shutdownTimeout);
         if (!(timeoutS > 0)) throw usageError(`--shutdown-timeout must be a positive number of seconds, not ${opts.shutdownTimeout}`);
       }
-      const app = await openApp({ config: global.config, poolMax: 10 });
+      const app = await openApp({ config: global.config, poolMax: runPoolMax });
       timeoutS ??= app.config.shutdown_timeout_seconds;
       const log = app.log.child({ stage: 'shutdown' });
       const health = new HealthRegistry(app.config.mailboxes.map((m) => m.name));

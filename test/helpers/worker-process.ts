@@ -25,16 +25,19 @@ export class WorkerProcess {
   private readonly configFile: string;
   private readonly env: Record<string, string>;
   private readonly cli: string;
-  constructor(configFile: string, name: string, env: Record<string, string> = {}, cli = CLI) {
+  private readonly nodeArgs: string[];
+  /** `nodeArgs`: node's own flags, before the script (V8 flags that NODE_OPTIONS does not allow). */
+  constructor(configFile: string, name: string, env: Record<string, string> = {}, cli = CLI, nodeArgs: string[] = []) {
     this.configFile = configFile;
     this.env = env;
     this.cli = cli;
+    this.nodeArgs = nodeArgs;
     this.logFile = path.join(path.dirname(configFile), `${name}.log`);
   }
 
   start(args: string[] = ['run']): void {
     const fd = openSync(this.logFile, 'a');
-    this.child = spawn(process.execPath, [this.cli, '--config', this.configFile, ...args], {
+    this.child = spawn(process.execPath, [...this.nodeArgs, this.cli, '--config', this.configFile, ...args], {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, LOG_FORMAT: 'json', LOG_LEVEL: 'info', DATABASE_URL: '', ...this.env },
     });

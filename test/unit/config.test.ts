@@ -39,7 +39,7 @@ describe('buildConfig defaults', () => {
   });
 
   it('gives processing, leader and size defaults', () => {
-    expect(c.processing).toEqual({ batch_size: 25, batch_bytes: 8 * 1024 * 1024, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 2, parse_threads: 0, max_decryptions: 8 });
+    expect(c.processing).toEqual({ batch_size: 25, batch_bytes: 8 * 1024 * 1024, poll_interval_ms: 1000, parse_timeout_ms: 30_000, max_attempts: 3, concurrency: 3, parse_threads: 0, max_decryptions: 8 });
     expect(c.leader).toEqual({ retry_seconds: 5 });
     expect(c.max_message_bytes).toBe(64 * 1024 * 1024);
     expect(c.maildir_poll_interval_ms).toBe(2000);

@@ -24,3 +24,33 @@ describe('ParsePool', () => {
     }
   });
 });
+
+describe('ParsePool beyond its base', () => {
+  const big = (): Buffer => makeMessage({ i: 3, attachment: { filename: 'dump.bin', contentType: 'application/octet-stream', bytes: 24 * 1024 * 1024 } });
+
+  it('starts a thread beyond base when a message holds the only thread past stallMs while work waits', async () => {
+    const pool = new ParsePool({ size: 2, base: 1, stallMs: 5, timeoutMs: 60_000 });
+    try {
+      await pool.ready();
+      // The first small message waits in the busy thread; the second waits in the pool, until the stall.
+      const [a, b, c] = await Promise.all([pool.analyse(big()), pool.analyse(makeMessage({ i: 4, subject: 'Waiting in the thread' })), pool.analyse(makeMessage({ i: 7, subject: 'Waiting in the pool' }))]);
+      expect(a.parsed.attachments[0]!.size).toBe(24 * 1024 * 1024);
+      expect([b.parsed.subject, c.parsed.subject]).toEqual(['Waiting in the thread', 'Waiting in the pool']);
+      expect(pool.threads).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('control: with no stall, work queues on the base threads and none is added', async () => {
+    const pool = new ParsePool({ size: 2, base: 1, stallMs: 600_000, timeoutMs: 60_000 });
+    try {
+      await pool.ready();
+      const subjects = await Promise.all([big(), makeMessage({ i: 5, subject: 'Second' }), makeMessage({ i: 6, subject: 'Third' })].map(async (m) => (await pool.analyse(m)).parsed.subject));
+      expect(subjects.slice(1)).toEqual(['Second', 'Third']);
+      expect(pool.threads).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+});
