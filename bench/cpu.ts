@@ -64,7 +64,7 @@ function threadsOf(pid: number): CpuSnapshot['threads'] {
     else if (comm.startsWith('mailcase-parser')) t.parsersS += s;
     else {
       t.otherS += s;
-      // V8's platform threads are "V8 DefaultWorke" (GC helpers, concurrent compilers), libuv's "libuv-worker".
+      // V8's platform threads are "V8Worker" (GC helpers, background compilers), libuv's "libuv-worker".
       t.otherByName[comm] = (t.otherByName[comm] ?? 0) + s;
     }
   }

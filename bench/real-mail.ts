@@ -2,25 +2,19 @@
 // lists, auto-replies, HTML, charsets, malformed MIME, PGP, threads, attachments from other projects' test
 // suites), repeated in rounds until there are at least `min` messages. Each copy gets a Message-ID of its own,
 // so that de-duplication by Message-ID does not fold the rounds into one; nothing else in the bytes changes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { appendMessages, type Dovecot, type DovecotUser } from '../test/helpers/dovecot.ts';
 import type { FillResult } from './corpus.ts';
+import { walk } from './in-process.ts';
 
 export const CORPUS_DIR = path.resolve(import.meta.dirname, '../test/fixtures/corpus');
 
 /** Every message file of the corpus, sorted by path (keys, notes and expected-output files left out). */
 export function corpusFiles(dir = CORPUS_DIR): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.eml')) out.push(p);
-    }
-  };
-  walk(dir);
-  return out.sort();
+  return walk(dir)
+    .filter((f) => f.endsWith('.eml'))
+    .sort();
 }
 
 /**

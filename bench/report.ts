@@ -55,15 +55,16 @@ function passesOf(c: CeilingResult): string {
   return c.passes && c.passes.length > 1 ? ` (passes ${c.passes.map(f1).join(' / ')})` : '';
 }
 
+/** The worker's other threads by name, in ms a message, largest first. */
+function byName(seconds: Record<string, number>, messages: number): string {
+  const named = Object.entries(seconds).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
+  return named.length === 0 ? 'V8, libuv' : named.map(([name, s]) => `${name} ${((s * 1000) / messages).toFixed(2)}`).join(', ');
+}
+
 /**
  * CPU per message, in ms, of every process the pipeline runs in (from spawn until the last message is
  * processed: start-up included), beside the ceiling's (one thread fetching and parsing, and Dovecot serving it).
  */
-function byName(seconds: Record<string, number> | undefined, messages: number): string {
-  const named = Object.entries(seconds ?? {}).filter(([, s]) => s > 0).sort((a, b) => b[1] - a[1]);
-  return named.length === 0 ? 'V8, libuv' : named.map(([name, s]) => `${name} ${((s * 1000) / messages).toFixed(2)}`).join(', ');
-}
-
 export function cpuPerMessage(label: string, i: IngestResult, c: CeilingResult): string {
   const per = (s: number | null, n: number): string => (s === null ? '?' : ((s * 1000) / n).toFixed(2));
   const x = i.cpu.seconds;

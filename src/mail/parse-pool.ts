@@ -154,10 +154,9 @@ export class ParsePool implements Analyser {
   }
 
   /** Whether the pool may start another thread now: work waits, every thread is busy, and below base or stalled. */
-  private mayGrow(): boolean {
+  private mayGrow(now: number): boolean {
     if (this.queue.length === 0 || this.slots.length >= this.maxSize || !this.slots.every((s) => s.tasks.length > 0 || !s.isReady)) return false;
     if (this.slots.length < this.baseSize) return true;
-    const now = performance.now();
     return this.slots.some((s) => this.stalled(s, now));
   }
 
@@ -172,8 +171,8 @@ export class ParsePool implements Analyser {
 
   private pump(): void {
     if (this.fatal) return;
-    if (this.mayGrow()) this.slots.push(this.spawn());
     const now = performance.now();
+    if (this.mayGrow(now)) this.slots.push(this.spawn());
     // Free threads first, then a second message for each busy one: while the main thread files a batch, a
     // thread that finishes a message starts the next at once instead of waiting to be handed it. Only a message
     // that is copied to the thread waits there (its bytes stay here, so a stopped thread's waiting message can
