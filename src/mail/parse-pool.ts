@@ -22,7 +22,7 @@ interface Pending {
  * A parser thread. `tasks[0]` is the message it is parsing; a second, posted before the first is done, waits in
  * the thread so that it never idles while the main thread is busy (see pump). Timers run for the first only.
  */
-interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; tasks: Pending[]; timer?: NodeJS.Timeout; startedAt?: number; stallTimer?: NodeJS.Timeout }
+interface Slot { worker: Worker; ready: Promise<void>; isReady: boolean; tasks: Pending[]; timer?: NodeJS.Timeout; stalled: boolean; stallTimer?: NodeJS.Timeout }
 
 /** A task that holds its thread longer than this while work waits lets the pool start a thread beyond `base`. */
 export const STALL_MS = 1000;
@@ -88,7 +88,7 @@ export class ParsePool implements Analyser {
     const worker = new Worker(WORKER_URL, { name: 'mailcase-parser', workerData: { pgp: this.pgp, policy: this.policy }, resourceLimits: { maxOldGenerationSizeMb: this.heapMb, maxYoungGenerationSizeMb: PARSER_YOUNG_GENERATION_MB } });
     worker.unref();
     let markReady: () => void = () => undefined;
-    const slot: Slot = { worker, isReady: false, tasks: [], ready: new Promise<void>((r) => (markReady = r)) };
+    const slot: Slot = { worker, isReady: false, tasks: [], stalled: false, ready: new Promise<void>((r) => (markReady = r)) };
     worker.on('exit', () => markReady());
     worker.on('message', (msg: { ready?: boolean; fatal?: boolean; id: number; ok: boolean; value?: Analysis; code?: string; message?: string }) => {
       if (msg.fatal) {
@@ -123,7 +123,7 @@ export class ParsePool implements Analyser {
     clearTimeout(slot.stallTimer);
     slot.timer = undefined;
     slot.stallTimer = undefined;
-    slot.startedAt = undefined;
+    slot.stalled = false;
   }
 
   /** The thread is done with its first message: the one waiting behind it (if any) starts now. */
@@ -134,9 +134,13 @@ export class ParsePool implements Analyser {
   }
 
   private startTimers(slot: Slot): void {
-    slot.startedAt = performance.now();
-    // A stall can grow the pool beyond base (mayGrow), and stops the thread getting a second message.
-    slot.stallTimer = setTimeout(() => this.pump(), this.stallMs).unref();
+    // A stall can grow the pool beyond base (mayGrow), and stops the thread getting a second message. The timer
+    // itself marks it: Node counts timers in whole milliseconds, so one may fire a fraction of a millisecond before
+    // performance.now() says stallMs have passed, and a clock comparison then would miss the stall for good.
+    slot.stallTimer = setTimeout(() => {
+      slot.stalled = true;
+      this.pump();
+    }, this.stallMs).unref();
     slot.timer = setTimeout(() => this.stop(slot, new MailcaseError('MC_PARSE_TIMEOUT', `parsing took longer than ${this.timeoutMs} ms; the parser thread was stopped`)), this.timeoutMs);
   }
 
@@ -149,15 +153,11 @@ export class ParsePool implements Analyser {
     this.pump();
   }
 
-  private stalled(slot: Slot, now: number): boolean {
-    return slot.startedAt !== undefined && now - slot.startedAt >= this.stallMs;
-  }
-
   /** Whether the pool may start another thread now: work waits, every thread is busy, and below base or stalled. */
-  private mayGrow(now: number): boolean {
+  private mayGrow(): boolean {
     if (this.queue.length === 0 || this.slots.length >= this.maxSize || !this.slots.every((s) => s.tasks.length > 0 || !s.isReady)) return false;
     if (this.slots.length < this.baseSize) return true;
-    return this.slots.some((s) => this.stalled(s, now));
+    return this.slots.some((s) => s.stalled);
   }
 
   private replace(slot: Slot): void {
@@ -171,8 +171,7 @@ export class ParsePool implements Analyser {
 
   private pump(): void {
     if (this.fatal) return;
-    const now = performance.now();
-    if (this.mayGrow(now)) this.slots.push(this.spawn());
+    if (this.mayGrow()) this.slots.push(this.spawn());
     // Free threads first, then a second message for each busy one: while the main thread files a batch, a
     // thread that finishes a message starts the next at once instead of waiting to be handed it. Only a message
     // that is copied to the thread waits there (its bytes stay here, so a stopped thread's waiting message can
@@ -183,7 +182,7 @@ export class ParsePool implements Analyser {
       for (const slot of this.slots) {
         if (!slot.isReady || slot.tasks.length !== depth) continue;
         const task = this.queue[0];
-        if (!task || (depth > 0 && (movable(task.raw) || this.stalled(slot, now)))) continue;
+        if (!task || (depth > 0 && (movable(task.raw) || slot.stalled))) continue;
         this.queue.shift();
         slot.tasks.push(task);
         if (depth === 0) this.startTimers(slot);
