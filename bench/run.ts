@@ -70,6 +70,16 @@ function options(): { quick: boolean; n: number; samples: number; cpuProf: boole
     if (!Number.isInteger(v) || v < 1) throw new Error(`${what} must be a positive integer, not ${s}`);
     return v;
   };
+  const jsonObject = (s: string, what: string): Record<string, unknown> => {
+    let v: unknown;
+    try {
+      v = JSON.parse(s);
+    } catch {
+      throw new Error(`${what} must be a JSON object, not ${s}`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} must be a JSON object, not ${s}`);
+    return v as Record<string, unknown>;
+  };
   const quick = values.quick;
   return {
     quick,
@@ -79,7 +89,7 @@ function options(): { quick: boolean; n: number; samples: number; cpuProf: boole
     real: int(values.real, quick ? 600 : 3000, '--real'),
     realOnly: values['real-only'],
     workerNodeArgs: values['worker-node-args'].split(' ').filter((a) => a !== ''),
-    workerConfig: JSON.parse(values['worker-config']) as Record<string, unknown>,
+    workerConfig: jsonObject(values['worker-config'], '--worker-config'),
   };
 }
 

@@ -8,7 +8,8 @@ import { PARSER_HEAP_MB, PARSER_YOUNG_GENERATION_MB } from '../runtime/memory.ts
 // A small pool of worker threads that parse messages and extract reports, so that parsing uses every core
 // while the main thread talks to the database. Each thread has a heap limit, and a message that takes longer
 // than the timeout gets its thread terminated and replaced: a parser stuck in a loop (or a regular
-// expression gone quadratic) cannot hang or bloat the worker process. One task per thread at a time.
+// expression gone quadratic) cannot hang or bloat the worker process. A thread parses one message at
+// a time; a second may wait in it while it does (see pump).
 
 interface Pending {
   id: number;
