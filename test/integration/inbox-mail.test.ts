@@ -109,7 +109,9 @@ describe('a real inbox: reports, machine mail, bounces, progress updates', () =>
     expect(noise.map((c) => c.noise_class).sort()).toEqual(['bounce', 'list', 'spam']);
 
     const bob = reports.find((c) => c.reporter_email === 'bob@reporter.example')!;
-    const inBob = await q<{ class: string }>(`select m.class from messages m join cases c on c.id = m.case_id where c.ref = $1 and m.direction = 'in' order by m.id`, [bob.ref]);
+    // In the order they arrived (their raw rows'): batches are processed side by side (processing.concurrency),
+    // so the bounce's message row may be written after the auto-reply's.
+    const inBob = await q<{ class: string }>(`select m.class from messages m join cases c on c.id = m.case_id where c.ref = $1 and m.direction = 'in' order by m.raw_message_id`, [bob.ref]);
     expect(inBob.map((m) => m.class)).toEqual(['report', 'bounce', 'auto-reply']);
     const [ack] = await q<{ state: string; last_error: string }>(`select state, last_error from outbox where kind = 'ack' and rfc_message_id = $1`, [ackId]);
     expect(ack).toEqual({ state: 'bounced', last_error: expect.stringMatching(/^bounced: .*5\.1\.1.*User unknown/) });

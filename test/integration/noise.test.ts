@@ -89,8 +89,8 @@ describe('machine mail in a security inbox', () => {
     }
     expect(noise.find((c) => c.noise_class === 'spam')!.noise_reason).toMatch(/X-Spam-Flag: YES/);
 
-    // The bounce and the auto-reply sit in the acknowledged case.
-    const inCase = await q<{ class: string }>(`select class from messages where case_id = $1 and direction = 'in' order by id`, [ack!.case_id]);
+    // The bounce and the auto-reply sit in the acknowledged case, in the order they arrived (their raw rows').
+    const inCase = await q<{ class: string }>(`select class from messages where case_id = $1 and direction = 'in' order by raw_message_id`, [ack!.case_id]);
     expect(inCase.map((m) => m.class)).toEqual(['report', 'bounce', 'auto-reply']);
     const [bounced] = await q<{ state: string; last_error: string }>('select state, last_error from outbox where id = $1', [ack!.id]);
     expect(bounced!.state).toBe('bounced');
